@@ -1,0 +1,225 @@
+"""The edge agent: builds every component from the config, starts them in
+order and stops them in reverse.
+
+    index → reconcile → retention → per camera: recorder (writer) + capture
+    → maintenance (clock check, heartbeat, systemd watchdog) → READY
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.capture import CameraCapture
+from edge.clock import ClockStatus, clock_status
+from edge.config import CameraConfig, EdgeConfig
+from edge.errors import SegmentIndexError
+from edge.fanout import Fanout, GopCache
+from edge.index import SegmentIndex
+from edge.reconcile import reconcile
+from edge.recorder import CameraRecorder
+from edge.retention import Retention
+from edge.service import Notifier
+from edge.storage import Layout
+
+logger = logging.getLogger(__name__)
+
+ALARM_CLOCK = "clock:unsynchronised"
+HEARTBEAT_KEY = "agent_heartbeat_us"
+MAINTENANCE_SECONDS = 5
+CLOCK_CHECK_SECONDS = 60
+
+
+@dataclass(slots=True)
+class CameraPipeline:
+    """Everything that runs for one camera."""
+
+    config: CameraConfig
+    fanout: Fanout
+    recorder: CameraRecorder
+    capture: CameraCapture
+
+    def healthy(self) -> bool:
+        return self.capture.is_alive() and self.recorder.is_alive()
+
+
+class EdgeApp:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
+        clock_check: Callable[[], ClockStatus] = clock_status,
+    ) -> None:
+        self.config = config
+        self.layout = Layout(config.appliance.data_dir)
+        self._clock = clock
+        self._clock_check = clock_check
+        self.notifier = notifier or Notifier()
+        self.index: SegmentIndex | None = None
+        self.retention: Retention | None = None
+        self.cameras: dict[str, CameraPipeline] = {}
+        self._maintenance: asyncio.Task | None = None
+
+    # -- start-up, in order ----------------------------------------------------
+
+    async def async_start(self) -> None:
+        self.init_storage()
+        await asyncio.to_thread(self.init_reconcile)
+        await self.start_retention()
+        self.start_cameras()
+        self.start_maintenance()
+        self.notifier.ready(self._status_line())
+        logger.info("edge agent %s ready: %s", self.config.appliance.id, self._status_line())
+
+    def init_storage(self) -> None:
+        self.layout.make_dirs()
+        self.index = SegmentIndex(self.layout.index_path)
+
+    def init_reconcile(self) -> None:
+        report = reconcile(self.layout, self._index)
+        logger.info("index reconciled: %s", report)
+
+    async def start_retention(self) -> None:
+        self.retention = Retention(
+            self.config.cameras,
+            self.config.recording,
+            self.layout,
+            self._index,
+            open_bytes=self._open_bytes,
+            clock=self._clock,
+        )
+        await self.retention.async_start()
+
+    def start_cameras(self) -> None:
+        for camera in self.config.cameras:
+            self.cameras[camera.name] = self._build_camera(camera)
+        for pipeline in self.cameras.values():
+            pipeline.recorder.start()
+            pipeline.capture.start()
+
+    def _build_camera(self, camera: CameraConfig) -> CameraPipeline:
+        fanout = Fanout(gop_cache=GopCache(max_packets=self.config.capture.gop_cache_max_packets))
+        queue_items = int(self.config.recording.writer_queue_seconds * 60)  # frames at up to 60 fps
+        queue = fanout.subscribe("recorder", max_items=queue_items)
+        assert self.retention is not None
+        recorder = CameraRecorder(
+            camera,
+            self.config.recording,
+            self.layout,
+            self._index,
+            queue,
+            on_disk_full=self.retention.wake,
+            clock=self._clock,
+        )
+        capture = CameraCapture(
+            camera,
+            self.config.capture,
+            fanout,
+            clock=self._clock,
+            on_state=lambda state, detail, name=camera.name: self._camera_state(name, state, detail),
+        )
+        return CameraPipeline(camera, fanout, recorder, capture)
+
+    def start_maintenance(self) -> None:
+        self._maintenance = asyncio.create_task(self._async_maintenance(), name="maintenance")
+
+    # -- shut-down, in reverse ---------------------------------------------------
+
+    async def async_stop(self) -> None:
+        self.notifier.stopping()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            await asyncio.gather(self._maintenance, return_exceptions=True)
+        await asyncio.to_thread(self._stop_cameras)
+        if self.retention is not None:
+            await self.retention.async_stop()
+        if self.index is not None:
+            try:
+                self.index.set_meta(HEARTBEAT_KEY, 0)  # "not running", for `status`
+            except SegmentIndexError:
+                logger.debug("heartbeat not cleared", exc_info=True)
+            self.index.close()
+        logger.info("edge agent stopped")
+
+    def _stop_cameras(self) -> None:
+        for pipeline in self.cameras.values():
+            pipeline.capture.request_stop()
+        for pipeline in self.cameras.values():
+            pipeline.capture.stop()
+            pipeline.fanout.close()
+        for pipeline in self.cameras.values():
+            pipeline.recorder.stop()
+
+    async def run_until_signal(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop gracefully (open segments are closed)."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.async_start()
+        try:
+            await stop.wait()
+        finally:
+            await self.async_stop()
+
+    # -- maintenance ------------------------------------------------------------
+
+    @property
+    def _index(self) -> SegmentIndex:
+        assert self.index is not None, "init_storage() first"
+        return self.index
+
+    def _open_bytes(self) -> int:
+        return sum(p.recorder.open_segment_bytes for p in self.cameras.values())
+
+    def _camera_state(self, camera: str, state: str, detail: str) -> None:
+        now_us = int(self._clock() * 1_000_000)
+        pipeline = self.cameras.get(camera)
+        last = pipeline.capture.last_packet_us if pipeline else None
+        try:
+            self._index.set_camera_state(camera=camera, state=state, since_us=now_us, last_packet_us=last, detail=detail)
+        except SegmentIndexError:
+            logger.debug("camera state not stored", exc_info=True)
+
+    async def _async_maintenance(self) -> None:
+        interval = MAINTENANCE_SECONDS
+        if self.notifier.watchdog_interval_s is not None:
+            interval = min(interval, self.notifier.watchdog_interval_s)
+        last_clock_check = -CLOCK_CHECK_SECONDS
+        while True:
+            now = time.monotonic()
+            if now - last_clock_check >= CLOCK_CHECK_SECONDS:
+                await asyncio.to_thread(self._check_clock)
+                last_clock_check = now
+            await asyncio.to_thread(self._heartbeat)
+            if all(p.healthy() for p in self.cameras.values()):
+                self.notifier.watchdog()
+            else:
+                logger.error("a camera thread died; withholding the watchdog so systemd restarts the agent")
+            self.notifier.status(self._status_line())
+            await asyncio.sleep(interval)
+
+    def _check_clock(self) -> None:
+        status = self._clock_check()
+        now_us = int(self._clock() * 1_000_000)
+        if status.synchronised:
+            self._index.clear_alarm(ALARM_CLOCK)
+        else:
+            level = "critical" if status.synchronised is False else "warning"
+            self._index.raise_alarm(key=ALARM_CLOCK, level=level, message=status.detail, since_us=now_us)
+
+    def _heartbeat(self) -> None:
+        try:
+            self._index.set_meta(HEARTBEAT_KEY, int(self._clock() * 1_000_000))
+        except SegmentIndexError:
+            logger.debug("heartbeat not stored", exc_info=True)
+
+    def _status_line(self) -> str:
+        online = sum(1 for p in self.cameras.values() if p.capture.last_packet_us is not None)
+        return f"{len(self.cameras)} cameras, {online} delivered video"

@@ -1,0 +1,234 @@
+"""One RTSP connection per camera: open, demux, timestamp, fan out, reconnect.
+
+Runs in its own thread (PyAV demuxing blocks). A closed socket ends the
+connection at once; a frozen camera is noticed by PyAV's read timeout. The
+thread then publishes `StreamLost` and reconnects with capped exponential
+backoff, logging a repeating failure once at WARNING and then at DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+import av
+
+from edge.config import CameraConfig, CaptureConfig, redact_url
+from edge.errors import CameraError
+from edge.fanout import Fanout
+from edge.h264 import parameter_sets
+from edge.packets import MediaPacket, StreamInfo, StreamLost
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FPS = 15
+REANCHOR_AFTER_US = 2_000_000  # camera time drifting this far from the box clock re-anchors
+
+
+def backoff_delays(initial: float, cap: float) -> Iterator[float]:
+    """Capped exponential backoff: initial, 2x, 4x, ... never above cap."""
+    delay = initial
+    while True:
+        yield delay
+        delay = min(cap, delay * 2)
+
+
+class WallClockMapper:
+    """Maps a connection's camera timestamps to box wall-clock microseconds.
+
+    Anchored at the first packet; follows the camera's timestamps (smooth,
+    unlike arrival times) and re-anchors when they drift from the box clock."""
+
+    def __init__(self, time_base: Fraction) -> None:
+        self._us_per_tick = time_base * 1_000_000
+        self._anchor: tuple[int, int] | None = None  # (ticks, wall_us)
+
+    def wall_us(self, ticks: int, now_us: int) -> int:
+        if self._anchor is not None:
+            anchor_ticks, anchor_wall = self._anchor
+            wall = anchor_wall + int((ticks - anchor_ticks) * self._us_per_tick)
+            if abs(wall - now_us) <= REANCHOR_AFTER_US:
+                return wall
+        self._anchor = (ticks, now_us)
+        return now_us
+
+
+class TimestampFixer:
+    """Fills in missing timestamps and keeps DTS strictly increasing."""
+
+    def __init__(self, frame_duration: int) -> None:
+        self.frame_duration = frame_duration
+        self._last_dts: int | None = None
+
+    def fix(self, pts: int | None, dts: int | None) -> tuple[int, int]:
+        if dts is None:
+            dts = pts
+        if dts is None:
+            dts = 0 if self._last_dts is None else self._last_dts + self.frame_duration
+        if self._last_dts is not None and dts <= self._last_dts:
+            dts = self._last_dts + 1
+        if pts is None or pts < dts:
+            pts = dts
+        self._last_dts = dts
+        return pts, dts
+
+
+class CameraCapture:
+    """The capture thread of one camera."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        settings: CaptureConfig,
+        fanout: Fanout,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_state: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.camera = camera
+        self.settings = settings
+        self.fanout = fanout
+        self._clock = clock
+        self._on_state = on_state or (lambda state, detail: None)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture-{camera.name}", daemon=True)
+        self._connection = 0
+        self.packets = 0
+        self.last_packet_us: int | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to end without waiting (lets several cameras stop at once)."""
+        self._stop.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the thread to end and wait for it (it notices within the read timeout)."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _now_us(self) -> int:
+        return int(self._clock() * 1_000_000)
+
+    def _run(self) -> None:
+        delays = backoff_delays(self.settings.backoff_initial_s, self.settings.backoff_max_s)
+        warned = False
+        while not self._stop.is_set():
+            self._connection += 1
+            got_packets = False
+            try:
+                for _ in self._stream_once():
+                    if not got_packets:
+                        got_packets = True
+                        if warned:
+                            logger.warning("camera %s: recovered", self.camera.name)
+                        warned = False
+                        delays = backoff_delays(self.settings.backoff_initial_s, self.settings.backoff_max_s)
+                reason = "stopped" if self._stop.is_set() else "camera closed the stream"
+            except CameraError as exc:
+                reason = str(exc)
+            except Exception as exc:  # a camera must never kill its thread
+                logger.exception("camera %s: unexpected capture error", self.camera.name)
+                reason = f"unexpected error: {exc.__class__.__name__}"
+            if got_packets:
+                self.fanout.publish(StreamLost(self.camera.name, self._connection, self._now_us(), reason))
+            if self._stop.is_set():
+                break
+            self._on_state("offline", reason)
+            level = logging.DEBUG if warned else logging.WARNING
+            logger.log(level, "camera %s (%s): %s; reconnecting", self.camera.name, self.camera.safe_url, reason)
+            warned = True
+            self._stop.wait(next(delays))
+        self._on_state("stopped", "")
+
+    def _open(self) -> av.container.InputContainer:
+        options = {
+            "rtsp_transport": "tcp",
+            "analyzeduration": "100000",
+            "probesize": "100000",
+            "fflags": "nobuffer",
+        }
+        try:
+            return av.open(
+                self.camera.url,
+                options=options,
+                timeout=(self.settings.open_timeout_s, self.settings.read_timeout_s),
+            )
+        except (av.error.FFmpegError, OSError) as exc:
+            raise CameraError(f"cannot open: {_describe(exc, self.camera.url)}") from None
+
+    def _stream_once(self) -> Iterator[MediaPacket]:
+        """Open the camera and publish its packets until it fails or we stop."""
+        container = self._open()
+        try:
+            if not container.streams.video:
+                raise CameraError("no video stream")
+            stream = container.streams.video[0]
+            if stream.codec_context.name != "h264":
+                raise CameraError(f"codec {stream.codec_context.name} is not H.264")
+            info = self._stream_info(stream)
+            fixer = TimestampFixer(info.frame_duration)
+            mapper = WallClockMapper(info.time_base)
+            self._on_state("online", f"{info.width}x{info.height}")
+            try:
+                for packet in container.demux(stream):
+                    if self._stop.is_set():
+                        return
+                    if packet.size == 0:
+                        continue
+                    data = bytes(packet)
+                    if not info.extradata and packet.is_keyframe:
+                        info = _with_extradata(info, parameter_sets(data))
+                    pts, dts = fixer.fix(packet.pts, packet.dts)
+                    now_us = self._now_us()
+                    media = MediaPacket(
+                        stream=info,
+                        data=data,
+                        pts=pts,
+                        dts=dts,
+                        duration=packet.duration or info.frame_duration,
+                        keyframe=packet.is_keyframe,
+                        wall_us=mapper.wall_us(dts, now_us),
+                    )
+                    self.packets += 1
+                    self.last_packet_us = now_us
+                    self.fanout.publish(media)
+                    yield media
+            except (av.error.FFmpegError, OSError) as exc:
+                raise CameraError(f"read failed: {_describe(exc, self.camera.url)}") from None
+        finally:
+            container.close()
+
+    def _stream_info(self, stream: av.video.stream.VideoStream) -> StreamInfo:
+        rate = stream.average_rate or stream.guessed_rate or DEFAULT_FPS
+        time_base = stream.time_base or Fraction(1, 90_000)
+        frame_duration = max(1, round(1 / (Fraction(rate) * time_base)))
+        return StreamInfo(
+            camera=self.camera.name,
+            connection=self._connection,
+            codec="h264",
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            time_base=time_base,
+            frame_duration=frame_duration,
+            extradata=bytes(stream.codec_context.extradata or b""),
+        )
+
+
+def _with_extradata(info: StreamInfo, extradata: bytes) -> StreamInfo:
+    from dataclasses import replace
+
+    return replace(info, extradata=extradata) if extradata else info
+
+
+def _describe(exc: BaseException, url: str) -> str:
+    """An error message with the camera URL (and its credentials) redacted."""
+    text = str(exc).replace(url, redact_url(url))
+    return text or exc.__class__.__name__

@@ -1,0 +1,95 @@
+"""`canvass-edge`: run the appliance agent, list segments, show status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from edge.app import EdgeApp
+from edge.clock import clock_status
+from edge.config import EdgeConfig, load_config
+from edge.errors import EdgeError
+from edge.index import SegmentIndex
+from edge.service import setup_logging
+from edge.status import build_status, format_status, iso, parse_time, segment_json
+from edge.storage import Layout
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="canvass-edge", description="Canvass appliance agent")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="record the configured cameras until stopped")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--verbose", "-v", action="store_true")
+    segments = sub.add_parser("segments", help="list recorded segments of a camera, with hashes")
+    segments.add_argument("--config", type=Path, required=True)
+    segments.add_argument("--camera", required=True)
+    segments.add_argument("--from", dest="from_", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
+    segments.add_argument("--to", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
+    segments.add_argument("--json", action="store_true")
+    status = sub.add_parser("status", help="cameras, recording state, disk use and alarms")
+    status.add_argument("--config", type=Path, required=True)
+    status.add_argument("--json", action="store_true")
+    return parser
+
+
+def _open_index(config: EdgeConfig) -> SegmentIndex:
+    layout = Layout(config.appliance.data_dir)
+    if not layout.index_path.exists():
+        raise EdgeError(f"no recordings yet: {layout.index_path} does not exist (has `canvass-edge run` started?)")
+    return SegmentIndex(layout.index_path, readonly=True)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
+    config = load_config(args.config)
+    asyncio.run(EdgeApp(config).run_until_signal())
+    return 0
+
+
+def _cmd_segments(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    config.camera(args.camera)
+    try:
+        from_us = parse_time(args.from_) if args.from_ else None
+        to_us = parse_time(args.to) if args.to else None
+    except ValueError as exc:
+        raise EdgeError(f"bad time: {exc}") from None
+    index = _open_index(config)
+    layout = Layout(config.appliance.data_dir)
+    rows = [segment_json(s, layout) for s in index.segments(args.camera, from_us=from_us, to_us=to_us)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['start']}  {row['end'] or '(open)':<27}  {row['bytes']:>10}  {row['sha256'] or '-':<64}  {row['path']}")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    index = _open_index(config)
+    status = build_status(config, index, clock_status(), int(time.time() * 1_000_000))
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "segments": _cmd_segments, "status": _cmd_status}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except EdgeError as exc:
+        print(f"canvass-edge: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Appliance configuration: a TOML file validated by pydantic.
+
+Every field is bounded and described; unknown keys are refused so a typo
+never silently falls back to a default. Camera URLs may carry credentials:
+they are kept out of every log line and error message (see `redact_url`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.errors import ConfigError
+
+MAX_CAMERAS = 4
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with any user name and password replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _check_rtsp_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("rtsp", "rtsps"):
+        raise ValueError("must start with rtsp:// or rtsps://")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    return url
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApplianceConfig(_Strict):
+    id: Annotated[str, Field(pattern=NAME_PATTERN, description="Appliance identity, unique per hub (lower-case letters, digits, - and _).")]
+    data_dir: Annotated[Path, Field(description="Directory holding recordings, the index and local state.")]
+
+
+class CameraConfig(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description="Camera name, unique on this appliance; used in paths.")]
+    url: Annotated[
+        str, Field(max_length=2048, repr=False, description="RTSP URL of the main stream; credentials allowed, never logged.")
+    ]
+    substream_url: Annotated[
+        str | None,
+        Field(default=None, max_length=2048, repr=False, description="Optional lower-resolution RTSP stream for analytics."),
+    ] = None
+    retention_days: Annotated[float, Field(gt=0, le=365, description="Days of video kept for this camera.")] = 30
+
+    _check_url = field_validator("url")(lambda cls, v: _check_rtsp_url(v))
+
+    @field_validator("substream_url")
+    @classmethod
+    def _check_substream(cls, value: str | None) -> str | None:
+        return None if value is None else _check_rtsp_url(value)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with credentials redacted, for logs and status output."""
+        return redact_url(self.url)
+
+
+class RecordingConfig(_Strict):
+    segment_seconds: Annotated[
+        float, Field(ge=2, le=600, description="Target segment length; cut at the first keyframe past it.")
+    ] = 60
+    max_bytes: Annotated[
+        int | None, Field(default=None, ge=1 << 20, description="Disk budget for recordings in bytes; none = the volume.")
+    ] = None
+    min_free_bytes: Annotated[
+        int, Field(ge=0, description="Free space kept on the volume; oldest unheld segments are evicted to keep it.")
+    ] = 1 << 30
+    sync_every_frames: Annotated[
+        int, Field(ge=0, le=900, description="fdatasync the open segment every N frames (1 = every frame, 0 = never).")
+    ] = 1
+    retention_check_seconds: Annotated[
+        float, Field(gt=0, le=300, description="How often retention re-checks age and disk budget.")
+    ] = 5
+    writer_queue_seconds: Annotated[
+        float, Field(ge=1, le=120, description="Seconds of video buffered between camera and disk before dropping.")
+    ] = 20
+
+
+class CaptureConfig(_Strict):
+    open_timeout_s: Annotated[float, Field(gt=0, le=60, description="Give up opening a camera after this long.")] = 5
+    read_timeout_s: Annotated[
+        float, Field(gt=0, le=60, description="A camera sending nothing for this long is treated as frozen.")
+    ] = 5
+    backoff_initial_s: Annotated[float, Field(gt=0, le=60, description="First reconnect delay.")] = 0.25
+    backoff_max_s: Annotated[float, Field(gt=0, le=300, description="Cap on the reconnect delay.")] = 2
+    gop_cache_max_packets: Annotated[
+        int, Field(ge=1, le=10_000, description="Most packets kept in the GOP cache if keyframes stop coming.")
+    ] = 600
+
+
+class EdgeConfig(_Strict):
+    appliance: ApplianceConfig
+    cameras: Annotated[list[CameraConfig], Field(min_length=1, description=f"At most {MAX_CAMERAS} cameras.")]
+    recording: RecordingConfig = RecordingConfig()
+    capture: CaptureConfig = CaptureConfig()
+
+    @field_validator("cameras")
+    @classmethod
+    def _at_most_four(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        if len(cameras) > MAX_CAMERAS:
+            raise ValueError(f"at most {MAX_CAMERAS} cameras per appliance, got {len(cameras)}")
+        return cameras
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> EdgeConfig:
+        names = [c.name for c in self.cameras]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"camera names must be unique, repeated: {', '.join(duplicates)}")
+        if self.capture.backoff_initial_s > self.capture.backoff_max_s:
+            raise ValueError("capture.backoff_initial_s must not exceed capture.backoff_max_s")
+        return self
+
+    def camera(self, name: str) -> CameraConfig:
+        """The camera called `name`; ConfigError if there is none."""
+        for camera in self.cameras:
+            if camera.name == name:
+                return camera
+        raise ConfigError(f"no camera named {name!r} (have: {', '.join(c.name for c in self.cameras)})")
+
+
+def _describe(error: ValidationError) -> str:
+    # Built from loc and msg only: pydantic's default text repeats the input
+    # value, which for a URL may contain a password.
+    lines = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, *, source: str = "<config>") -> EdgeConfig:
+    """Parse TOML text into an EdgeConfig, or raise ConfigError naming the fields."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return EdgeConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: invalid configuration:\n{_describe(exc)}") from None
+
+
+def load_config(path: Path) -> EdgeConfig:
+    """Read and validate the configuration file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    return parse_config(text, source=str(path))
