@@ -1,9 +1,10 @@
 """Fan a camera's packets out to the writer, the GOP cache and subscribers.
 
 The capture thread calls `Fanout.publish` for every packet; nothing in it may
-block. Each consumer has a bounded queue: when a consumer falls behind, its
-queue is emptied and it receives nothing until the next keyframe (an H.264
-decoder cannot use frames after a hole), and its `dropped` count grows.
+block. Each consumer has a bounded queue: when it is full, new packets are
+dropped until the next keyframe (an H.264 decoder cannot use frames after a
+hole); a keyframe arriving at a full queue replaces the stale packets. The
+consumer's `dropped` count says how many it missed.
 """
 
 from __future__ import annotations
@@ -38,11 +39,14 @@ class Subscription:
                     self.dropped += 1
                     return False
                 if len(self._items) >= self.max_items:
-                    self.dropped += 1 + sum(isinstance(i, MediaPacket) for i in self._items)
-                    self._items = deque(i for i in self._items if not isinstance(i, MediaPacket))
                     if not item.keyframe:
+                        self.dropped += 1
                         self._waiting_for_keyframe = True
                         return False
+                    # A keyframe into a full queue: what is queued is stale, start afresh.
+                    stale = sum(isinstance(i, MediaPacket) for i in self._items)
+                    self.dropped += stale
+                    self._items = deque(i for i in self._items if not isinstance(i, MediaPacket))
                 self._waiting_for_keyframe = False
             self._items.append(item)
             self._ready.notify()
