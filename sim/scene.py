@@ -1,0 +1,154 @@
+"""A synthetic street scene with cars carrying readable licence plates.
+
+The static background is drawn once; each frame composites the moving cars
+onto a copy. Plates are white with a black border and black DejaVu Sans Bold
+text, their texts deterministic from the camera's seed.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from sim.truth import Box, PlatePass
+
+FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",)
+PLATE_FORMATS = ("LLLNNNN", "NLLLNNN", "LLNNLLL", "LLLNLNN")
+
+
+def plate_text(rng: random.Random, pattern: str) -> str:
+    return "".join(rng.choice(string.ascii_uppercase if c == "L" else string.digits) for c in pattern)
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for path in FONT_PATHS:
+        if Path(path).exists():
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size)
+
+
+def render_plate(text: str, width: int) -> np.ndarray:
+    """A BGR image of a plate `width` pixels wide (aspect about 4.3:1)."""
+    height = round(width / 4.3)
+    image = Image.new("RGB", (width, height), (250, 250, 245))
+    draw = ImageDraw.Draw(image)
+    border = max(2, width // 60)
+    draw.rectangle([0, 0, width - 1, height - 1], outline=(10, 10, 10), width=border)
+    font = _font(round(height * 0.68))
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x = (width - (right - left)) // 2 - left
+    y = (height - (bottom - top)) // 2 - top
+    draw.text((x, y), text, fill=(15, 15, 15), font=font)
+    return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+
+
+@dataclass(frozen=True, slots=True)
+class Car:
+    plate: str
+    colour: tuple[int, int, int]
+    enter_frame: int
+    frames_in_view: int
+
+
+class StreetScene:
+    """Renders the loop of one simulated camera."""
+
+    CAR_W_FRAC = 0.30
+    CAR_H_FRAC = 0.26
+
+    def __init__(self, *, width: int, height: int, fps: int, n_frames: int, seed: int) -> None:
+        self.width, self.height, self.fps, self.n_frames = width, height, fps, n_frames
+        rng = random.Random(seed)
+        self.background = self._background(rng)
+        self.car_w = round(width * self.CAR_W_FRAC)
+        self.car_h = round(height * self.CAR_H_FRAC)
+        self.plate_w = round(width * 0.12)
+        self.road_y = round(height * 0.52)
+        self.cars = self._schedule(rng)
+        self._plates = {car.plate: render_plate(car.plate, self.plate_w) for car in self.cars}
+
+    def _background(self, rng: random.Random) -> np.ndarray:
+        w, h = self.width, self.height
+        image = np.zeros((h, w, 3), np.uint8)
+        image[:] = (200, 170, 140)  # sky
+        x = 0
+        while x < w:  # building blocks
+            bw = rng.randint(w // 12, w // 5)
+            top = rng.randint(h // 10, h // 3)
+            shade = rng.randint(70, 170)
+            cv2.rectangle(image, (x, top), (x + bw, h // 2), (shade, shade - 10, shade + 15), -1)
+            for wy in range(top + 20, h // 2 - 30, 60):
+                for wx in range(x + 15, x + bw - 30, 55):
+                    cv2.rectangle(image, (wx, wy), (wx + 28, wy + 35), (60, 90, 110), -1)
+            x += bw + rng.randint(5, 25)
+        cv2.rectangle(image, (0, h // 2), (w, round(h * 0.56)), (160, 160, 160), -1)  # kerb
+        cv2.rectangle(image, (0, round(h * 0.56)), (w, h), (70, 70, 72), -1)  # road
+        for lx in range(0, w, 240):
+            cv2.rectangle(image, (lx, round(h * 0.93)), (lx + 120, round(h * 0.95)), (230, 230, 230), -1)
+        texture = np.random.default_rng(rng.randint(0, 1 << 30)).integers(-12, 12, (h, w, 1), dtype=np.int16)
+        return np.clip(image.astype(np.int16) + texture, 0, 255).astype(np.uint8)
+
+    def _schedule(self, rng: random.Random) -> list[Car]:
+        frames_in_view = round(self.fps * 4.5)  # a pass takes 4.5 s edge to edge
+        spacing = frames_in_view + round(self.fps * 1.5)
+        cars = []
+        frame = round(self.fps * 0.5)
+        while frame + frames_in_view < self.n_frames:
+            plate = plate_text(rng, rng.choice(PLATE_FORMATS))
+            colour = (rng.randint(30, 220), rng.randint(30, 220), rng.randint(30, 220))
+            cars.append(Car(plate, colour, frame, frames_in_view))
+            frame += spacing
+        return cars
+
+    def _car_x(self, car: Car, frame: int) -> int:
+        progress = (frame - car.enter_frame) / car.frames_in_view
+        return round(-self.car_w + progress * (self.width + self.car_w))
+
+    def _plate_box(self, car: Car, frame: int) -> Box:
+        x = self._car_x(car, frame) + (self.car_w - self.plate_w) // 2
+        y = self.road_y + round(self.car_h * 0.62)
+        return Box(x, y, self.plate_w, round(self.plate_w / 4.3))
+
+    def truth(self) -> tuple[PlatePass, ...]:
+        passes = []
+        for car in self.cars:
+            visible = [
+                f
+                for f in range(car.enter_frame, car.enter_frame + car.frames_in_view + 1)
+                if 0 <= self._plate_box(car, f).x and self._plate_box(car, f).x + self.plate_w <= self.width
+            ]
+            if visible:
+                first, last = visible[0], visible[-1]
+                passes.append(PlatePass(car.plate, first, last, self._plate_box(car, first), self._plate_box(car, last)))
+        return tuple(passes)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for frame in range(self.n_frames):
+            yield self.render(frame)
+
+    def render(self, frame: int) -> np.ndarray:
+        image = self.background.copy()
+        for car in self.cars:
+            if car.enter_frame <= frame <= car.enter_frame + car.frames_in_view:
+                self._draw_car(image, car, frame)
+        return image
+
+    def _draw_car(self, image: np.ndarray, car: Car, frame: int) -> None:
+        x, y, w, h = self._car_x(car, frame), self.road_y, self.car_w, self.car_h
+        cv2.rectangle(image, (x, y + h // 4), (x + w, y + h), car.colour, -1)
+        cv2.rectangle(image, (x + w // 6, y), (x + 5 * w // 6, y + h // 4), car.colour, -1)
+        cv2.rectangle(image, (x + w // 5, y + h // 20), (x + 4 * w // 5, y + h // 4), (90, 60, 40), -1)
+        for cx in (x + w // 5, x + 4 * w // 5):
+            cv2.circle(image, (cx, y + h), h // 6, (20, 20, 20), -1)
+        box = self._plate_box(car, frame)
+        plate = self._plates[car.plate]
+        x0, x1 = max(box.x, 0), min(box.x + box.w, self.width)
+        if x1 > x0:
+            image[box.y : box.y + box.h, x0:x1] = plate[:, x0 - box.x : x1 - box.x]

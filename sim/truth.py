@@ -1,0 +1,92 @@
+"""Ground truth of the simulated cameras: which plate is in view when.
+
+Pure and typed. A camera's clip loops forever; the loop frame shown at wall
+time t is `int(t * fps) % n_frames` (the server starts each media at that
+frame), so the passes in any wall-clock interval can be computed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlatePass:
+    """One vehicle crossing the view; the plate is fully visible from `first_frame` to `last_frame`."""
+
+    plate: str
+    first_frame: int
+    last_frame: int
+    first_box: Box
+    last_box: Box
+
+    def box_at(self, frame: int) -> Box:
+        """The plate's box at a loop frame (linear motion between first and last)."""
+        span = max(1, self.last_frame - self.first_frame)
+        f = min(max(frame - self.first_frame, 0), span) / span
+        a, b = self.first_box, self.last_box
+        return Box(round(a.x + (b.x - a.x) * f), round(a.y + (b.y - a.y) * f), a.w, a.h)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraTruth:
+    camera: str
+    fps: int
+    n_frames: int
+    width: int
+    height: int
+    passes: tuple[PlatePass, ...]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> CameraTruth:
+        passes = tuple(
+            PlatePass(p["plate"], p["first_frame"], p["last_frame"], Box(**p["first_box"]), Box(**p["last_box"]))
+            for p in data["passes"]
+        )
+        return cls(data["camera"], data["fps"], data["n_frames"], data["width"], data["height"], passes)
+
+
+@dataclass(frozen=True, slots=True)
+class WallPass:
+    """A plate pass at wall-clock times (seconds since the epoch)."""
+
+    plate: str
+    t_first: float
+    t_last: float
+
+
+def passes_between(truth: CameraTruth, t_from: float, t_to: float) -> list[WallPass]:
+    """Every pass whose visible interval overlaps [t_from, t_to), in time order."""
+    loop_s = truth.n_frames / truth.fps
+    found = []
+    for plate_pass in truth.passes:
+        first_s = plate_pass.first_frame / truth.fps
+        last_s = (plate_pass.last_frame + 1) / truth.fps
+        m_lo = math.floor((t_from - last_s) / loop_s)
+        m_hi = math.ceil((t_to - first_s) / loop_s)
+        for m in range(m_lo, m_hi + 1):
+            start, end = m * loop_s + first_s, m * loop_s + last_s
+            if start < t_to and end > t_from:
+                found.append(WallPass(plate_pass.plate, start, end))
+    return sorted(found, key=lambda p: p.t_first)
+
+
+def dump_truths(truths: list[CameraTruth]) -> str:
+    return json.dumps([t.to_json() for t in truths], indent=2)
+
+
+def load_truths(text: str) -> list[CameraTruth]:
+    return [CameraTruth.from_json(item) for item in json.loads(text)]
