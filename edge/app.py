@@ -8,6 +8,7 @@ order and stops them in reverse.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import time
@@ -114,7 +115,7 @@ class EdgeApp:
             self.layout,
             self._index,
             queue,
-            on_disk_full=self.retention.wake,
+            on_disk_full=functools.partial(self.retention.wake, disk_full=True),
             clock=self._clock,
         )
         capture = CameraCapture(

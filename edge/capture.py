@@ -25,7 +25,7 @@ from edge.packets import MediaPacket, StreamInfo, StreamLost
 logger = logging.getLogger(__name__)
 
 DEFAULT_FPS = 15
-REANCHOR_AFTER_US = 2_000_000  # camera time drifting this far from the box clock re-anchors
+REANCHOR_AFTER_US = 2_000_000  # camera time falling this far behind the box clock re-anchors
 
 
 def backoff_delays(initial: float, cap: float) -> Iterator[float]:
@@ -39,21 +39,26 @@ def backoff_delays(initial: float, cap: float) -> Iterator[float]:
 class WallClockMapper:
     """Maps a connection's camera timestamps to box wall-clock microseconds.
 
-    Anchored at the first packet; follows the camera's timestamps (smooth,
-    unlike arrival times) and re-anchors when they drift from the box clock."""
+    wall = camera time + the smallest (arrival - camera time) seen so far:
+    the least-delayed packet shows the true offset, so the burst a camera
+    sends on connect and later network jitter do not shift the times. The
+    result follows the camera's smooth timestamps, never runs ahead of the
+    box clock, never goes backwards, and re-anchors if it falls more than
+    REANCHOR_AFTER_US behind (camera clock drift)."""
 
     def __init__(self, time_base: Fraction) -> None:
         self._us_per_tick = time_base * 1_000_000
-        self._anchor: tuple[int, int] | None = None  # (ticks, wall_us)
+        self._offset: int | None = None
+        self._last = -(1 << 62)
 
     def wall_us(self, ticks: int, now_us: int) -> int:
-        if self._anchor is not None:
-            anchor_ticks, anchor_wall = self._anchor
-            wall = anchor_wall + int((ticks - anchor_ticks) * self._us_per_tick)
-            if abs(wall - now_us) <= REANCHOR_AFTER_US:
-                return wall
-        self._anchor = (ticks, now_us)
-        return now_us
+        camera_us = int(ticks * self._us_per_tick)
+        offset = now_us - camera_us
+        if self._offset is None or offset < self._offset or offset - self._offset > REANCHOR_AFTER_US:
+            self._offset = offset
+        wall = max(camera_us + self._offset, self._last)
+        self._last = wall
+        return wall
 
 
 class TimestampFixer:
@@ -96,6 +101,7 @@ class CameraCapture:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capture-{camera.name}", daemon=True)
         self._connection = 0
+        self._delivered = False  # packets went out on this connection and no StreamLost yet
         self.packets = 0
         self.last_packet_us: int | None = None
 
@@ -122,13 +128,11 @@ class CameraCapture:
         warned = False
         while not self._stop.is_set():
             self._connection += 1
-            got_packets = False
+            self._delivered = False
             try:
                 for _ in self._stream_once():
-                    if not got_packets:
-                        got_packets = True
-                        if warned:
-                            logger.warning("camera %s: recovered", self.camera.name)
+                    if warned:
+                        logger.warning("camera %s: recovered", self.camera.name)
                         warned = False
                         delays = backoff_delays(self.settings.backoff_initial_s, self.settings.backoff_max_s)
                 reason = "stopped" if self._stop.is_set() else "camera closed the stream"
@@ -137,8 +141,7 @@ class CameraCapture:
             except Exception as exc:  # a camera must never kill its thread
                 logger.exception("camera %s: unexpected capture error", self.camera.name)
                 reason = f"unexpected error: {exc.__class__.__name__}"
-            if got_packets:
-                self.fanout.publish(StreamLost(self.camera.name, self._connection, self._now_us(), reason))
+                self._lost(reason)
             if self._stop.is_set():
                 break
             self._on_state("offline", reason)
@@ -147,6 +150,12 @@ class CameraCapture:
             warned = True
             self._stop.wait(next(delays))
         self._on_state("stopped", "")
+
+    def _lost(self, reason: str) -> None:
+        """Tell consumers the connection ended (once, and before the slow close)."""
+        if self._delivered:
+            self._delivered = False
+            self.fanout.publish(StreamLost(self.camera.name, self._connection, self._now_us(), reason))
 
     def _open(self) -> av.container.InputContainer:
         options = {
@@ -180,7 +189,7 @@ class CameraCapture:
             try:
                 for packet in container.demux(stream):
                     if self._stop.is_set():
-                        return
+                        break
                     if packet.size == 0:
                         continue
                     data = bytes(packet)
@@ -199,12 +208,16 @@ class CameraCapture:
                     )
                     self.packets += 1
                     self.last_packet_us = now_us
+                    self._delivered = True
                     self.fanout.publish(media)
                     yield media
             except (av.error.FFmpegError, OSError) as exc:
-                raise CameraError(f"read failed: {_describe(exc, self.camera.url)}") from None
+                reason = f"read failed: {_describe(exc, self.camera.url)}"
+                self._lost(reason)
+                raise CameraError(reason) from None
+            self._lost("stopped" if self._stop.is_set() else "camera closed the stream")
         finally:
-            container.close()
+            container.close()  # may wait out the read timeout on a frozen camera
 
     def _stream_info(self, stream: av.video.stream.VideoStream) -> StreamInfo:
         rate = stream.average_rate or stream.guessed_rate or DEFAULT_FPS

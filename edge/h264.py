@@ -37,3 +37,25 @@ def parameter_sets(data: bytes) -> bytes:
 
 def has_parameter_sets(data: bytes) -> bool:
     return bool(parameter_sets(data))
+
+
+def avcc_to_annexb(avcc: bytes) -> bytes:
+    """SPS/PPS of an avcC (ISO 14496-15) record as Annex-B NAL units."""
+    if len(avcc) < 7 or avcc[0] != 1:
+        raise ValueError("not an avcC record")
+    out, pos = [], 5
+    for count_mask in (0x1F, 0xFF):  # SPS count is 5 bits, PPS count 8 bits
+        count = avcc[pos] & count_mask
+        pos += 1
+        for _ in range(count):
+            size = int.from_bytes(avcc[pos : pos + 2], "big")
+            out.append(b"\x00\x00\x00\x01" + avcc[pos + 2 : pos + 2 + size])
+            pos += 2 + size
+    return b"".join(out)
+
+
+def annexb_extradata(extradata: bytes) -> bytes:
+    """Codec extradata as Annex-B SPS/PPS, whichever form it came in."""
+    if extradata[:1] == b"\x01":
+        return avcc_to_annexb(extradata)
+    return parameter_sets(extradata)

@@ -269,6 +269,10 @@ class SegmentIndex:
         with self._write() as db:
             db.executemany("DELETE FROM segments WHERE id = ?", ids)
 
+    def largest_segment_bytes(self) -> int:
+        (largest,) = self._read("SELECT COALESCE(MAX(bytes), 0) FROM segments")[0]
+        return int(largest)
+
     def stored_bytes(self) -> int:
         (total,) = self._read("SELECT COALESCE(SUM(bytes), 0) FROM segments")[0]
         return int(total)

@@ -173,7 +173,7 @@ class CameraRecorder:
             return None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            file = SegmentFile(path, packet.stream, sync_every_frames=self.settings.sync_every_frames)
+            file = SegmentFile(path, packet, sync_every_frames=self.settings.sync_every_frames)
         except (OSError, av.error.FFmpegError) as exc:
             path.unlink(missing_ok=True)
             self._forget(segment_id)

@@ -98,6 +98,7 @@ class Retention:
         self._open_bytes = open_bytes
         self._clock = clock
         self._wake: asyncio.Event | None = None
+        self._disk_full = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
 
@@ -126,6 +127,10 @@ class Retention:
     def _enforce_budget(self, now_us: int) -> tuple[int, int]:
         evicted = 0
         need = bytes_to_free(self.usage(), self.budget)
+        if self._disk_full:
+            # A write hit a full volume: make room for at least one more segment.
+            self._disk_full = False
+            need = max(need, self.index.largest_segment_bytes())
         while need > 0:
             candidates = self.index.oldest_unheld(now_us=now_us, limit=BATCH)
             chosen = select_evictions(candidates, need)
@@ -171,8 +176,9 @@ class Retention:
         self._task = asyncio.create_task(self._async_run(started), name="retention")
         await started.wait()
 
-    def wake(self) -> None:
-        """Run a pass now (thread-safe; used by writers when the disk fills)."""
+    def wake(self, *, disk_full: bool = False) -> None:
+        """Run a pass now (thread-safe; writers call it when the disk fills)."""
+        self._disk_full = self._disk_full or disk_full
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 

@@ -9,23 +9,38 @@ extradata, so cameras that send them only in the SDP still record.
 
 from __future__ import annotations
 
+import io
 import os
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from edge.h264 import annexb_extradata, has_parameter_sets
 from edge.packets import MediaPacket, StreamInfo
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+frag_every_frame"
 
 
-class SegmentFile:
-    """Muxes the packets of one segment into `path`."""
+def _template(first: MediaPacket) -> av.container.InputContainer:
+    """A tiny demuxer over the first keyframe, whose stream describes the codec.
 
-    def __init__(self, path: Path, stream: StreamInfo, *, sync_every_frames: int) -> None:
+    `add_stream_from_template` copies codec parameters without opening an
+    encoder (an encoder-backed stream would replace the camera's SPS/PPS
+    with its own). SPS/PPS come from the keyframe or, for cameras that send
+    them only in the SDP, from the connection's extradata."""
+    keyframe = first.data
+    if not has_parameter_sets(keyframe):
+        keyframe = annexb_extradata(first.stream.extradata) + keyframe
+    return av.open(io.BytesIO(keyframe), format="h264", options={"probesize": "32", "analyzeduration": "0"})
+
+
+class SegmentFile:
+    """Muxes the packets of one segment, starting with the keyframe `first`, into `path`."""
+
+    def __init__(self, path: Path, first: MediaPacket, *, sync_every_frames: int) -> None:
         self.path = path
-        self.stream = stream
+        self.stream = first.stream
         self.frames = 0
         self._sync_every = sync_every_frames
         self._origin: int | None = None  # dts of the first packet: segment time 0
@@ -35,13 +50,9 @@ class SegmentFile:
             self._container = av.open(
                 self._file, "w", format="mp4", options={"movflags": MOVFLAGS, "flush_packets": "1"}
             )
-            self._out = self._container.add_stream("h264")
-            context = self._out.codec_context
-            context.width = stream.width
-            context.height = stream.height
-            context.pix_fmt = "yuv420p"
-            context.extradata = stream.extradata or None
-            self._out.time_base = stream.time_base
+            with _template(first) as template:
+                self._out = self._container.add_stream_from_template(template.streams.video[0])
+            self._out.time_base = first.stream.time_base
         except BaseException:
             self._file.close()
             raise

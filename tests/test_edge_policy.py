@@ -67,11 +67,13 @@ def test_timestamps_missing_on_the_first_keyframe_are_filled_not_dropped():
     assert fixer.fix(11000, 11000) == (12000, 12000)  # never goes backwards
 
 
-def test_wall_clock_follows_camera_time_and_reanchors_on_drift():
+def test_wall_clock_follows_camera_time_despite_jitter_and_connect_bursts():
     mapper = WallClockMapper(Fraction(1, 90_000))
     assert mapper.wall_us(0, 1_000_000) == 1_000_000
-    assert mapper.wall_us(90_000, 2_030_000) == 2_000_000  # arrival jitter ignored
-    assert mapper.wall_us(180_000, 9_000_000) == 9_000_000  # 6 s off: re-anchored
+    assert mapper.wall_us(6000, 1_000_000) == 1_000_000  # burst on connect: the true offset is 66 ms earlier
+    assert mapper.wall_us(90_000, 1_963_334) == 1_933_334  # a late arrival does not move the clock
+    assert mapper.wall_us(96_000, 2_000_001) == 2_000_001 - 1  # smallest delay wins, times never go back
+    assert mapper.wall_us(180_000, 9_000_000) == 9_000_000  # 6 s behind the box clock: re-anchored
 
 
 def test_parameter_sets_found_in_annexb():

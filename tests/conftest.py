@@ -1,0 +1,53 @@
+"""Shared fixtures: real simulated RTSP cameras and a real edge agent process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sim.process import CameraProcess
+
+from tests.edge_support import EdgeProcess
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sim_cache() -> Path:
+    """Encoded camera clips, shared by every test (and kept between runs)."""
+    path = REPO / ".cache" / "sim"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def cameras(sim_cache: Path, tmp_path: Path) -> Iterator[Callable[..., CameraProcess]]:
+    """Start simulated cameras: `cameras(count=4, params_in_sdp=False)`."""
+    started: list[CameraProcess] = []
+
+    def start(count: int = 1, *, params_in_sdp: bool = False) -> CameraProcess:
+        log = tmp_path / f"sim-{len(started)}.log"
+        process = CameraProcess(count=count, params_in_sdp=params_in_sdp, cache_dir=sim_cache, log_path=log)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.close()
+
+
+@pytest.fixture
+def edge(tmp_path: Path) -> Iterator[Callable[..., EdgeProcess]]:
+    """Run `canvass-edge run` on a generated config: `edge(urls, segment_seconds=10, ...)`."""
+    started: list[EdgeProcess] = []
+
+    def start(urls: list[str], **settings) -> EdgeProcess:
+        process = EdgeProcess(tmp_path / f"edge{len(started)}", urls, **settings)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.terminate()
