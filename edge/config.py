@@ -104,9 +104,9 @@ class RecordingConfig(_Strict):
 
 class CaptureConfig(_Strict):
     open_timeout_s: Annotated[float, Field(gt=0, le=60, description="Give up opening a camera after this long.")] = 5
-    read_timeout_s: Annotated[
-        float, Field(gt=0, le=60, description="A camera sending nothing for this long is treated as frozen.")
-    ] = 5
+    frozen_after_s: Annotated[
+        float, Field(ge=1, le=60, description="A camera sending nothing for this long is treated as frozen.")
+    ] = 6
     backoff_initial_s: Annotated[float, Field(gt=0, le=60, description="First reconnect delay.")] = 0.25
     backoff_max_s: Annotated[float, Field(gt=0, le=300, description="Cap on the reconnect delay.")] = 2
     gop_cache_max_packets: Annotated[

@@ -57,7 +57,7 @@ def probe_segment(path: Path) -> Probe | None:
             frames = 0
             last_duration = 0
             for packet in container.demux(stream):
-                if packet.size == 0 or packet.pts is None:
+                if packet.size == 0 or packet.pts is None or packet.is_corrupt:  # a torn last write
                     continue
                 frames += 1
                 first = packet.pts if first is None else min(first, packet.pts)

@@ -97,6 +97,7 @@ class Retention:
         self.index = index
         self._open_bytes = open_bytes
         self._clock = clock
+        self._free_bytes = free_bytes
         self._wake: asyncio.Event | None = None
         self._disk_full = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -122,7 +123,7 @@ class Retention:
         return removed
 
     def usage(self) -> DiskUsage:
-        return DiskUsage(self.index.stored_bytes() + self._open_bytes(), free_bytes(self.layout.data_dir))
+        return DiskUsage(self.index.stored_bytes() + self._open_bytes(), self._free_bytes(self.layout.data_dir))
 
     def _enforce_budget(self, now_us: int) -> tuple[int, int]:
         evicted = 0

@@ -43,8 +43,8 @@ def edge(tmp_path: Path) -> Iterator[Callable[..., EdgeProcess]]:
     """Run `canvass-edge run` on a generated config: `edge(urls, segment_seconds=10, ...)`."""
     started: list[EdgeProcess] = []
 
-    def start(urls: list[str], **settings) -> EdgeProcess:
-        process = EdgeProcess(tmp_path / f"edge{len(started)}", urls, **settings)
+    def start(urls: list[str], *, data_dir: Path | None = None, **settings) -> EdgeProcess:
+        process = EdgeProcess(tmp_path / f"edge{len(started)}", urls, data_dir=data_dir, **settings)
         started.append(process)
         return process.start()
 

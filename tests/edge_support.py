@@ -43,9 +43,9 @@ def config_text(data_dir: Path, urls: list[str], **recording: object) -> str:
 class EdgeProcess:
     """One agent process with its own config and data directory."""
 
-    def __init__(self, root: Path, urls: list[str], **recording: object) -> None:
+    def __init__(self, root: Path, urls: list[str], *, data_dir: Path | None = None, **recording: object) -> None:
         self.root = root
-        self.data_dir = root / "data"
+        self.data_dir = data_dir or root / "data"
         self.config = root / "edge.toml"
         self.log = root / "edge.log"
         root.mkdir(parents=True, exist_ok=True)
