@@ -21,4 +21,9 @@ class CameraError(EdgeError):
 class SegmentIndexError(EdgeError):
     """The segment index could not be read or written (e.g. the disk is full).
 
-    What was already stored stays intact: SQLite rolls the transaction back."""
+    What was already stored stays intact: SQLite rolls the transaction back.
+    `disk_full` is True when SQLite ran out of space (SQLITE_FULL)."""
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full

@@ -181,7 +181,8 @@ class SegmentIndex:
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise SegmentIndexError(f"index write failed: {exc}") from exc
+                full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+                raise SegmentIndexError(f"index write failed: {exc}", disk_full=full) from exc
 
     def _read(self, sql: str, params: dict | tuple = ()) -> list[tuple]:
         with self._lock:

@@ -24,6 +24,7 @@ from edge.errors import SegmentIndexError
 from edge.fanout import Subscription
 from edge.index import SegmentIndex
 from edge.packets import MediaPacket, StreamLost
+from edge.reconcile import probe_segment
 from edge.segment_file import SegmentFile
 from edge.storage import PART_SUFFIX, Layout, fsync_dir, sha256_file
 
@@ -39,7 +40,8 @@ def should_cut(*, segment_start_us: int, packet_wall_us: int, keyframe: bool, ta
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc)
+    """A file write (ENOSPC, EDQUOT) or an index write (SQLITE_FULL) ran out of space."""
+    return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or getattr(exc, "disk_full", False)
 
 
 @dataclass(slots=True)
@@ -60,6 +62,7 @@ class _Closed:
     start_us: int
     end_us: int
     frames: int
+    torn: bool  # closed after a failed write: count the whole frames on disk
 
 
 class CameraRecorder:
@@ -85,6 +88,7 @@ class CameraRecorder:
         self._clock = clock
         self._segment: _OpenSegment | None = None
         self._pending: list[_Closed] = []
+        self._deferred_warned: set[int] = set()
         self._gap_id: int | None = None
         self._last_end_us: int | None = None
         self._write_failed = False
@@ -212,7 +216,7 @@ class CameraRecorder:
 
     # -- closing ----------------------------------------------------------------
 
-    def _close_segment(self, end_us: int | None) -> None:
+    def _close_segment(self, end_us: int | None, *, torn: bool = False) -> None:
         segment, self._segment = self._segment, None
         if segment is None:
             return
@@ -225,7 +229,7 @@ class CameraRecorder:
         if segment.file.frames == 0:
             self._discard(segment)
             return
-        self._pending.append(_Closed(segment.id, segment.relpath, segment.start_us, end_us, segment.file.frames))
+        self._pending.append(_Closed(segment.id, segment.relpath, segment.start_us, end_us, segment.file.frames, torn))
         self._retry_pending()
 
     def _discard(self, segment: _OpenSegment) -> None:
@@ -248,8 +252,14 @@ class CameraRecorder:
             try:
                 self._finalize(closed)
             except (OSError, SegmentIndexError) as exc:
-                logger.warning("camera %s: finalizing %s deferred: %s", self.camera.name, closed.relpath, exc)
+                level = logging.DEBUG if closed.id in self._deferred_warned else logging.WARNING
+                logger.log(level, "camera %s: finalizing %s deferred: %s", self.camera.name, closed.relpath, exc)
+                self._deferred_warned.add(closed.id)
                 still_pending.append(closed)
+                if is_disk_full(exc):
+                    self._on_disk_full()
+            else:
+                self._deferred_warned.discard(closed.id)
         self._pending = still_pending
 
     def _finalize(self, closed: _Closed) -> None:
@@ -258,12 +268,17 @@ class CameraRecorder:
         if part.exists():
             os.replace(part, final)
             fsync_dir(final.parent)
+        end_us, frames = closed.end_us, closed.frames
+        if closed.torn:
+            # The failed write may have left the last frame half on disk.
+            probe = probe_segment(final)
+            end_us, frames = (closed.start_us, 0) if probe is None else (closed.start_us + probe.duration_us, probe.frames)
         digest = sha256_file(final)
         self.index.close_segment(
             closed.id,
-            end_us=closed.end_us,
+            end_us=end_us,
             size=final.stat().st_size,
-            frames=closed.frames,
+            frames=frames,
             sha256=digest,
             path=closed.relpath,
         )
@@ -271,7 +286,7 @@ class CameraRecorder:
 
     def _abort_segment(self) -> None:
         segment = self._segment
-        self._close_segment(segment.last_end_us if segment else None)
+        self._close_segment(segment.last_end_us if segment else None, torn=True)
 
     def _on_write_error(self, exc: BaseException) -> None:
         full = is_disk_full(exc)

@@ -143,8 +143,10 @@ def test_reconcile_recovers_quarantines_adopts_and_drops(tmp_path: Path, clip_un
     # 2. power cut in the middle of the last fragment
     torn = index.open_segment(camera="cam1", start_us=NOW_US + 60 * S, path=rel(1) + PART_SUFFIX)
     torn_path = layout.absolute(rel(1) + PART_SUFFIX)
+    # The muxer writes a frame's fragment when the next frame arrives (it needs the
+    # duration), so while writing frame 30 the file holds 29; tear the 29th.
     on_disk_while_writing = write_segment(torn_path, clip_units, 30)
-    torn_path.write_bytes(on_disk_while_writing[:-200])  # cut inside the last frame's fragment
+    torn_path.write_bytes(on_disk_while_writing[: -len(clip_units[28]) // 2])
     # 3. an open row whose file is garbage
     index.open_segment(camera="cam1", start_us=NOW_US + 120 * S, path=rel(2) + PART_SUFFIX)
     layout.absolute(rel(2) + PART_SUFFIX).write_bytes(b"not an mp4 at all")
@@ -160,7 +162,7 @@ def test_reconcile_recovers_quarantines_adopts_and_drops(tmp_path: Path, clip_un
     segments = {s.path: s for s in index.segments("cam1")}
     assert set(segments) == {rel(0), rel(1), rel(3)}
     assert segments[rel(0)].id == crashed and segments[rel(0)].frames == 30
-    assert segments[rel(1)].id == torn and segments[rel(1)].frames == 29, "a torn write costs one frame"
+    assert segments[rel(1)].id == torn and segments[rel(1)].frames == 28, "a torn write costs that frame only"
     assert segments[rel(3)].start_us == NOW_US + 180 * S and segments[rel(3)].frames == 20
     for segment in segments.values():
         path = layout.absolute(segment.path)
