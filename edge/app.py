@@ -1,8 +1,8 @@
 """The edge agent: builds every component from the config, starts them in
 order and stops them in reverse.
 
-    index → reconcile → retention → per camera: recorder (writer) + capture
-    → maintenance (clock check, heartbeat, systemd watchdog) → READY
+    index → reconcile → retention → segment syncer → per camera: recorder
+    (writer) + capture → maintenance (clock check, heartbeat, systemd watchdog) → READY
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from edge.errors import SegmentIndexError
 from edge.fanout import Fanout, GopCache
 from edge.index import SegmentIndex
 from edge.reconcile import reconcile
+from edge.durability import Syncer
 from edge.recorder import CameraRecorder
 from edge.retention import Retention
 from edge.service import Notifier
@@ -65,6 +66,8 @@ class EdgeApp:
         self.index: SegmentIndex | None = None
         self.retention: Retention | None = None
         self.cameras: dict[str, CameraPipeline] = {}
+        interval_ms = config.recording.sync_interval_ms
+        self.syncer: Syncer | None = Syncer(interval_ms / 1000) if interval_ms else None
         self._maintenance: asyncio.Task | None = None
 
     # -- start-up, in order ----------------------------------------------------
@@ -98,6 +101,8 @@ class EdgeApp:
         await self.retention.async_start()
 
     def start_cameras(self) -> None:
+        if self.syncer is not None:
+            self.syncer.start()
         for camera in self.config.cameras:
             self.cameras[camera.name] = self._build_camera(camera)
         for pipeline in self.cameras.values():
@@ -115,6 +120,7 @@ class EdgeApp:
             self.layout,
             self._index,
             queue,
+            syncer=self.syncer,
             on_disk_full=functools.partial(self.retention.wake, disk_full=True),
             clock=self._clock,
         )
@@ -156,6 +162,8 @@ class EdgeApp:
             pipeline.fanout.close()
         for pipeline in self.cameras.values():
             pipeline.recorder.stop()
+        if self.syncer is not None:
+            self.syncer.stop()
 
     async def run_until_signal(self) -> None:
         """Run until SIGTERM or SIGINT, then stop gracefully (open segments are closed)."""
@@ -199,10 +207,10 @@ class EdgeApp:
                 await asyncio.to_thread(self._check_clock)
                 last_clock_check = now
             await asyncio.to_thread(self._heartbeat)
-            if all(p.healthy() for p in self.cameras.values()):
+            if all(p.healthy() for p in self.cameras.values()) and (self.syncer is None or self.syncer.is_alive()):
                 self.notifier.watchdog()
             else:
-                logger.error("a camera thread died; withholding the watchdog so systemd restarts the agent")
+                logger.error("a recording thread died; withholding the watchdog so systemd restarts the agent")
             self.notifier.status(self._status_line())
             await asyncio.sleep(interval)
 

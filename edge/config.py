@@ -91,9 +91,15 @@ class RecordingConfig(_Strict):
     min_free_bytes: Annotated[
         int, Field(ge=0, description="Free space kept on the volume; oldest unheld segments are evicted to keep it.")
     ] = 1 << 30
-    sync_every_frames: Annotated[
-        int, Field(ge=0, le=900, description="fdatasync the open segment every N frames (1 = every frame, 0 = never).")
-    ] = 1
+    sync_interval_ms: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=5000,
+            description="One thread fdatasyncs every camera's open segment this often, so a power cut loses at most "
+            "this much video (66 ms = one frame at 15 fps); 0 = after every frame on each camera's own writer.",
+        ),
+    ] = 66
     retention_check_seconds: Annotated[
         float, Field(gt=0, le=300, description="How often retention re-checks age and disk budget.")
     ] = 5

@@ -25,6 +25,7 @@ from edge.fanout import Subscription
 from edge.index import SegmentIndex
 from edge.packets import MediaPacket, StreamLost
 from edge.reconcile import probe_segment
+from edge.durability import Syncer
 from edge.segment_file import SegmentFile
 from edge.storage import PART_SUFFIX, Layout, fsync_dir, sha256_file
 
@@ -76,6 +77,7 @@ class CameraRecorder:
         index: SegmentIndex,
         queue: Subscription,
         *,
+        syncer: Syncer | None = None,
         on_disk_full: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -84,6 +86,7 @@ class CameraRecorder:
         self.layout = layout
         self.index = index
         self.queue = queue
+        self._syncer = syncer
         self._on_disk_full = on_disk_full
         self._clock = clock
         self._segment: _OpenSegment | None = None
@@ -177,7 +180,7 @@ class CameraRecorder:
             return None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            file = SegmentFile(path, packet, sync_every_frames=self.settings.sync_every_frames)
+            file = SegmentFile(path, packet, syncer=self._syncer)
         except (OSError, av.error.FFmpegError) as exc:
             path.unlink(missing_ok=True)
             self._forget(segment_id)

@@ -1,21 +1,25 @@
 """One open segment: a fragmented MP4 written packet by packet, never transcoded.
 
 Every frame is its own fragment and is flushed to the file as it is muxed
-(`frag_every_frame`, `flush_packets`), and the file is fdatasync'ed every
-`sync_every_frames` frames, so a SIGKILL or a power cut loses at most the
-frame being written. SPS/PPS go into the MP4 header from the stream's
-extradata, so cameras that send them only in the SDP still record.
+(`frag_every_frame`, `flush_packets`), so a SIGKILL loses at most the frame
+being written. The file is made durable by a `Syncer` that fdatasyncs every
+open segment each sync interval (a power cut loses at most that interval),
+or, with no syncer, after every frame on the writer's own thread. SPS/PPS go
+into the MP4 header from the stream's extradata, so cameras that send them
+only in the SDP still record.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import threading
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from edge.durability import Syncer
 from edge.h264 import annexb_extradata, has_parameter_sets
 from edge.packets import MediaPacket, StreamInfo
 
@@ -38,24 +42,32 @@ def _template(first: MediaPacket) -> av.container.InputContainer:
 class SegmentFile:
     """Muxes the packets of one segment, starting with the keyframe `first`, into `path`."""
 
-    def __init__(self, path: Path, first: MediaPacket, *, sync_every_frames: int) -> None:
+    def __init__(self, path: Path, first: MediaPacket, *, syncer: Syncer | None) -> None:
         self.path = path
         self.stream = first.stream
         self.frames = 0
-        self._sync_every = sync_every_frames
+        self._syncer = syncer
+        self._sync_lock = threading.Lock()  # the syncer never fdatasyncs a closed (or reused) descriptor
+        self._dirty = False
         self._origin: int | None = None  # dts of the first packet: segment time 0
         self._last_dts = -1
-        self._file = open(path, "xb", buffering=0)  # noqa: SIM115 - closed in close()
+        # Created here (O_EXCL: never overwrite a segment); FFmpeg writes through its own
+        # file protocol, with no Python call per write, and this descriptor is kept for
+        # fdatasync and the size (Linux syncs the inode whichever descriptor asks).
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
         try:
             self._container = av.open(
-                self._file, "w", format="mp4", options={"movflags": MOVFLAGS, "flush_packets": "1"}
+                f"file:{path}", "w", format="mp4", options={"movflags": MOVFLAGS, "flush_packets": "1"}
             )
             with _template(first) as template:
                 self._out = self._container.add_stream_from_template(template.streams.video[0])
             self._out.time_base = first.stream.time_base
         except BaseException:
-            self._file.close()
+            os.close(self._fd)
+            self._fd = None
             raise
+        if syncer is not None:
+            syncer.register(self)
 
     def write(self, packet: MediaPacket) -> None:
         """Mux one packet (timestamps rebased so the segment starts at 0)."""
@@ -72,23 +84,40 @@ class SegmentFile:
         out.stream = self._out
         self._container.mux(out)
         self.frames += 1
-        if self._sync_every and self.frames % self._sync_every == 0:
-            os.fdatasync(self._file.fileno())
+        if self._syncer is None:
+            os.fdatasync(self._fd)
+        else:
+            self._dirty = True
+
+    def sync_if_dirty(self) -> None:
+        """fdatasync if frames were written since the last sync (called by the syncer's thread)."""
+        with self._sync_lock:
+            if self._dirty and self._fd is not None:
+                self._dirty = False
+                os.fdatasync(self._fd)
 
     @property
     def size(self) -> int:
-        return self._file.tell() if not self._file.closed else self.path.stat().st_size
+        """Bytes on disk so far (read by other threads: by path, never by a descriptor that may close)."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0  # renamed or gone: counted by the index from now on
 
     def close(self) -> None:
         """Finish the file and make it durable; safe to call after a failed write."""
+        if self._syncer is not None:
+            self._syncer.unregister(self)
         try:
             self._container.close()
         finally:
-            try:
-                if not self._file.closed:
-                    os.fdatasync(self._file.fileno())
-            finally:
-                self._file.close()
+            with self._sync_lock:
+                fd, self._fd = self._fd, None
+                if fd is not None:
+                    try:
+                        os.fdatasync(fd)
+                    finally:
+                        os.close(fd)
 
 
 def frame_seconds(stream: StreamInfo) -> float:

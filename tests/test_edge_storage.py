@@ -32,7 +32,7 @@ def write_segment(path: Path, units: list[bytes], frames: int) -> bytes:
     info = StreamInfo("cam1", 1, "h264", 320, 180, Fraction(1, 90_000), 6000, b"")
     packets = [MediaPacket(info, units[n], n * 6000, n * 6000, 6000, n % 15 == 0, n * 66_666) for n in range(frames)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    segment = SegmentFile(path, packets[0], sync_every_frames=0)
+    segment = SegmentFile(path, packets[0], syncer=None)
     for packet in packets:
         segment.write(packet)
     before_close = path.read_bytes()
