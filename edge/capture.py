@@ -1,9 +1,8 @@
 """One RTSP connection per camera: open, demux, timestamp, fan out, reconnect.
 
 Runs in its own thread (PyAV demuxing blocks). A closed socket ends the
-connection at once; a frozen camera is noticed by PyAV's read timeout
-(`frozen_after_s`). The
-thread then publishes `StreamLost` and reconnects with capped exponential
+connection at once; a frozen camera is noticed by FFmpeg's socket timeout
+within `frozen_after_s`. The thread then publishes `StreamLost` and reconnects with capped exponential
 backoff, logging a repeating failure once at WARNING and then at DEBUG.
 """
 
@@ -164,16 +163,15 @@ class CameraCapture:
             "analyzeduration": "100000",
             "probesize": "100000",
             "fflags": "nobuffer",
+            # FFmpeg's own socket timeout (connect and every read), checked in C. PyAV's
+            # read timeout would instead take the GIL in FFmpeg's interrupt callback on
+            # every small socket read (dozens per frame), which cost more CPU than the
+            # whole remux once four cameras and their writers share the GIL. FFmpeg
+            # retries a timed-out RTSP read once, so half of frozen_after_s.
+            "timeout": str(int(self.settings.frozen_after_s / 2 * 1_000_000)),
         }
         try:
-            # FFmpeg's RTSP demuxer retries a read once after PyAV's read timeout
-            # interrupts it (measured: the error comes after 2x the timeout), so
-            # half of frozen_after_s makes a frozen camera noticed on time.
-            return av.open(
-                self.camera.url,
-                options=options,
-                timeout=(self.settings.open_timeout_s, self.settings.frozen_after_s / 2),
-            )
+            return av.open(self.camera.url, options=options, timeout=(self.settings.open_timeout_s, None))
         except (av.error.FFmpegError, OSError) as exc:
             raise CameraError(f"cannot open: {_describe(exc, self.camera.url)}") from None
 

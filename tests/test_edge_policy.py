@@ -3,11 +3,12 @@
 from fractions import Fraction
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.capture import TimestampFixer, WallClockMapper, backoff_delays
-from edge.h264 import iter_nals, nal_type, parameter_sets
+from edge.h264 import annexb_extradata, avcc_to_annexb, iter_nals, nal_type, parameter_sets
 from edge.index import Segment
 from edge.recorder import CUT_TOLERANCE_US, should_cut
 from edge.retention import DAY_US, Budget, DiskUsage, age_cutoff_us, bytes_to_free, select_evictions
@@ -82,6 +83,17 @@ def test_parameter_sets_found_in_annexb():
     assert [nal_type(n) for n in iter_nals(data)] == [9, 7, 8, 5]
     assert parameter_sets(data) == b"\x00\x00\x00\x01" + sps + b"\x00\x00\x00\x01" + pps
     assert parameter_sets(b"\x00\x00\x00\x01" + idr) == b""
+
+
+def test_avcc_extradata_becomes_annexb_parameter_sets():
+    sps, pps = b"\x67\x42\x00\x1f\xe9", b"\x68\xce\x3c\x80"
+    avcc = bytes([1, 0x42, 0x00, 0x1F, 0xFF, 0xE1]) + len(sps).to_bytes(2, "big") + sps + b"\x01"
+    avcc += len(pps).to_bytes(2, "big") + pps
+    annexb = b"\x00\x00\x00\x01" + sps + b"\x00\x00\x00\x01" + pps
+    assert avcc_to_annexb(avcc) == annexb
+    assert annexb_extradata(avcc) == annexb and annexb_extradata(annexb) == annexb
+    with pytest.raises(ValueError, match="avcC"):
+        avcc_to_annexb(b"\x00\x01")
 
 
 @given(st.integers(0, 4_102_444_800_000_000), st.sampled_from(["front", "cam-2", "a_b"]))
