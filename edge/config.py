@@ -15,9 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.errors import ConfigError
+from wire.messages import NAME_PATTERN
 
 MAX_CAMERAS = 4
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
 def redact_url(url: str) -> str:

@@ -51,3 +51,13 @@ def edge(tmp_path: Path) -> Iterator[Callable[..., EdgeProcess]]:
     yield start
     for process in started:
         process.terminate()
+
+
+@pytest.fixture
+def hub_stack(tmp_path: Path):
+    """A running hub (API on uvicorn, MQTT link) and its own real mosquitto, with generated certificates."""
+    from tests.hub_support import HubStack
+
+    stack = HubStack(tmp_path).start()
+    yield stack
+    stack.stop()

@@ -1,0 +1,56 @@
+"""Request-scoped dependencies: the hub, a database session, the signed-in user and role checks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from hub.core import Hub
+from hub.models import Role, User
+from hub.security import session_for_token
+
+_bearer = HTTPBearer(auto_error=False, description="Session token from POST /api/auth/login")
+
+
+def get_hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def get_session(hub: Annotated[Hub, Depends(get_hub)]) -> Iterator[Session]:
+    with hub.db.session() as session:
+        yield session
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def current_user(hub: Annotated[Hub, Depends(get_hub)], session: Annotated[Session, Depends(get_session)],
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+    row = session_for_token(session, credentials.credentials, hub.settings.secret_key)
+    if row is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "session expired or invalid",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return row.user
+
+
+def require(*roles: Role):
+    """A dependency that lets through only users with one of `roles`."""
+
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs role {' or '.join(r.value for r in roles)}")
+        return user
+
+    return check
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+SessionDep = Annotated[Session, Depends(get_session)]
+UserDep = Annotated[User, Depends(current_user)]
+AdminDep = Annotated[User, Depends(require(Role.ADMIN))]

@@ -1,0 +1,173 @@
+"""Claim codes, appliance enrolment and key rotation, the appliance list and revocation."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from hub import audit, enrolment
+from hub.api.deps import AdminDep, HubDep, SessionDep, UserDep, client_address
+from hub.api.registry import owned_business
+from hub.core import Hub
+from hub.models import Appliance, ApplianceState, Role, Site
+from wire.topics import DEVICE_ID_PATTERN
+
+router = APIRouter(prefix="/api", tags=["appliances"])
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClaimCodeIn(_In):
+    site_id: int | None = None
+    ttl_s: Annotated[int | None, Field(ge=60, le=30 * 86400)] = None
+
+
+class ClaimCodeOut(BaseModel):
+    code: str
+    expires_at: dt.datetime
+
+
+@router.post("/businesses/{business_id}/claim-codes", response_model=ClaimCodeOut, status_code=201)
+def create_claim_code(business_id: int, body: ClaimCodeIn, request: Request, hub: HubDep, session: SessionDep,
+                      user: UserDep) -> ClaimCodeOut:
+    business = owned_business(session, user, business_id)
+    site = None
+    if body.site_id is not None:
+        site = session.get(Site, body.site_id)
+        if site is None or site.business_id != business_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such site for this business")
+    code, row = enrolment.create_claim_code(session, secret=hub.settings.secret_key, business=business, site=site,
+                                            user=user, ttl_s=body.ttl_s or hub.settings.claim_code_ttl_s,
+                                            source=client_address(request))
+    return ClaimCodeOut(code=code, expires_at=row.expires_at)
+
+
+Pem = Annotated[str, Field(min_length=1, max_length=16_384)]
+
+
+class EnrollIn(_In):
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    csr_pem: Pem
+    name: Annotated[str, Field(max_length=100)] = ""
+
+
+class RotateIn(_In):
+    device_id: Annotated[str, Field(pattern=f"^{DEVICE_ID_PATTERN}$")]
+    csr_pem: Pem
+    proof_b64: Annotated[str, Field(min_length=1, max_length=400, description="base64 ECDSA signature by the "
+                                    "current key over wire.enrolment.rotation_message(csr_pem)")]
+
+
+class BrokerOut(BaseModel):
+    host: str
+    port: int
+
+
+class EnrollOut(BaseModel):
+    device_id: str
+    certificate_pem: str
+    ca_chain_pem: str
+    broker: BrokerOut
+    grant_public_key_pem: str
+
+
+def _enrolled(hub: Hub, result: enrolment.Enrolled) -> EnrollOut:
+    return EnrollOut(device_id=result.appliance.device_id, certificate_pem=result.certificate_pem,
+                     ca_chain_pem=hub.ca.pem.decode(),
+                     broker=BrokerOut(host=hub.settings.broker_host, port=hub.settings.broker_port),
+                     grant_public_key_pem=hub.grant_public_key_pem)
+
+
+def _refused(hub: Hub, exc: enrolment.EnrolmentError, action: str, source: str, actor: str) -> HTTPException:
+    with hub.db.session() as session:  # the request's own transaction is rolled back
+        audit.append(session, actor=actor, action=action, outcome=audit.Outcome.DENIED, source=source,
+                     reason=str(exc))
+    code = status.HTTP_422_UNPROCESSABLE_ENTITY if isinstance(exc, enrolment.BadCsr) else status.HTTP_403_FORBIDDEN
+    return HTTPException(code, f"enrolment refused: {exc}")
+
+
+@router.post("/enroll", response_model=EnrollOut, status_code=201,
+             responses={403: {"description": "Unknown, used or expired claim code"}})
+def enroll(body: EnrollIn, request: Request, hub: HubDep) -> EnrollOut:
+    """Called by `canvass-provision enroll` on the appliance; the claim code is the credential."""
+    source = client_address(request)
+    try:
+        with hub.db.session() as session:
+            result = enrolment.enroll(session, ca=hub.ca, secret=hub.settings.secret_key, code=body.code,
+                                      csr_pem=body.csr_pem, name=body.name, source=source)
+            out = _enrolled(hub, result)
+    except enrolment.EnrolmentError as exc:
+        raise _refused(hub, exc, "appliance.enroll", source, "appliance:unenrolled") from None
+    hub.refresh_broker_access()
+    return out
+
+
+@router.post("/enroll/rotate", response_model=EnrollOut,
+             responses={403: {"description": "Unknown device or bad proof of possession"}})
+def rotate(body: RotateIn, request: Request, hub: HubDep) -> EnrollOut:
+    """Re-enrolment: a new key for an enrolled appliance, proven by a signature from its current key."""
+    source = client_address(request)
+    try:
+        proof = base64.b64decode(body.proof_b64, validate=True)
+    except ValueError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "proof_b64 is not base64") from None
+    try:
+        with hub.db.session() as session:
+            result = enrolment.rotate(session, ca=hub.ca, device_id=body.device_id, csr_pem=body.csr_pem,
+                                      proof=proof, source=source)
+            out = _enrolled(hub, result)
+    except enrolment.EnrolmentError as exc:
+        raise _refused(hub, exc, "appliance.rotate_key", source, f"appliance:{body.device_id}") from None
+    hub.refresh_broker_access()
+    return out
+
+
+class ApplianceOut(BaseModel):
+    device_id: str
+    business_id: int
+    site_id: int | None
+    name: str
+    state: ApplianceState
+    online: bool
+    last_seen: dt.datetime | None
+    enrolled_at: dt.datetime
+
+
+def appliance_out(a: Appliance) -> ApplianceOut:
+    return ApplianceOut(device_id=a.device_id, business_id=a.business_id, site_id=a.site_id, name=a.name,
+                        state=a.state, online=a.online, last_seen=a.last_seen, enrolled_at=a.enrolled_at)
+
+
+@router.get("/appliances", response_model=list[ApplianceOut])
+def list_appliances(session: SessionDep, user: UserDep) -> list[ApplianceOut]:
+    query = select(Appliance).order_by(Appliance.id)
+    if user.role == Role.OWNER:
+        query = query.where(Appliance.business_id == user.business_id)
+    elif user.role not in (Role.ADMIN, Role.ANALYST, Role.AUDITOR):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not allowed")
+    return [appliance_out(a) for a in session.scalars(query)]
+
+
+class RevokeIn(_In):
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+@router.post("/appliances/{device_id}/revoke", response_model=ApplianceOut)
+def revoke(device_id: str, body: RevokeIn, request: Request, hub: HubDep, admin: AdminDep) -> ApplianceOut:
+    with hub.db.session() as session:
+        appliance = session.scalar(select(Appliance).where(Appliance.device_id == device_id))
+        if appliance is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such appliance")
+        enrolment.revoke(session, appliance=appliance, actor=admin.username, source=client_address(request),
+                         reason=body.reason)
+        out = appliance_out(appliance)
+    hub.refresh_broker_access()
+    return out
+

@@ -1,0 +1,99 @@
+"""`canvass-hub`: run the hub, create the first admin, write the broker's configuration."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from hub import audit
+from hub.core import Hub
+from hub.models import Role, User
+from hub.security import PasswordPolicyError, hash_password
+from hub.settings import HubSettings
+
+
+def settings_from(args: argparse.Namespace) -> HubSettings:
+    overrides = {}
+    if args.data is not None:
+        overrides["data_dir"] = args.data
+    for name in ("broker_host", "broker_port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return HubSettings(**overrides)
+
+
+def create_admin(hub: Hub, args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("password for the new admin: ")
+    try:
+        password_hash = hash_password(password)
+    except PasswordPolicyError as exc:
+        print(f"canvass-hub: {exc}", file=sys.stderr)
+        return 2
+    with hub.db.session() as session:
+        if session.scalar(select(User).where(User.username == args.username)) is not None:
+            print(f"canvass-hub: user {args.username!r} already exists", file=sys.stderr)
+            return 1
+        session.add(User(username=args.username, password_hash=password_hash, role=Role.ADMIN))
+        audit.append(session, actor="cli", action="user.create", outcome=audit.Outcome.SUCCESS,
+                     object=f"user:{args.username}", source="local", role=Role.ADMIN.value)
+    print(f"admin {args.username!r} created")
+    return 0
+
+
+def broker_config(hub: Hub, args: argparse.Namespace) -> int:
+    files = hub.write_broker_config()
+    print(f"wrote {files.config}")
+    print(f"run the broker with: mosquitto -c {files.config}")
+    return 0
+
+
+def run(hub: Hub, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.app import create_app
+
+    uvicorn.run(create_app(hub.settings, hub), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="canvass-hub", description=__doc__)
+    parser.add_argument("--data", type=Path, default=None,
+                        help="directory for everything the hub keeps (default: $CANVASS_HUB_DATA_DIR or ./hub-data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="serve the API and connect to the broker")
+    p_run.add_argument("--host", default="127.0.0.1")
+    p_run.add_argument("--port", type=int, default=8000)
+    p_admin = sub.add_parser("create-admin", help="create an admin account")
+    p_admin.add_argument("--username", required=True)
+    p_admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p_broker = sub.add_parser("broker-config", help="write mosquitto's config, ACL, CRL and certificates")
+    p_broker.add_argument("--broker-host", default=None, help="address the broker listens on and appliances use")
+    p_broker.add_argument("--broker-port", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_from(args)
+    except ValidationError as exc:
+        print(f"canvass-hub: bad settings: {exc}", file=sys.stderr)
+        return 2
+    hub = Hub(settings)
+    try:
+        return {"run": run, "create-admin": create_admin, "broker-config": broker_config}[args.command](hub, args)
+    finally:
+        hub.db.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The hub's long-lived parts, built once from settings: database, CA, keys, broker files, MQTT link."""
+
+from __future__ import annotations
+
+import logging
+
+from hub import broker
+from hub.db import Database
+from hub.enrolment import broker_access
+from hub.keys import load_or_create_signing_key, public_pem
+from hub.settings import HubSettings
+from provisioning.ca import CertificateAuthority
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self, settings: HubSettings):
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.db_url)
+        self.db.migrate()
+        self.ca = CertificateAuthority.load_or_create(settings.ca_path)
+        self.signing_key = load_or_create_signing_key(settings.keys_dir)
+        self.grant_public_key_pem = public_pem(self.signing_key)
+        self.broker_files = broker.BrokerFiles(settings.broker_dir)
+        self.link = None  # hub.link.HubLink once started
+
+    def write_broker_config(self, hosts: list[str] | None = None) -> broker.BrokerFiles:
+        with self.db.session() as session:
+            active, revoked = broker_access(session)
+        hosts = hosts or sorted({self.settings.broker_host, "localhost", "127.0.0.1"})
+        broker.write_all(self.broker_files, self.ca, self.settings.broker_host, self.settings.broker_port,
+                         hosts, active, revoked, user=self.settings.broker_user)
+        return self.broker_files
+
+    def refresh_broker_access(self) -> None:
+        """Rewrite the ACL and CRL from the database and have the broker re-read them."""
+        if not self.broker_files.config.exists():
+            return
+        with self.db.session() as session:
+            active, revoked = broker_access(session)
+        broker.write_access(self.broker_files, self.ca, active, revoked)
+        broker.reload(self.settings.broker_pid_file or self.broker_files.pid_file)
+
+    def close(self) -> None:
+        if self.link is not None:
+            self.link.stop()
+        self.db.dispose()

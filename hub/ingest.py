@@ -1,0 +1,114 @@
+"""What the hub does with each message from an appliance (transport-free, so it is tested directly).
+
+Events are stored exactly once and in order per appliance: event `seq` of the
+appliance's outbox stream is applied only right after `seq - 1`; a repeat is
+acknowledged again and dropped; one that arrives after a gap is not stored,
+and the cumulative acknowledgement tells the appliance where to resend from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import (Alert, Appliance, ApplianceState, Camera, CameraStatusValue, Event, PlateReadRow,
+                        PlateSharing, utcnow)
+from wire import messages as m
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ack:
+    device_id: str
+    stream: UUID
+    upto: int
+
+
+def active_appliance(session: Session, device_id: str) -> Appliance | None:
+    appliance = session.scalar(select(Appliance).where(Appliance.device_id == device_id))
+    if appliance is None or appliance.state != ApplianceState.ACTIVE:
+        log.warning("message from unknown or revoked appliance %s dropped", device_id)
+        return None
+    return appliance
+
+
+def camera(session: Session, appliance: Appliance, name: str) -> Camera:
+    row = session.scalar(select(Camera).where(Camera.appliance_id == appliance.id, Camera.name == name))
+    if row is None:
+        row = Camera(appliance_id=appliance.id, name=name, status=CameraStatusValue.OFFLINE)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def ingest_event(session: Session, device_id: str, envelope: m.EventEnvelope) -> Ack | None:
+    appliance = active_appliance(session, device_id)
+    if appliance is None:
+        return None
+    stream = str(envelope.stream)
+    if appliance.event_stream != stream:
+        if envelope.seq != 1:
+            # A stream the hub has not started (its first event was lost): have it resend from 1.
+            return Ack(device_id, envelope.stream, 0)
+        log.info("appliance %s starts event stream %s", device_id, stream)
+        appliance.event_stream, appliance.last_event_seq = stream, 0
+    expected = appliance.last_event_seq + 1
+    if envelope.seq == expected:
+        _apply(session, appliance, envelope)
+        appliance.last_event_seq = envelope.seq
+    elif envelope.seq > expected:
+        log.debug("appliance %s: event %d after a gap (expected %d); asking to resend", device_id, envelope.seq,
+                  expected)
+    now = utcnow()
+    appliance.last_seen = now
+    return Ack(device_id, envelope.stream, appliance.last_event_seq)
+
+
+def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope) -> None:
+    body = envelope.body
+    stored = body.model_dump(mode="json")
+    event_id = str(envelope.id)
+    if isinstance(body, m.CameraStatus):
+        cam = camera(session, appliance, body.camera)
+        cam.status = CameraStatusValue(body.status)
+        cam.last_seen = envelope.at
+    elif isinstance(body, m.Health):
+        appliance.online = True
+    elif isinstance(body, m.PlateRead):
+        cam = camera(session, appliance, body.camera)
+        sharing = cam.plate_sharing
+        shared = sharing == PlateSharing.ALL or (sharing == PlateSharing.HITS_ONLY and body.hit is not None)
+        if shared:
+            session.add(PlateReadRow(camera_id=cam.id, event_id=event_id, plate=body.plate,
+                                     confidence=body.confidence, first_seen=body.first_seen,
+                                     last_seen=body.last_seen, hotlist=body.hit.list_name if body.hit else None))
+            if body.hit is not None:
+                session.add(Alert(camera_id=cam.id, appliance_id=appliance.id, kind="hotlist_hit", priority="high",
+                                  message=f"{body.plate} on {body.hit.list_name}: {body.hit.reason}",
+                                  at=body.last_seen, event_id=event_id))
+        else:
+            stored = {"kind": "plate_read", "camera": body.camera, "withheld": sharing.value}
+    elif isinstance(body, m.Alarm):
+        session.add(Alert(camera_id=None, appliance_id=appliance.id, kind="alarm", priority="normal",
+                          message=f"{body.code}: {body.message}", at=envelope.at, event_id=event_id))
+    session.add(Event(appliance_id=appliance.id, stream=str(envelope.stream), seq=envelope.seq, event_id=event_id,
+                      kind=body.kind, at=envelope.at, body=stored))
+
+
+def ingest_state(session: Session, device_id: str, state: m.DeviceState) -> bool:
+    """Record presence; True when the appliance just came online."""
+    appliance = active_appliance(session, device_id)
+    if appliance is None:
+        return False
+    was_online = appliance.online
+    appliance.online = state.state == "online"
+    appliance.last_seen = utcnow()
+    if not appliance.online:
+        for cam in appliance.cameras:
+            cam.status = CameraStatusValue.OFFLINE
+    return appliance.online and not was_online

@@ -1,0 +1,251 @@
+"""The hub's database tables (SQLAlchemy 2, typed mappings).
+
+Schema changes go through Alembic (hub/migrations); these classes are the
+source the migrations are written from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    AUDITOR = "auditor"
+    OWNER = "owner"
+
+
+class Business(Base):
+    __tablename__ = "businesses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sites: Mapped[list["Site"]] = relationship(back_populates="business")
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(500), default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    business: Mapped[Business] = relationship(back_populates="sites")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"), index=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(100), default="")
+    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+
+
+class ApiSession(Base):
+    __tablename__ = "api_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(Base):
+    """One security-relevant event (who, what, when, where, object, outcome, why)."""
+
+    __tablename__ = "audit_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object: Mapped[str] = mapped_column(String(200), default="")
+    outcome: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    case_number: Mapped[str] = mapped_column(String(100), default="")
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ClaimCode(Base):
+    __tablename__ = "claim_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    used_by_device: Mapped[str | None] = mapped_column(String(32))
+
+
+class ApplianceState(str, enum.Enum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Appliance(Base):
+    __tablename__ = "appliances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32), unique=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[ApplianceState] = mapped_column(Enum(ApplianceState, native_enum=False, length=16),
+                                                  default=ApplianceState.ACTIVE)
+    cert_serial: Mapped[str] = mapped_column(String(64))
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    event_stream: Mapped[str | None] = mapped_column(String(36))
+    last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hotlist_version_acked: Mapped[int] = mapped_column(Integer, default=-1)
+    cameras: Mapped[list["Camera"]] = relationship(back_populates="appliance")
+
+
+class RevokedCertificate(Base):
+    __tablename__ = "revoked_certificates"
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CameraStatusValue(str, enum.Enum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    RECORDING = "recording"
+
+
+class PlateSharing(str, enum.Enum):
+    NONE = "none"
+    HITS_ONLY = "hits_only"
+    ALL = "all"
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appliance_id: Mapped[int] = mapped_column(ForeignKey("appliances.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    latitude: Mapped[float | None] = mapped_column(Float, index=True)
+    longitude: Mapped[float | None] = mapped_column(Float, index=True)
+    view_direction_deg: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[CameraStatusValue] = mapped_column(Enum(CameraStatusValue, native_enum=False, length=16),
+                                                      default=CameraStatusValue.OFFLINE)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    plate_sharing: Mapped[PlateSharing] = mapped_column(Enum(PlateSharing, native_enum=False, length=16),
+                                                        default=PlateSharing.HITS_ONLY)
+    appliance: Mapped[Appliance] = relationship(back_populates="cameras")
+    __table_args__ = (UniqueConstraint("appliance_id", "name"),)
+
+
+class Event(Base):
+    """An appliance event as stored, once: (appliance, stream, seq) and its id are unique."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appliance_id: Mapped[int] = mapped_column(ForeignKey("appliances.id"))
+    stream: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    body: Mapped[dict] = mapped_column(JSON)
+    __table_args__ = (UniqueConstraint("appliance_id", "stream", "seq"),)
+
+
+class PlateReadRow(Base):
+    __tablename__ = "plate_reads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    plate: Mapped[str] = mapped_column(String(10), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    hotlist: Mapped[str | None] = mapped_column(String(100))
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"), index=True)
+    appliance_id: Mapped[int] = mapped_column(ForeignKey("appliances.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+
+
+class HotListItem(Base):
+    __tablename__ = "hotlist_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_name: Mapped[str] = mapped_column(String(100))
+    plate: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("list_name", "plate"),)
+
+
+class Counter(Base):
+    """Small named counters (the hot-list version)."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,66 @@
+"""Hub settings: pydantic-settings from the environment (CANVASS_HUB_*) and the command line.
+
+Everything a hub keeps lives under `data_dir` unless a setting points
+elsewhere: the SQLite database, the CA and signing keys, the broker's files.
+Outside development the hub refuses to start with the default secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CANVASS_HUB_", extra="forbid")
+
+    environment: Annotated[Literal["development", "production"], Field(
+        description="`production` refuses default secrets and development conveniences.")] = "development"
+    data_dir: Annotated[Path, Field(description="Where the hub keeps its database, keys and broker files.")] = Path("hub-data")
+    database_url: Annotated[str | None, Field(
+        description="SQLAlchemy URL; default SQLite in data_dir (postgresql+psycopg://… for PostgreSQL).")] = None
+    secret_key: Annotated[str, Field(min_length=16, repr=False,
+                                     description="Server secret (pepper for claim codes and tokens).")] = DEVELOPMENT_SECRET
+    session_ttl_s: Annotated[int, Field(ge=60, le=7 * 86400, description="Sign-in session lifetime.")] = 12 * 3600
+    lockout_failures: Annotated[int, Field(ge=1, le=100, description="Failed sign-ins that lock an account.")] = 5
+    lockout_window_s: Annotated[int, Field(ge=60, le=86400, description="Window for counting failed sign-ins.")] = 15 * 60
+    claim_code_ttl_s: Annotated[int, Field(ge=60, le=30 * 86400, description="Default lifetime of a claim code.")] = 24 * 3600
+    broker_host: Annotated[str, Field(description="MQTT broker address given to appliances and used by the hub.")] = "127.0.0.1"
+    broker_port: Annotated[int, Field(ge=1, le=65535, description="MQTT TLS port.")] = 8883
+    broker_pid_file: Annotated[Path | None, Field(
+        description="The broker's pid file; the hub sends it SIGHUP after changing the ACL or CRL.")] = None
+    broker_user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description=(
+        "Account mosquitto drops to when started as root; it must be able to read the broker files."))] = "mosquitto"
+    mqtt_enabled: Annotated[bool, Field(description="Connect to the broker and ingest appliance events.")] = True
+    ca_dir: Annotated[Path | None, Field(description="CA key and certificate; default data_dir/ca.")] = None
+
+    @model_validator(mode="after")
+    def _production_has_secrets(self) -> "HubSettings":
+        if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("secret_key is the development default; set CANVASS_HUB_SECRET_KEY outside development")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def ca_path(self) -> Path:
+        return self.ca_dir or self.data_dir / "ca"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"

@@ -1,0 +1,166 @@
+"""Payloads on the MQTT link: typed, versioned, strict.
+
+Every payload is JSON produced and parsed by these pydantic models with
+``extra="forbid"``; anything else is rejected with a `WireError` naming the
+problem (and the receiver logs it and carries on). Events carry an idempotent
+id and a per-appliance sequence number from the appliance's durable outbox, so
+the hub can store each exactly once and in order (see `edge.outbox`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+VERSION = 1
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+CameraName = Annotated[str, Field(pattern=NAME_PATTERN, description="Camera name on its appliance.")]
+Plate = Annotated[str, Field(pattern=r"^[0-9A-Z]{1,10}$", description="Plate text: upper-case letters and digits.")]
+
+
+class WireError(ValueError):
+    """A payload that is not what the wire format says."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- events (appliance → hub)
+
+
+class Health(_Strict):
+    kind: Literal["health"] = "health"
+    uptime_s: Annotated[float, Field(ge=0)]
+    disk_free_bytes: Annotated[int, Field(ge=0)]
+    cameras_recording: Annotated[int, Field(ge=0, le=4)]
+
+
+class CameraStatus(_Strict):
+    kind: Literal["camera_status"] = "camera_status"
+    camera: CameraName
+    status: Literal["online", "offline", "recording"]
+    detail: Annotated[str, Field(max_length=500)] = ""
+
+
+class HotListHit(_Strict):
+    list_name: Annotated[str, Field(min_length=1, max_length=100)]
+    entry_plate: Plate
+    reason: Annotated[str, Field(max_length=500)]
+
+
+class PlateRead(_Strict):
+    kind: Literal["plate_read"] = "plate_read"
+    camera: CameraName
+    plate: Plate
+    confidence: Annotated[float, Field(ge=0, le=1)]
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    hit: HotListHit | None = None
+
+
+class Alarm(_Strict):
+    kind: Literal["alarm"] = "alarm"
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
+    message: Annotated[str, Field(max_length=2000)]
+
+
+EventBody = Annotated[Union[Health, CameraStatus, PlateRead, Alarm], Field(discriminator="kind")]
+
+
+class EventEnvelope(_Strict):
+    """One event from an appliance's outbox.
+
+    `stream` names the outbox (a new one after a factory reset) and `seq`
+    counts from 1 within it without gaps, so the hub stores event `seq` only
+    after `seq - 1` and acknowledges cumulatively.
+    """
+
+    v: Literal[1] = VERSION
+    stream: UUID
+    seq: Annotated[int, Field(ge=1)]
+    id: UUID
+    at: AwareDatetime
+    body: EventBody
+
+
+class EventAck(_Strict):
+    """The hub has stored every event of `stream` up to and including `upto`."""
+
+    v: Literal[1] = VERSION
+    stream: UUID
+    upto: Annotated[int, Field(ge=0)]
+
+
+# ---------------------------------------------------------------- commands (hub → appliance)
+
+
+class HotListEntry(_Strict):
+    plate: Plate
+    list_name: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(max_length=500)]
+    expires_at: AwareDatetime | None = None
+
+
+class HotListReplace(_Strict):
+    """The whole hot list for this appliance; replaces what it had."""
+
+    kind: Literal["hotlist.replace"] = "hotlist.replace"
+    version: Annotated[int, Field(ge=0)]
+    entries: Annotated[list[HotListEntry], Field(max_length=100_000)]
+
+
+class Ping(_Strict):
+    kind: Literal["ping"] = "ping"
+
+
+CommandBody = Annotated[Union[HotListReplace, Ping], Field(discriminator="kind")]
+
+
+class Command(_Strict):
+    v: Literal[1] = VERSION
+    request_id: UUID
+    body: CommandBody
+
+
+class Reply(_Strict):
+    v: Literal[1] = VERSION
+    request_id: UUID
+    ok: bool
+    error: Annotated[str, Field(max_length=2000)] = ""
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- presence
+
+
+class DeviceState(_Strict):
+    """Retained on the device's ``state`` topic; the last will publishes "offline"."""
+
+    v: Literal[1] = VERSION
+    state: Literal["online", "offline"]
+    at: datetime | None = None
+
+
+Message = EventEnvelope | EventAck | Command | Reply | DeviceState
+
+
+def encode(message: Message) -> bytes:
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def decode(model: type[Message], payload: bytes) -> Message:
+    """Parse `payload` as `model`; WireError with a short reason otherwise."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise WireError(f"invalid {model.__name__}: {where}: {first['msg']}") from None
