@@ -54,10 +54,43 @@ def edge(tmp_path: Path) -> Iterator[Callable[..., EdgeProcess]]:
 
 
 @pytest.fixture
-def hub_stack(tmp_path: Path):
-    """A running hub (API on uvicorn, MQTT link) and its own real mosquitto, with generated certificates."""
+def hub_stack(tmp_path: Path, request):
+    """A running hub (API on uvicorn, MQTT link) and its own real mosquitto, with generated certificates.
+
+    On SQLite, or on PostgreSQL for a test that also asks for `database_url`."""
     from tests.hub_support import HubStack
 
-    stack = HubStack(tmp_path).start()
+    url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else None
+    stack = HubStack(tmp_path, url).start()
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session (Debian's, on loopback); each test gets its own database."""
+    from tests.pg_support import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request) -> str | None:
+    """Runs a hub test on SQLite (the default: None) and on PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    import uuid
+
+    return request.getfixturevalue("postgres").create_database("t" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture
+def hub_api(tmp_path: Path, database_url: str | None):
+    """The hub's API in-process, on both database backends."""
+    from tests.hub_support import HubApi
+
+    api = HubApi(tmp_path, database_url)
+    yield api
+    api.close()

@@ -85,39 +85,13 @@ def eventually(predicate, timeout: float = 20, what: str = "condition"):
 
 
 
-class HubStack:
-    """A hub (API + MQTT link) with its own real mosquitto, all on loopback under `root`."""
+class ApiHelpers:
+    """Sign-in and set-up steps through the hub's own API; subclasses say how to reach it."""
 
-    def __init__(self, root: Path, database_url: str | None = None):
-        from hub.settings import HubSettings
-
-        self.root = root
-        port = free_port()
-        self.settings = HubSettings(data_dir=root / "hub", broker_port=port, database_url=database_url,
-                                    broker_pid_file=root / "hub" / "broker" / "mosquitto.pid",
-                                    broker_user=getpass.getuser())
-        self.hub = Hub(self.settings)
-        files = self.hub.write_broker_config()
-        self.broker = Mosquitto(files, port, root / "mosquitto.log")
-        self.server = HubServer(self.hub)
-
-    def start(self) -> "HubStack":
-        self.broker.start()
-        self.server.start()
-        eventually(lambda: self.hub.link is not None and self.hub.link.connected, what="hub connected to broker")
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-        self.broker.stop()
-
-    # -- API helpers -------------------------------------------------------------
+    hub: Hub
 
     def client(self, token: str | None = None):
-        import httpx
-
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.server.url, headers=headers, timeout=30)
+        raise NotImplementedError
 
     def add_user(self, username: str, password: str, role, business_id: int | None = None) -> None:
         from hub.models import User
@@ -157,3 +131,58 @@ class HubStack:
             r = c.post(f"/api/businesses/{business_id}/claim-codes", json=body)
             r.raise_for_status()
             return r.json()["code"]
+
+
+class HubStack(ApiHelpers):
+    """A hub (API + MQTT link) with its own real mosquitto, all on loopback under `root`."""
+
+    def __init__(self, root: Path, database_url: str | None = None):
+        from hub.settings import HubSettings
+
+        self.root = root
+        port = free_port()
+        self.settings = HubSettings(data_dir=root / "hub", broker_port=port, database_url=database_url,
+                                    broker_pid_file=root / "hub" / "broker" / "mosquitto.pid",
+                                    broker_user=getpass.getuser())
+        self.hub = Hub(self.settings)
+        files = self.hub.write_broker_config()
+        self.broker = Mosquitto(files, port, root / "mosquitto.log")
+        self.server = HubServer(self.hub)
+
+    def start(self) -> "HubStack":
+        self.broker.start()
+        self.server.start()
+        eventually(lambda: self.hub.link is not None and self.hub.link.connected, what="hub connected to broker")
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.broker.stop()
+
+    def client(self, token: str | None = None):
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.server.url, headers=headers, timeout=30)
+
+
+class HubApi(ApiHelpers):
+    """The hub's API in-process (Starlette's TestClient), no broker: for API and database tests."""
+
+    def __init__(self, root: Path, database_url: str | None = None, **settings):
+        from hub.app import create_app
+        from hub.settings import HubSettings
+
+        self.settings = HubSettings(data_dir=root / "hub", database_url=database_url, mqtt_enabled=False,
+                                    **settings)
+        self.hub = Hub(self.settings)
+        self.app = create_app(self.settings, self.hub)
+
+    def client(self, token: str | None = None):
+        from fastapi.testclient import TestClient
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return TestClient(self.app, headers=headers)
+
+    def close(self) -> None:
+        self.hub.close()

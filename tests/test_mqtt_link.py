@@ -186,7 +186,7 @@ def test_key_rotation_revokes_the_old_certificate(hub_stack: HubStack, tmp_path:
     assert can_connect(rotated, hub_stack.broker.port)
 
 
-def test_events_survive_a_broker_outage_exactly_once_in_order(hub_stack: HubStack, tmp_path: Path):
+def test_events_survive_a_broker_outage_exactly_once_in_order(database_url, hub_stack: HubStack, tmp_path: Path):
     identity, _, _ = enrol(hub_stack, tmp_path / "a", "Bakery")
     appliance = SimAppliance(tmp_path / "a", identity, resend_after_s=2, max_backoff_s=1).start()
     try:
@@ -210,7 +210,7 @@ def test_events_survive_a_broker_outage_exactly_once_in_order(hub_stack: HubStac
     assert [body["message"] for _, body in rows[1:]] == [f"event {i}" for i in range(1000)]
 
 
-def test_camera_status_plate_reads_and_hotlist_hits_are_ingested(hub_stack: HubStack, tmp_path: Path):
+def test_camera_status_plate_reads_and_hotlist_hits_are_ingested(database_url, hub_stack: HubStack, tmp_path: Path):
     identity, business_id, owner = enrol(hub_stack, tmp_path / "a", "Bakery")
     appliance = SimAppliance(tmp_path / "a", identity).start()
     try:

@@ -138,7 +138,7 @@ def create_user(body: UserIn, request: Request, session: SessionDep, admin: Admi
         user = User(username=body.username, password_hash=hash_password(body.password), role=body.role,
                     business_id=body.business_id)
     except PasswordPolicyError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     session.add(user)
     session.flush()
     audit.append(session, actor=admin.username, action="user.create", outcome=audit.Outcome.SUCCESS,
@@ -173,6 +173,6 @@ def change_role(user_id: int, body: RoleIn, request: Request, session: SessionDe
 def _check_business(session, role: Role, business_id: int | None) -> None:
     if role == Role.OWNER:
         if business_id is None or session.get(Business, business_id) is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "a business owner needs an existing business_id")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a business owner needs an existing business_id")
     elif business_id is not None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "only business owners belong to a business")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "only business owners belong to a business")

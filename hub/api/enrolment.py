@@ -89,7 +89,7 @@ def _refused(hub: Hub, exc: enrolment.EnrolmentError, action: str, source: str, 
     with hub.db.session() as session:  # the request's own transaction is rolled back
         audit.append(session, actor=actor, action=action, outcome=audit.Outcome.DENIED, source=source,
                      reason=str(exc))
-    code = status.HTTP_422_UNPROCESSABLE_ENTITY if isinstance(exc, enrolment.BadCsr) else status.HTTP_403_FORBIDDEN
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT if isinstance(exc, enrolment.BadCsr) else status.HTTP_403_FORBIDDEN
     return HTTPException(code, f"enrolment refused: {exc}")
 
 
@@ -117,7 +117,7 @@ def rotate(body: RotateIn, request: Request, hub: HubDep) -> EnrollOut:
     try:
         proof = base64.b64decode(body.proof_b64, validate=True)
     except ValueError:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "proof_b64 is not base64") from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "proof_b64 is not base64") from None
     try:
         with hub.db.session() as session:
             result = enrolment.rotate(session, ca=hub.ca, device_id=body.device_id, csr_pem=body.csr_pem,

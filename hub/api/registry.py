@@ -147,7 +147,7 @@ def list_cameras(session: SessionDep, user: UserDep,
                  radius_m: Annotated[float, Query(gt=0, le=100_000)] = 500) -> list[CameraOut]:
     """Cameras the user may see; with `lat`/`lon`, only those within `radius_m`, nearest first."""
     if (lat is None) != (lon is None):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give both lat and lon, or neither")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give both lat and lon, or neither")
     query = select(Camera).join(Appliance).order_by(Camera.id)
     if user.role == Role.OWNER:
         query = query.where(Appliance.business_id == user.business_id)
