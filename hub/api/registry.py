@@ -7,7 +7,7 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -67,6 +67,12 @@ class CameraPatch(_In):
     longitude: Longitude | None = None
     view_direction_deg: Annotated[float | None, Field(ge=0, lt=360)] = None
     plate_sharing: PlateSharing | None = None
+
+    @model_validator(mode="after")
+    def _sharing_not_null(self) -> "CameraPatch":
+        if "plate_sharing" in self.model_fields_set and self.plate_sharing is None:
+            raise ValueError("plate_sharing cannot be null; give none, hits_only or all")
+        return self
 
 
 def camera_out(camera: Camera, distance_m: float | None = None) -> CameraOut:
