@@ -1,8 +1,12 @@
 """The edge agent: builds every component from the config, starts them in
 order and stops them in reverse.
 
-    index → reconcile → retention → segment syncer → per camera: recorder
-    (writer) + capture → maintenance (clock check, heartbeat, systemd watchdog) → READY
+    index → reconcile → retention → hub link (if enrolled) → segment syncer →
+    per camera: recorder (writer) + capture → maintenance (clock check,
+    heartbeat, health event, systemd watchdog) → READY
+
+The hub link starts only on an enrolled box (`canvass-provision enroll` wrote
+data_dir/identity); recording never depends on it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from edge.durability import Syncer
 from edge.recorder import CameraRecorder
 from edge.retention import Retention
 from edge.service import Notifier
-from edge.storage import Layout
+from edge.storage import Layout, free_bytes
+from wire import messages as wire
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +39,9 @@ ALARM_CLOCK = "clock:unsynchronised"
 HEARTBEAT_KEY = "agent_heartbeat_us"
 MAINTENANCE_SECONDS = 5
 CLOCK_CHECK_SECONDS = 60
+HEALTH_EVENT_SECONDS = 60
+#: What a capture state means to the hub: video flowing is video being recorded.
+CAMERA_STATUS = {"online": "recording", "offline": "offline"}
 
 
 @dataclass(slots=True)
@@ -69,6 +77,8 @@ class EdgeApp:
         interval_ms = config.recording.sync_interval_ms
         self.syncer: Syncer | None = Syncer(interval_ms / 1000) if interval_ms else None
         self._maintenance: asyncio.Task | None = None
+        self.link = None  # edge.link.EdgeLink on an enrolled box
+        self._started = time.monotonic()
 
     # -- start-up, in order ----------------------------------------------------
 
@@ -76,6 +86,7 @@ class EdgeApp:
         self.init_storage()
         await asyncio.to_thread(self.init_reconcile)
         await self.start_retention()
+        self.start_link()
         self.start_cameras()
         self.start_maintenance()
         self.notifier.ready(self._status_line())
@@ -99,6 +110,25 @@ class EdgeApp:
             clock=self._clock,
         )
         await self.retention.async_start()
+
+    def start_link(self) -> None:
+        from provisioning.identity import Identity, IdentityError
+
+        if not Identity.exists(self.layout.identity):
+            logger.info("not enrolled with a hub (%s absent): recording only", self.layout.identity)
+            return
+        from edge.hotlist import HotListStore
+        from edge.link import EdgeLink
+        from edge.outbox import Outbox
+
+        try:
+            identity = Identity.load(self.layout.identity)
+        except IdentityError as exc:
+            logger.error("hub link not started: %s", exc)
+            return
+        self.link = EdgeLink(identity, Outbox(self.layout.outbox_path), HotListStore(self.layout.hotlist_path))
+        self.link.start()
+        logger.info("hub link started as %s", identity.device_id)
 
     def start_cameras(self) -> None:
         if self.syncer is not None:
@@ -144,6 +174,8 @@ class EdgeApp:
             self._maintenance.cancel()
             await asyncio.gather(self._maintenance, return_exceptions=True)
         await asyncio.to_thread(self._stop_cameras)
+        if self.link is not None:
+            await asyncio.to_thread(self._stop_link)
         if self.retention is not None:
             await self.retention.async_stop()
         if self.index is not None:
@@ -164,6 +196,11 @@ class EdgeApp:
             pipeline.recorder.stop()
         if self.syncer is not None:
             self.syncer.stop()
+
+    def _stop_link(self) -> None:
+        assert self.link is not None
+        self.link.stop()
+        self.link.outbox.close()
 
     async def run_until_signal(self) -> None:
         """Run until SIGTERM or SIGINT, then stop gracefully (open segments are closed)."""
@@ -195,17 +232,35 @@ class EdgeApp:
             self._index.set_camera_state(camera=camera, state=state, since_us=now_us, last_packet_us=last, detail=detail)
         except SegmentIndexError:
             logger.debug("camera state not stored", exc_info=True)
+        if self.link is not None and state in CAMERA_STATUS:
+            self.publish(wire.CameraStatus(camera=camera, status=CAMERA_STATUS[state], detail=detail[:500]))
+
+    def publish(self, body: wire.EventBody) -> None:
+        """Queue an event for the hub in the durable outbox; a failure here never touches recording."""
+        try:
+            self.link.publish_event(body)
+        except Exception:
+            logger.warning("event %s not queued for the hub", body.kind, exc_info=True)
+
+    def _health(self) -> None:
+        self.publish(wire.Health(
+            uptime_s=round(time.monotonic() - self._started, 1),
+            disk_free_bytes=free_bytes(self.layout.data_dir),
+            cameras_recording=sum(1 for p in self.cameras.values() if p.capture.last_packet_us is not None)))
 
     async def _async_maintenance(self) -> None:
         interval = MAINTENANCE_SECONDS
         if self.notifier.watchdog_interval_s is not None:
             interval = min(interval, self.notifier.watchdog_interval_s)
-        last_clock_check = -CLOCK_CHECK_SECONDS
+        last_clock_check = last_health = -CLOCK_CHECK_SECONDS
         while True:
             now = time.monotonic()
             if now - last_clock_check >= CLOCK_CHECK_SECONDS:
                 await asyncio.to_thread(self._check_clock)
                 last_clock_check = now
+            if self.link is not None and now - last_health >= HEALTH_EVENT_SECONDS:
+                await asyncio.to_thread(self._health)
+                last_health = now
             await asyncio.to_thread(self._heartbeat)
             if all(p.healthy() for p in self.cameras.values()) and (self.syncer is None or self.syncer.is_alive()):
                 self.notifier.watchdog()

@@ -37,6 +37,9 @@ class Layout:
         self.recordings = data_dir / "recordings"
         self.quarantine = data_dir / "quarantine"
         self.index_path = data_dir / "index.sqlite3"
+        self.identity = data_dir / "identity"  # written by `canvass-provision enroll`
+        self.outbox_path = data_dir / "link" / "outbox.sqlite3"
+        self.hotlist_path = data_dir / "link" / "hotlist.json"
 
     def segment_relpath(self, camera: str, start_us: int) -> str:
         """Final (closed) path of a segment, relative to `recordings`."""

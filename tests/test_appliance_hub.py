@@ -1,0 +1,53 @@
+"""An enrolled appliance agent (real process, real RTSP camera) reporting to a real hub through mosquitto."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hub.models import Appliance, Camera, Event
+from tests.hub_support import HubStack, eventually
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def camera_status(stack: HubStack, name: str) -> str | None:
+    with stack.hub.db.session() as session:
+        row = session.scalar(select(Camera).where(Camera.name == name))
+        return row.status.value if row else None
+
+
+def test_enrolled_agent_reports_camera_status_and_health(hub_stack: HubStack, cameras, edge, tmp_path: Path):
+    business_id, owner = hub_stack.business_with_owner("Bakery")
+    code = hub_stack.claim_code(owner, business_id)
+    data_dir = tmp_path / "box"
+    enrolled = subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", hub_stack.server.url,
+                               "--code", code, "--identity", str(data_dir / "identity"), "--name", "bakery-box"],
+                              capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert enrolled.returncode == 0, enrolled.stderr
+    reused = subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", hub_stack.server.url,
+                             "--code", code, "--identity", str(tmp_path / "other")],
+                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert reused.returncode == 1 and "claim code already used" in reused.stderr
+
+    camera = cameras(1)
+    agent = edge(camera.urls, data_dir=data_dir)
+    eventually(lambda: camera_status(hub_stack, "cam1") == "recording", timeout=60, what="camera recording at hub")
+    with hub_stack.hub.db.session() as session:
+        appliance = session.scalar(select(Appliance))
+        assert appliance.online and appliance.name == "bakery-box"
+        kinds = [e.kind for e in session.scalars(select(Event).order_by(Event.seq))]
+    assert "health" in kinds and "camera_status" in kinds
+
+    camera.close()  # the camera dies: the agent notices and the hub hears
+    eventually(lambda: camera_status(hub_stack, "cam1") == "offline", timeout=60, what="camera offline at hub")
+    assert agent.terminate() == 0
+
+    def appliance_online() -> bool:
+        with hub_stack.hub.db.session() as session:
+            return session.scalar(select(Appliance.online))
+
+    eventually(lambda: not appliance_online(), what="appliance offline after its clean stop")
