@@ -1,22 +1,32 @@
-"""The demo: four simulated cameras on 127.0.0.1 and one appliance recording them.
+"""The demo: a hub, its MQTT broker, and one appliance recording four simulated cameras, all on 127.0.0.1.
 
-Until the hub exists this is the main job: it starts the cameras, writes an
-appliance config under `.demo/`, runs `canvass-edge run` on it and prints
-where the recordings are and the appliance's status every few seconds.
-Ctrl-C (or `--seconds`) stops the agent gracefully (open segments are
-closed and hashed), then the cameras.
+It writes the hub's broker files and starts mosquitto (mutual TLS, per-device
+ACL) and `canvass-hub run`; creates a demo business with an owner and an
+analyst (fresh random passwords each run, printed once); has the owner make a
+claim code and enrols the appliance with `canvass-provision enroll`; starts
+the simulated cameras and `canvass-edge run`; places the cameras on the map
+once the hub hears of them; then prints the appliance's status every few
+seconds. Ctrl-C (or `--seconds`) stops the agent gracefully (open segments
+are closed and hashed), then the hub, the broker and the cameras.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
+import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from sim.process import CameraProcess
+import httpx
+
+from sim.process import CameraProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 STATUS_EVERY_S = 15
@@ -35,6 +45,113 @@ def appliance_config(data_dir: Path, urls: list[str], *, max_bytes: int) -> str:
     for n, url in enumerate(urls, start=1):
         lines += ["", "[[cameras]]", f'name = "cam{n}"', f'url = "{url}"']
     return "\n".join(lines) + "\n"
+
+
+DEMO_SITE = (40.7580, -73.9855)  # where the demo cameras stand on the map
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"demo: timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class DemoHub:
+    """mosquitto + `canvass-hub run` under `root/hub`, with a demo business, owner and analyst."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.data = root / "hub"
+        self.api_port, self.mqtt_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.env = {**os.environ, "CANVASS_HUB_BROKER_PORT": str(self.mqtt_port),
+                    "CANVASS_HUB_BROKER_USER": getpass.getuser(),
+                    "CANVASS_HUB_BROKER_PID_FILE": str(self.data / "broker" / "mosquitto.pid")}
+        self.processes: list[subprocess.Popen] = []
+        self.users: dict[str, str] = {}
+
+    def _hub(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hub.cli", "--data", str(self.data), *args], env=self.env,
+                              cwd=REPO, check=True, capture_output=True, text=True, **kw)
+
+    def start(self) -> None:
+        if self.data.exists():
+            shutil.rmtree(self.data)  # a fresh hub each run: new CA, new users, new passwords
+        self._hub("broker-config")
+        admin_password = secrets.token_urlsafe(12)
+        self._hub("create-admin", "--username", "admin", "--password-stdin", input=admin_password + "\n")
+        self.users["admin"] = admin_password
+        mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        with open(self.root / "mosquitto.log", "ab") as log:
+            self.processes.append(subprocess.Popen([mosquitto, "-c", str(self.data / "broker" / "mosquitto.conf")],
+                                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        with open(self.root / "hub.log", "ab") as log:
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "--data", str(self.data), "run", "--port", str(self.api_port)],
+                env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        _wait(lambda: _port_open(self.mqtt_port) and _port_open(self.api_port), 30, "the hub and its broker")
+
+    def client(self, user: str | None = None) -> httpx.Client:
+        client = httpx.Client(base_url=self.url, timeout=30)
+        if user:
+            token = client.post("/api/auth/login", json={"username": user, "password": self.users[user]})
+            token.raise_for_status()
+            client.headers["Authorization"] = f"Bearer {token.json()['token']}"
+        return client
+
+    def seed(self) -> str:
+        """The demo business, its owner and an analyst; returns a claim code made by the owner."""
+        with self.client("admin") as admin:
+            business = admin.post("/api/businesses", json={"name": "Demo Bakery"}).raise_for_status().json()["id"]
+            for username, role in (("owner", "owner"), ("analyst", "analyst")):
+                password = secrets.token_urlsafe(12)
+                body = {"username": username, "password": password, "role": role}
+                if role == "owner":
+                    body["business_id"] = business
+                admin.post("/api/users", json=body).raise_for_status()
+                self.users[username] = password
+        with self.client("owner") as owner:
+            owner.post(f"/api/businesses/{business}/sites", json={
+                "name": "Main St", "address": "1 Main St", "latitude": DEMO_SITE[0], "longitude": DEMO_SITE[1]}
+            ).raise_for_status()
+            return owner.post(f"/api/businesses/{business}/claim-codes", json={}).raise_for_status().json()["code"]
+
+    def place_cameras(self, count: int) -> bool:
+        """Put the cameras on the map once the hub has heard of them (the owner's job)."""
+        with self.client("owner") as owner:
+            cameras = owner.get("/api/cameras").raise_for_status().json()
+            if len(cameras) < count:
+                return False
+            for n, camera in enumerate(cameras):
+                owner.patch(f"/api/cameras/{camera['id']}", json={
+                    "latitude": DEMO_SITE[0] + 0.0002 * n, "longitude": DEMO_SITE[1], "view_direction_deg": 90 * n}
+                ).raise_for_status()
+        return True
+
+    def cameras_line(self) -> str:
+        with self.client("analyst") as analyst:
+            cameras = analyst.get("/api/cameras", params={"lat": DEMO_SITE[0], "lon": DEMO_SITE[1],
+                                                          "radius_m": 200}).json()
+        return ", ".join(f"{c['name']} {c['status']} ({c['distance_m']:.0f} m)" for c in cameras)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,11 +176,20 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    print("demo: starting the hub and its MQTT broker", flush=True)
+    hub = DemoHub(root)
+    hub.start()
     print(f"demo: starting {args.cameras} simulated cameras (the first run encodes their clips, ~10 s each)", flush=True)
     cameras = CameraProcess(count=args.cameras, cache_dir=REPO / ".cache" / "sim", log_path=root / "cameras.log")
-    cameras.start()
     agent: subprocess.Popen | None = None
     try:
+        cameras.start()
+        code = hub.seed()
+        identity = root / "data" / "identity"
+        if identity.exists():
+            shutil.rmtree(identity)  # enrolled with the previous run's hub
+        subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", hub.url, "--code", code,
+                        "--identity", str(identity), "--name", "demo-appliance"], cwd=REPO, check=True)
         config = root / "edge.toml"
         config.write_text(appliance_config(root / "data", cameras.urls, max_bytes=int(args.max_gb * 1e9)))
         with open(root / "edge.log", "ab") as log:
@@ -75,17 +201,24 @@ def main(argv: list[str] | None = None) -> int:
             )
         for url in cameras.urls:
             print(f"demo: camera {url}")
+        print(f"demo: hub {hub.url}  (API docs: {hub.url}/docs; log: {root / 'hub.log'})")
+        for user, password in hub.users.items():
+            print(f"demo: sign in as {user!r} with password {password!r} (development only, new each run)")
         print(f"demo: appliance recording to {root / 'data' / 'recordings'} (log: {root / 'edge.log'})")
         print(f"demo: status:   .venv/bin/canvass-edge status --config {config}")
         print(f"demo: segments: .venv/bin/canvass-edge segments --config {config} --camera cam1")
         print("demo: Ctrl-C stops the appliance (open segments are closed and hashed) and the cameras", flush=True)
         started = time.monotonic()
         next_status = started + 5
+        placed = False
         while not stopping and agent.poll() is None:
             if args.seconds is not None and time.monotonic() - started >= args.seconds:
                 break
+            if not placed:
+                placed = hub.place_cameras(args.cameras)
             if time.monotonic() >= next_status:
                 subprocess.run([sys.executable, "-m", "edge.cli", "status", "--config", str(config)], check=False)
+                print(f"demo: the hub's map near the bakery: {hub.cameras_line() or 'no cameras yet'}", flush=True)
                 next_status += STATUS_EVERY_S
             time.sleep(0.2)
         if agent.poll() is not None:
@@ -99,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if agent is not None and agent.poll() is None:
             agent.kill()
+        hub.stop()
         cameras.close()
 
 
