@@ -47,9 +47,9 @@ from edge.hotlist import HotListStore  # noqa: E402
 from edge.link import EdgeLink  # noqa: E402
 from edge.outbox import Outbox  # noqa: E402
 from provisioning.enroll import enroll  # noqa: E402
-from sim.process import free_port  # noqa: E402
+from sim.process import free_port, port_open  # noqa: E402
 from tests.edge_support import wait_for  # noqa: E402
-from tests.hub_support import MOSQUITTO, port_open  # noqa: E402
+from tests.hub_support import MOSQUITTO  # noqa: E402
 from wire import messages as m  # noqa: E402
 
 

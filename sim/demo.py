@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from sim.process import CameraProcess, free_port
+from sim.process import CameraProcess, free_port, port_open
 
 REPO = Path(__file__).resolve().parents[1]
 STATUS_EVERY_S = 15
@@ -56,14 +55,6 @@ def _wait(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"demo: timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class DemoHub:
@@ -99,15 +90,16 @@ class DemoHub:
             self.processes.append(subprocess.Popen(
                 [sys.executable, "-m", "hub.cli", "--data", str(self.data), "run", "--port", str(self.api_port)],
                 env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        _wait(lambda: _port_open(self.mqtt_port) and _port_open(self.api_port), 30, "the hub and its broker")
+        _wait(lambda: port_open(self.mqtt_port) and port_open(self.api_port), 30, "the hub and its broker")
 
     def client(self, user: str | None = None) -> httpx.Client:
-        client = httpx.Client(base_url=self.url, timeout=30)
+        headers = {}
         if user:
-            token = client.post("/api/auth/login", json={"username": user, "password": self.users[user]})
-            token.raise_for_status()
-            client.headers["Authorization"] = f"Bearer {token.json()['token']}"
-        return client
+            signed_in = httpx.post(f"{self.url}/api/auth/login", json={"username": user, "password": self.users[user]},
+                                   timeout=30)
+            signed_in.raise_for_status()
+            headers["Authorization"] = f"Bearer {signed_in.json()['token']}"
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def seed(self) -> str:
         """The demo business, its owner and an analyst; returns a claim code made by the owner."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import shutil
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -14,18 +13,10 @@ import uvicorn
 from hub.app import create_app
 from hub.broker import BrokerFiles
 from hub.core import Hub
-from sim.process import free_port
+from sim.process import free_port, port_open
 from tests.edge_support import wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class Mosquitto:
