@@ -124,7 +124,7 @@ class DemoHub:
             cameras = owner.get("/api/cameras").raise_for_status().json()
             if len(cameras) < count:
                 return False
-            for n, camera in enumerate(cameras):
+            for n, camera in enumerate(sorted(cameras, key=lambda c: c["name"])):
                 owner.patch(f"/api/cameras/{camera['id']}", json={
                     "latitude": DEMO_SITE[0] + 0.0002 * n, "longitude": DEMO_SITE[1], "view_direction_deg": 90 * n}
                 ).raise_for_status()

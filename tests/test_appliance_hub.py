@@ -34,7 +34,8 @@ def test_enrolled_agent_reports_camera_status_and_health(hub_stack: HubStack, ca
     assert reused.returncode == 1 and "claim code already used" in reused.stderr
 
     camera = cameras(1)
-    agent = edge(camera.urls, data_dir=data_dir)
+    camera_urls = camera.urls
+    agent = edge(camera_urls, data_dir=data_dir)
     eventually(lambda: camera_status(hub_stack, "cam1") == "recording", timeout=60, what="camera recording at hub")
     with hub_stack.hub.db.session() as session:
         appliance = session.scalar(select(Appliance))
@@ -51,3 +52,9 @@ def test_enrolled_agent_reports_camera_status_and_health(hub_stack: HubStack, ca
             return session.scalar(select(Appliance.online))
 
     eventually(lambda: not appliance_online(), what="appliance offline after its clean stop")
+
+    # A box that dies without a word: the broker publishes its last will and the hub marks it offline.
+    agent = edge(camera_urls, data_dir=data_dir)
+    eventually(appliance_online, timeout=60, what="appliance back online")
+    agent.kill()
+    eventually(lambda: not appliance_online(), timeout=30, what="last will: offline")
