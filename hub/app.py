@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hub.api import auth, enrolment, hotlists, registry
+from hub.api import audit_log, auth, enrolment, hotlists, registry
 from hub.core import Hub
 from hub.settings import HubSettings
 
@@ -20,6 +20,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        hub.start_checkpointer()
         if settings.mqtt_enabled and hub.link is None:
             from hub.link import HubLink
 
@@ -33,7 +34,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app = FastAPI(title="Canvass hub", version="0.1.0", lifespan=lifespan,
                   description="Camera registry, appliance enrolment and the MQTT link to appliances.")
     app.state.hub = hub
-    for module in (auth, registry, enrolment, hotlists):
+    for module in (auth, registry, enrolment, hotlists, audit_log):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["health"])

@@ -58,6 +58,16 @@ def broker_config(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
+def audit_export(hub: Hub, args: argparse.Namespace) -> int:
+    from hub.audit.export import export_file
+
+    with hub.db.session() as session:
+        count = export_file(session, args.out, hub.audit_key, hub.settings.audit_origin)
+    print(f"wrote {count} audit entries and their signed checkpoints to {args.out}")
+    print("verify with: canvass-audit verify", args.out)
+    return 0
+
+
 def run(hub: Hub, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -81,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     p_broker = sub.add_parser("broker-config", help="write mosquitto's config, ACL, CRL and certificates")
     p_broker.add_argument("--broker-host", default=None, help="address the broker listens on and appliances use")
     p_broker.add_argument("--broker-port", type=int, default=None)
+    p_audit = sub.add_parser("audit", help="the audit log")
+    audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
+    p_export = audit_sub.add_parser("export", help="write a verifiable export of the whole log")
+    p_export.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -90,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     hub = Hub(settings)
     try:
-        return {"run": run, "create-admin": create_admin, "broker-config": broker_config}[args.command](hub, args)
+        commands = {"run": run, "create-admin": create_admin, "broker-config": broker_config, "audit": audit_export}
+        return commands[args.command](hub, args)
     finally:
         hub.db.dispose()
 

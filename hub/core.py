@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from hub import broker
+from hub.audit.log import issue_checkpoint
 from hub.db import Database
 from hub.enrolment import broker_access
 from hub.keys import load_or_create_signing_key, public_pem
@@ -23,6 +25,9 @@ class Hub:
         self.ca = CertificateAuthority.load_or_create(settings.ca_path)
         self.signing_key = load_or_create_signing_key(settings.keys_dir)
         self.grant_public_key_pem = public_pem(self.signing_key)
+        self.audit_key = load_or_create_signing_key(settings.keys_dir, "audit-signing.key")
+        self._checkpointer: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.broker_files = broker.BrokerFiles(settings.broker_dir)
         self.link = None  # hub.link.HubLink once started
 
@@ -43,7 +48,26 @@ class Hub:
         broker.write_access(self.broker_files, self.ca, active, revoked)
         broker.reload(self.settings.broker_pid_file or self.broker_files.pid_file)
 
+    def checkpoint(self):
+        """Sign the audit log as it stands now (a grant never waits for the timer)."""
+        with self.db.session() as session:
+            return issue_checkpoint(session, self.audit_key, self.settings.audit_origin)
+
+    def start_checkpointer(self) -> None:
+        def run() -> None:
+            while not self._stopping.wait(self.settings.checkpoint_interval_s):
+                try:
+                    self.checkpoint()
+                except Exception:
+                    log.exception("audit checkpoint not issued")
+
+        self._checkpointer = threading.Thread(target=run, name="audit-checkpointer", daemon=True)
+        self._checkpointer.start()
+
     def close(self) -> None:
+        self._stopping.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=10)
         if self.link is not None:
             self.link.stop()
         self.db.dispose()

@@ -1,7 +1,8 @@
-"""The hub's Ed25519 grant-signing key (data_dir/keys/grant-signing.key, 0600).
+"""The hub's Ed25519 keys under data_dir/keys/ (0600): grant signing and audit checkpoint signing.
 
-Appliances receive the public key at enrolment and verify every grant with it
-(the consent issue issues the grants).
+Appliances receive the grant key at enrolment and verify every grant with it;
+checkpoints of the audit log are signed with the audit key, whose public half
+auditors pin when they verify an export.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provisioning.ca import write_private
 
 
-def load_or_create_signing_key(directory: Path) -> Ed25519PrivateKey:
-    path = directory / "grant-signing.key"
+def load_or_create_signing_key(directory: Path, name: str = "grant-signing.key") -> Ed25519PrivateKey:
+    path = directory / name
     if path.exists():
         if path.stat().st_mode & 0o077:
             raise PermissionError(f"{path} is readable by others; chmod 600 it")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, LargeBinary,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -102,10 +102,11 @@ class ApiSession(Base):
 
 
 class AuditEntry(Base):
-    """One security-relevant event (who, what, when, where, object, outcome, why)."""
+    """One security-relevant event (who, what, when, where, object, outcome, why): leaf `leaf_index` of the log."""
 
     __tablename__ = "audit_entries"
     id: Mapped[int] = mapped_column(primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64), index=True)
@@ -115,6 +116,25 @@ class AuditEntry(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     case_number: Mapped[str] = mapped_column(String(100), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class AuditNode(Base):
+    """A perfect subtree of the audit log's Merkle tree: 2^level leaves from index·2^level (level 0: leaf hashes)."""
+
+    __tablename__ = "audit_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    index: Mapped[int] = mapped_column("idx", BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint (C2SP signed note) of the log at `size` entries."""
+
+    __tablename__ = "audit_checkpoints"
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ClaimCode(Base):

@@ -41,6 +41,11 @@ class HubSettings(BaseSettings):
     broker_user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description=(
         "Account mosquitto drops to when started as root; it must be able to read the broker files."))] = "mosquitto"
     mqtt_enabled: Annotated[bool, Field(description="Connect to the broker and ingest appliance events.")] = True
+    audit_origin: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/:-]{1,200}$", description=(
+        "Name of this hub's audit log in its signed checkpoints (unique per log, e.g. hub.example.org/audit)."))
+    ] = "canvass-hub/audit"
+    checkpoint_interval_s: Annotated[float, Field(ge=0.2, le=60, description=(
+        "How often a new signed checkpoint is issued while audit entries arrive."))] = 2.0
     ca_dir: Annotated[Path | None, Field(description="CA key and certificate; default data_dir/ca.")] = None
 
     @model_validator(mode="after")

@@ -1,8 +1,8 @@
 """The one way anything in the hub writes to the audit log.
 
-Here entries are rows in `audit_entries`; the consent/audit issue turns the
-log into an RFC 6962 Merkle tree with signed checkpoints behind this same
-interface, so callers never change.
+Every entry becomes the next leaf of an RFC 6962 Merkle tree (`hub.audit.log`)
+in the same transaction as what it records; signed checkpoints, proofs and the
+verifiable export are built on that tree.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hub.audit.log import append_entry
 from hub.models import AuditEntry
 
 
@@ -23,8 +24,5 @@ class Outcome:
 def append(session: Session, *, actor: str, action: str, outcome: str, object: str = "", source: str = "",
            reason: str = "", case_number: str = "", **details: Any) -> AuditEntry:
     """Add one entry to the audit log in `session`'s transaction (committed with what it records)."""
-    entry = AuditEntry(actor=actor, action=action, object=object, outcome=outcome, source=source,
-                       reason=reason, case_number=case_number, details=details)
-    session.add(entry)
-    session.flush()
-    return entry
+    return append_entry(session, dict(actor=actor, action=action, object=object, outcome=outcome, source=source,
+                                      reason=reason, case_number=case_number, details=details))
