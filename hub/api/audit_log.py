@@ -15,9 +15,9 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
 from hub.api.deps import HubDep, SessionDep, require
-from hub.audit.log import DbTree, canonical, latest_checkpoint, size_of
+from hub.audit import log as audit_log
+from hub.audit.log import canonical, size_of
 from hub.models import AuditEntry, AuditNode, Role, User
-from wire import merkle
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 Auditor = Annotated[User, Depends(require(Role.AUDITOR, Role.ADMIN))]
@@ -49,14 +49,14 @@ def _b64(hashes: list[bytes]) -> list[str]:
 def inclusion(session: SessionDep, index: Size, size: Size) -> ProofOut:
     if not index < size <= size_of(session):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "need index < size ≤ the log's size")
-    return ProofOut(proof=_b64(merkle.inclusion_proof(DbTree(session), index, size)))
+    return ProofOut(proof=_b64(audit_log.inclusion_proof(session, index, size)))
 
 
 @router.get("/proof/consistency", response_model=ProofOut)
 def consistency(session: SessionDep, old: Size, new: Size) -> ProofOut:
     if not old <= new <= size_of(session):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "need old ≤ new ≤ the log's size")
-    return ProofOut(proof=_b64(merkle.consistency_proof(DbTree(session), old, new)))
+    return ProofOut(proof=_b64(audit_log.consistency_proof(session, old, new)))
 
 
 class EntryOut(BaseModel):

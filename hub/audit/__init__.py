@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hub.audit.log import append_entry
-from hub.models import AuditEntry
 
 
 class Outcome:
@@ -22,7 +21,7 @@ class Outcome:
 
 
 def append(session: Session, *, actor: str, action: str, outcome: str, object: str = "", source: str = "",
-           reason: str = "", case_number: str = "", **details: Any) -> AuditEntry:
-    """Add one entry to the audit log in `session`'s transaction (committed with what it records)."""
+           reason: str = "", case_number: str = "", **details: Any) -> int:
+    """Add one entry to the audit log in `session`'s transaction (committed with what it records); its index."""
     return append_entry(session, dict(actor=actor, action=action, object=object, outcome=outcome, source=source,
                                       reason=reason, case_number=case_number, details=details))
