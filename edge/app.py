@@ -40,6 +40,8 @@ HEARTBEAT_KEY = "agent_heartbeat_us"
 MAINTENANCE_SECONDS = 5
 CLOCK_CHECK_SECONDS = 60
 HEALTH_EVENT_SECONDS = 60
+WITNESS_SECONDS = 60
+ALARM_AUDIT_FORK = "audit:log_forked"
 #: What a capture state means to the hub: video flowing is video being recorded.
 CAMERA_STATUS = {"online": "recording", "offline": "offline"}
 
@@ -78,6 +80,7 @@ class EdgeApp:
         self.syncer: Syncer | None = Syncer(interval_ms / 1000) if interval_ms else None
         self._maintenance: asyncio.Task | None = None
         self.link = None  # edge.link.EdgeLink on an enrolled box
+        self.witness = None  # edge.witness.Witness of the hub's audit log, on an enrolled box
         self._started = time.monotonic()
 
     # -- start-up, in order ----------------------------------------------------
@@ -128,6 +131,11 @@ class EdgeApp:
             return
         self.link = EdgeLink(identity, Outbox(self.layout.outbox_path), HotListStore(self.layout.hotlist_path))
         self.link.start()
+        if identity.audit_public_key_pem:
+            from edge.witness import Witness
+
+            self.witness = Witness(self.layout.checkpoint_path, identity.audit_public_key_pem, identity.audit_origin,
+                                   functools.partial(_get_json, identity.hub_url))
         logger.info("hub link started as %s", identity.device_id)
 
     def start_cameras(self) -> None:
@@ -252,7 +260,7 @@ class EdgeApp:
         interval = MAINTENANCE_SECONDS
         if self.notifier.watchdog_interval_s is not None:
             interval = min(interval, self.notifier.watchdog_interval_s)
-        last_clock_check = last_health = -CLOCK_CHECK_SECONDS
+        last_clock_check = last_health = last_witness = -CLOCK_CHECK_SECONDS
         while True:
             now = time.monotonic()
             if now - last_clock_check >= CLOCK_CHECK_SECONDS:
@@ -261,6 +269,9 @@ class EdgeApp:
             if self.link is not None and now - last_health >= HEALTH_EVENT_SECONDS:
                 await asyncio.to_thread(self._health)
                 last_health = now
+            if self.witness is not None and now - last_witness >= WITNESS_SECONDS:
+                await asyncio.to_thread(self._witness_check)
+                last_witness = now
             await asyncio.to_thread(self._heartbeat)
             if all(p.healthy() for p in self.cameras.values()) and (self.syncer is None or self.syncer.is_alive()):
                 self.notifier.watchdog()
@@ -268,6 +279,19 @@ class EdgeApp:
                 logger.error("a recording thread died; withholding the watchdog so systemd restarts the agent")
             self.notifier.status(self._status_line())
             await asyncio.sleep(interval)
+
+    def _witness_check(self) -> None:
+        from edge.witness import LogForked
+
+        try:
+            self.witness.check()
+        except LogForked as exc:
+            logger.critical("the hub's audit log: %s", exc)
+            self._index.raise_alarm(key=ALARM_AUDIT_FORK, level="critical", message=str(exc),
+                                    since_us=int(self._clock() * 1_000_000))
+            self.publish(wire.Alarm(code="audit.log_forked", message=str(exc)[:2000]))
+        except Exception as exc:  # the hub unreachable: try again next time
+            logger.info("audit checkpoint not checked: %s", exc)
 
     def _check_clock(self) -> None:
         status = self._clock_check()
@@ -287,3 +311,11 @@ class EdgeApp:
     def _status_line(self) -> str:
         online = sum(1 for p in self.cameras.values() if p.capture.last_packet_us is not None)
         return f"{len(self.cameras)} cameras, {online} delivered video"
+
+
+def _get_json(base_url: str, path: str, params: dict) -> dict:
+    import httpx
+
+    response = httpx.get(base_url.rstrip("/") + path, params=params, timeout=10)
+    response.raise_for_status()
+    return response.json()

@@ -40,6 +40,7 @@ class Layout:
         self.identity = data_dir / "identity"  # written by `canvass-provision enroll`
         self.outbox_path = data_dir / "link" / "outbox.sqlite3"
         self.hotlist_path = data_dir / "link" / "hotlist.json"
+        self.checkpoint_path = data_dir / "link" / "audit-checkpoint.json"
 
     def segment_relpath(self, camera: str, start_us: int) -> str:
         """Final (closed) path of a segment, relative to `recordings`."""

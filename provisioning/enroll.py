@@ -41,7 +41,9 @@ def _post(hub_url: str, path: str, body: dict, timeout_s: float) -> dict:
 def _save(directory: Path, hub_url: str, key, reply: dict) -> Identity:
     identity = Identity(directory=directory, device_id=reply["device_id"], hub_url=hub_url,
                         broker_host=reply["broker"]["host"], broker_port=int(reply["broker"]["port"]),
-                        grant_public_key_pem=reply["grant_public_key_pem"])
+                        grant_public_key_pem=reply["grant_public_key_pem"],
+                        audit_public_key_pem=reply.get("audit_public_key_pem", ""),
+                        audit_origin=reply.get("audit_origin", ""))
     identity.save(key_pem(key), reply["certificate_pem"].encode(), reply["ca_chain_pem"].encode())
     return identity
 

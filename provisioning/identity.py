@@ -27,6 +27,8 @@ class Identity:
     broker_host: str
     broker_port: int
     grant_public_key_pem: str
+    audit_public_key_pem: str = ""  # checkpoints of the hub's audit log are signed with this key
+    audit_origin: str = ""
 
     @property
     def key(self) -> Path:

@@ -42,6 +42,9 @@ def test_enrolled_agent_reports_camera_status_and_health(hub_stack: HubStack, ca
         assert appliance.online and appliance.name == "bakery-box"
         kinds = [e.kind for e in session.scalars(select(Event).order_by(Event.seq))]
     assert "health" in kinds and "camera_status" in kinds
+    # The agent witnesses the hub's audit log: it holds a checkpoint it verified.
+    witnessed = data_dir / "link" / "audit-checkpoint.json"
+    eventually(witnessed.exists, timeout=30, what="the agent's first witnessed checkpoint")
 
     camera.close()  # the camera dies: the agent notices and the hub hears
     eventually(lambda: camera_status(hub_stack, "cam1") == "offline", timeout=60, what="camera offline at hub")

@@ -14,6 +14,7 @@ from hub import audit, enrolment
 from hub.api.deps import AdminDep, HubDep, SessionDep, UserDep, client_address
 from hub.api.registry import owned_business
 from hub.core import Hub
+from hub.keys import public_pem
 from hub.models import Appliance, ApplianceState, Role, Site
 from wire.topics import DEVICE_ID_PATTERN
 
@@ -76,13 +77,16 @@ class EnrollOut(BaseModel):
     ca_chain_pem: str
     broker: BrokerOut
     grant_public_key_pem: str
+    audit_public_key_pem: str
+    audit_origin: str
 
 
 def _enrolled(hub: Hub, result: enrolment.Enrolled) -> EnrollOut:
     return EnrollOut(device_id=result.appliance.device_id, certificate_pem=result.certificate_pem,
                      ca_chain_pem=hub.ca.pem.decode(),
                      broker=BrokerOut(host=hub.settings.broker_host, port=hub.settings.broker_port),
-                     grant_public_key_pem=hub.grant_public_key_pem)
+                     grant_public_key_pem=hub.grant_public_key_pem,
+                     audit_public_key_pem=public_pem(hub.audit_key), audit_origin=hub.settings.audit_origin)
 
 
 def _refused(hub: Hub, exc: enrolment.EnrolmentError, action: str, source: str, actor: str) -> HTTPException:

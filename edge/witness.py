@@ -1,0 +1,90 @@
+"""The appliance as a witness of the hub's audit log.
+
+It keeps the last signed checkpoint it accepted (data_dir/link/checkpoint),
+fetches the hub's newest one, checks its signature with the audit key it got
+at enrolment, and asks for a consistency proof from the old size to the new.
+A checkpoint that is smaller than the last one (the log shrank), the same size
+with another root, or not provably an extension of it (the log forked) is
+refused and raised as an alarm: to the owner on the box and to the hub. The
+stored checkpoint only ever moves forward along a proven path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from wire import checkpoint as cp
+from wire import merkle
+
+log = logging.getLogger(__name__)
+
+#: GET a hub API path with query parameters and return the decoded JSON (raises on failure).
+Fetch = Callable[[str, dict], dict]
+
+
+class LogForked(Exception):
+    """The hub showed a log history that contradicts one it signed before."""
+
+
+@dataclass(frozen=True)
+class WitnessResult:
+    size: int
+    advanced: bool
+
+
+class Witness:
+    def __init__(self, state_path: Path, public_key_pem: str, origin: str, fetch: Fetch):
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the hub's audit key is not Ed25519")
+        self.key, self.origin, self.fetch, self.state_path = key, origin, fetch, state_path
+
+    def last(self) -> cp.Checkpoint | None:
+        try:
+            note = json.loads(self.state_path.read_text())["note"]
+        except FileNotFoundError:
+            return None
+        return cp.verify(note, self.key, self.origin, origin=self.origin)
+
+    def _store(self, note: str) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(json.dumps({"note": note}))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_path)
+
+    def check(self) -> WitnessResult:
+        """Fetch and check the newest checkpoint; LogForked if the log's history changed."""
+        note = self.fetch("/api/audit/checkpoint", {})["note"]
+        try:
+            new = cp.verify(note, self.key, self.origin, origin=self.origin)
+        except cp.CheckpointError as exc:
+            raise LogForked(f"the hub's checkpoint is not validly signed: {exc}") from None
+        old = self.last()
+        if old is None or old.size == 0:
+            self._store(note)
+            return WitnessResult(new.size, True)
+        if new.size < old.size:
+            raise LogForked(f"the audit log shrank from {old.size} to {new.size} entries")
+        if new.size == old.size:
+            if new.root != old.root:
+                raise LogForked(f"two different audit logs of {new.size} entries were signed")
+            return WitnessResult(new.size, False)
+        proof = [base64.b64decode(h) for h in
+                 self.fetch("/api/audit/proof/consistency", {"old": old.size, "new": new.size})["proof"]]
+        if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
+            raise LogForked(f"the audit log at {new.size} entries does not extend the one at {old.size}: "
+                            "its history was rewritten")
+        self._store(note)
+        return WitnessResult(new.size, True)
