@@ -1,0 +1,53 @@
+"""Signing what the appliance judges: consent policy documents and access grants.
+
+`issue_grant` writes the audit entry first, has the log signed at once (a grant
+never waits for the checkpoint timer), and puts the entry, its inclusion proof
+and that checkpoint inside the grant, so the appliance can check for itself
+that the access it is asked to give is on the record. The checks of role,
+consent and schedule that precede it belong to the access-request API; the
+appliance repeats them against its own copy of the policy regardless.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+
+from hub import audit
+from hub.audit.log import canonical, inclusion_proof
+from hub.core import Hub
+from hub.models import AuditEntry, utcnow
+from wire import consent as c
+
+
+def sign_policy(hub: Hub, *, device_id: str, camera: str, version: int, policy: c.Policy) -> c.Signed:
+    document = c.PolicyDocument(device_id=device_id, camera=camera, version=version, issued_at=utcnow(),
+                                policy=policy)
+    return c.sign(document, hub.signing_key)
+
+
+def issue_grant(hub: Hub, *, device_id: str, camera: str, mode: c.AccessMode, analyst: str, reason: str,
+                case_number: str, policy_version: int, lifetime_s: int, source: str = "",
+                window: tuple[dt.datetime, dt.datetime] | None = None,
+                not_before: dt.datetime | None = None) -> c.Signed:
+    grant_id = uuid.uuid4()
+    with hub.db.session() as session:
+        index = audit.append(session, actor=analyst, action="access.grant", outcome=audit.Outcome.SUCCESS,
+                             object=f"camera:{device_id}/{camera}", source=source, reason=reason,
+                             case_number=case_number, grant_id=str(grant_id), mode=mode)
+    checkpoint = hub.checkpoint()
+    with hub.db.session() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.leaf_index == index))
+        proof = inclusion_proof(session, index, checkpoint.size)
+        entry_text = canonical(entry).decode()
+    start = not_before or utcnow()
+    grant = c.Grant(grant_id=grant_id, device_id=device_id, camera=camera, mode=mode,
+                    window_from=window[0] if window else None, window_to=window[1] if window else None,
+                    analyst=analyst, reason=reason, case_number=case_number, not_before=start,
+                    expires_at=start + dt.timedelta(seconds=lifetime_s), policy_version=policy_version,
+                    audit_index=index, audit_entry=entry_text,
+                    audit_proof=[base64.b64encode(h).decode() for h in proof], audit_checkpoint=checkpoint.note)
+    return c.sign(grant, hub.signing_key)

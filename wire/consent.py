@@ -1,0 +1,131 @@
+"""Consent policies and access grants: what the hub signs and the appliance judges.
+
+Both travel as `Signed` envelopes: the canonical JSON of the document (sorted
+keys, compact, UTF-8) and an Ed25519 signature over exactly those bytes by the
+hub's grant key, which the appliance received at enrolment. The appliance
+verifies the signature before it reads a field.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Annotated, Literal
+from uuid import UUID
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from wire.messages import CameraName
+from wire.topics import DEVICE_ID_PATTERN
+
+SharingMode = Literal["off", "request_only", "emergency_live", "always"]
+AccessMode = Literal["live", "playback", "clip"]
+PlateSharing = Literal["none", "hits_only", "all"]
+
+
+class ConsentError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Strict):
+    """A weekly window in the camera's local time: days (0 = Monday) and minutes from midnight, end exclusive."""
+
+    days: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1, max_length=7)]
+    start_minute: Annotated[int, Field(ge=0, le=1439)]
+    end_minute: Annotated[int, Field(ge=1, le=1440)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Window":
+        if self.end_minute <= self.start_minute:
+            raise ValueError("end_minute must be after start_minute (split windows that cross midnight)")
+        return self
+
+    def contains(self, when: dt.datetime) -> bool:
+        minute = when.hour * 60 + when.minute
+        return when.weekday() in self.days and self.start_minute <= minute < self.end_minute
+
+
+Point = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
+
+
+class Policy(_Strict):
+    """One camera's consent as its owner set it (a new version on every change)."""
+
+    sharing: SharingMode = "off"
+    schedule: Annotated[list[Window], Field(max_length=50, description="Empty: any time.")] = []
+    utc_offset_minutes: Annotated[int, Field(ge=-720, le=840, description="The camera's local time offset.")] = 0
+    modes: Annotated[list[AccessMode], Field(max_length=3)] = []
+    max_session_s: Annotated[int, Field(ge=10, le=24 * 3600)] = 900
+    plate_sharing: PlateSharing = "none"
+    privacy_masks: Annotated[list[Annotated[list[Point], Field(min_length=3, max_length=64)]],
+                             Field(max_length=32, description="Polygons in 0..1 image coordinates.")] = []
+
+    def in_schedule(self, when: dt.datetime) -> bool:
+        if not self.schedule:
+            return True
+        local = when.astimezone(dt.timezone(dt.timedelta(minutes=self.utc_offset_minutes)))
+        return any(window.contains(local) for window in self.schedule)
+
+
+class PolicyDocument(_Strict):
+    kind: Literal["policy"] = "policy"
+    device_id: Annotated[str, Field(pattern=f"^{DEVICE_ID_PATTERN}$")]
+    camera: CameraName
+    version: Annotated[int, Field(ge=1)]
+    issued_at: AwareDatetime
+    policy: Policy
+
+
+class Grant(_Strict):
+    """Permission for one analyst to reach one camera in one mode, for a while, for a stated reason."""
+
+    kind: Literal["grant"] = "grant"
+    grant_id: UUID
+    device_id: Annotated[str, Field(pattern=f"^{DEVICE_ID_PATTERN}$")]
+    camera: CameraName
+    mode: AccessMode
+    window_from: AwareDatetime | None = None  # footage time range, for playback and clip
+    window_to: AwareDatetime | None = None
+    analyst: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(min_length=10, max_length=2000)]
+    case_number: Annotated[str, Field(min_length=3, max_length=100)]
+    not_before: AwareDatetime
+    expires_at: AwareDatetime
+    policy_version: Annotated[int, Field(ge=1)]
+    audit_index: Annotated[int, Field(ge=0)]
+    audit_entry: Annotated[str, Field(max_length=20_000, description="The audit entry's canonical text.")]
+    audit_proof: Annotated[list[str], Field(max_length=64, description="base64 inclusion proof")]
+    audit_checkpoint: Annotated[str, Field(max_length=4000, description="signed checkpoint including the entry")]
+
+
+class Signed(_Strict):
+    document: Annotated[str, Field(max_length=64_000)]
+    signature: Annotated[str, Field(max_length=200)]
+
+
+def canonical(model: BaseModel) -> str:
+    return json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sign(model: BaseModel, key: Ed25519PrivateKey) -> Signed:
+    document = canonical(model)
+    return Signed(document=document, signature=base64.b64encode(key.sign(document.encode())).decode())
+
+
+def open_signed(signed: Signed, key: Ed25519PublicKey, model: type[BaseModel]):
+    """The document inside `signed` if `key` signed it; ConsentError otherwise (nothing is read before)."""
+    try:
+        key.verify(base64.b64decode(signed.signature, validate=True), signed.document.encode())
+    except (InvalidSignature, ValueError):
+        raise ConsentError("signature does not verify") from None
+    try:
+        return model.model_validate_json(signed.document)
+    except ValidationError as exc:
+        raise ConsentError(f"signed document is not a valid {model.__name__}: {exc.errors()[0]['msg']}") from None
