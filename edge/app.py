@@ -81,6 +81,7 @@ class EdgeApp:
         self._maintenance: asyncio.Task | None = None
         self.link = None  # edge.link.EdgeLink on an enrolled box
         self.witness = None  # edge.witness.Witness of the hub's audit log, on an enrolled box
+        self.consent = None  # edge.consent.ConsentGuard: judges every grant, on an enrolled box
         self._started = time.monotonic()
 
     # -- start-up, in order ----------------------------------------------------
@@ -132,7 +133,15 @@ class EdgeApp:
         self.link = EdgeLink(identity, Outbox(self.layout.outbox_path), HotListStore(self.layout.hotlist_path))
         self.link.start()
         if identity.audit_public_key_pem:
+            from edge.consent import ConsentGuard
             from edge.witness import Witness
+
+            self.consent = ConsentGuard(self.layout.consent_path, device_id=identity.device_id,
+                                        cameras=[camera.name for camera in self.config.cameras],
+                                        grant_key_pem=identity.grant_public_key_pem,
+                                        audit_key_pem=identity.audit_public_key_pem,
+                                        audit_origin=identity.audit_origin)
+            self.link.handlers.update(self.consent.command_handlers())
 
             self.witness = Witness(self.layout.checkpoint_path, identity.audit_public_key_pem, identity.audit_origin,
                                    functools.partial(_get_json, identity.hub_url))
@@ -209,6 +218,8 @@ class EdgeApp:
         assert self.link is not None
         self.link.stop()
         self.link.outbox.close()
+        if self.consent is not None:
+            self.consent.close()
 
     async def run_until_signal(self) -> None:
         """Run until SIGTERM or SIGINT, then stop gracefully (open segments are closed)."""

@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="cameras, recording state, disk use and alarms")
     status.add_argument("--config", type=Path, required=True)
     status.add_argument("--json", action="store_true")
+    for name, text in (("pause", "stop all sharing from this box (the hub cannot override it)"),
+                       ("resume", "lift a pause made with `pause`")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--config", type=Path, required=True)
+        cmd.add_argument("--camera", default=None, help="one camera (default: every camera)")
+    access = sub.add_parser("access-log", help="every access grant presented to this box and the decision")
+    access.add_argument("--config", type=Path, required=True)
+    access.add_argument("--json", action="store_true")
     return parser
 
 
@@ -79,7 +87,55 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "segments": _cmd_segments, "status": _cmd_status}
+def _cmd_pause(args: argparse.Namespace, *, paused: bool = True) -> int:
+    """The owner's switch: recorded in the box's consent store, reported to the hub through the outbox."""
+    from edge.consent import ALL_CAMERAS, ConsentGuard
+    from edge.outbox import Outbox
+    from wire import messages as wire
+
+    config = load_config(args.config)
+    camera = args.camera or ALL_CAMERAS
+    if args.camera:
+        config.camera(args.camera)
+    layout = Layout(config.appliance.data_dir)
+    guard = ConsentGuard(layout.consent_path)
+    try:
+        guard.pause(camera, note="canvass-edge pause") if paused else guard.resume(camera)
+    finally:
+        guard.close()
+    what = f"camera {args.camera}" if args.camera else "every camera"
+    if layout.identity.exists():
+        outbox = Outbox(layout.outbox_path)
+        try:
+            outbox.put(wire.Alarm(code="sharing.paused" if paused else "sharing.resumed",
+                                  message=f"the owner {'paused' if paused else 'resumed'} sharing of {what} on the box"))
+        finally:
+            outbox.close()
+    print(f"sharing {'paused' if paused else 'resumed'} for {what}")
+    return 0
+
+
+def _cmd_access_log(args: argparse.Namespace) -> int:
+    from edge.consent import ConsentGuard
+
+    config = load_config(args.config)
+    guard = ConsentGuard(Layout(config.appliance.data_dir).consent_path)
+    try:
+        rows = guard.access_log()
+    finally:
+        guard.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            verdict = "ACCEPTED" if r["accepted"] else f"refused: {r['decision']}"
+            print(f"{r['at']}  {r['camera'] or '-'}  {r['mode'] or '-'}  {r['analyst'] or '-'}  "
+                  f"case {r['case_number'] or '-'}  {verdict}")
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "segments": _cmd_segments, "status": _cmd_status, "pause": _cmd_pause,
+            "resume": lambda args: _cmd_pause(args, paused=False), "access-log": _cmd_access_log}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,12 +42,13 @@ def _now() -> dt.datetime:
 
 
 class ConsentGuard:
-    def __init__(self, path: Path, *, device_id: str, cameras: list[str], grant_key_pem: str, audit_key_pem: str,
-                 audit_origin: str):
+    def __init__(self, path: Path, *, device_id: str = "", cameras: list[str] = (), grant_key_pem: str = "",
+                 audit_key_pem: str = "", audit_origin: str = ""):
+        """Without keys (the owner's pause/resume command) the guard can pause and read, but judges nothing."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.device_id, self.cameras, self.audit_origin = device_id, set(cameras), audit_origin
-        self.grant_key = serialization.load_pem_public_key(grant_key_pem.encode())
-        self.audit_key = serialization.load_pem_public_key(audit_key_pem.encode())
+        self.grant_key = serialization.load_pem_public_key(grant_key_pem.encode()) if grant_key_pem else None
+        self.audit_key = serialization.load_pem_public_key(audit_key_pem.encode()) if audit_key_pem else None
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -180,6 +181,19 @@ class ConsentGuard:
                  g.analyst if g else None, g.reason if g else None, g.case_number if g else None,
                  int(decision.accepted), decision.reason))
         return decision
+
+    def command_handlers(self) -> dict:
+        """Handlers for the hub's `consent.policy` and `access.grant` commands (edge.link)."""
+
+        def policy(body) -> dict:
+            document = self.accept_policy(c.Signed(document=body.signed.document, signature=body.signed.signature))
+            return {"camera": document.camera, "version": document.version}
+
+        def grant(body) -> dict:
+            decision = self.judge(c.Signed(document=body.signed.document, signature=body.signed.signature))
+            return {"accepted": decision.accepted, "reason": decision.reason}
+
+        return {"consent.policy": policy, "access.grant": grant}
 
     def access_log(self) -> list[dict]:
         """What the owner reads: every grant presented to this box and what became of it."""

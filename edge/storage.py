@@ -41,6 +41,7 @@ class Layout:
         self.outbox_path = data_dir / "link" / "outbox.sqlite3"
         self.hotlist_path = data_dir / "link" / "hotlist.json"
         self.checkpoint_path = data_dir / "link" / "audit-checkpoint.json"
+        self.consent_path = data_dir / "consent.sqlite3"  # policies, the owner's pauses, the access log
 
     def segment_relpath(self, camera: str, start_us: int) -> str:
         """Final (closed) path of a segment, relative to `recordings`."""

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from wire.messages import CameraName
+from wire.messages import CameraName, SignedDocument
 from wire.topics import DEVICE_ID_PATTERN
 
 SharingMode = Literal["off", "request_only", "emergency_live", "always"]
@@ -105,9 +105,7 @@ class Grant(_Strict):
     audit_checkpoint: Annotated[str, Field(max_length=4000, description="signed checkpoint including the entry")]
 
 
-class Signed(_Strict):
-    document: Annotated[str, Field(max_length=64_000)]
-    signature: Annotated[str, Field(max_length=200)]
+Signed = SignedDocument  # the envelope is part of the MQTT payloads too
 
 
 def canonical(model: BaseModel) -> str:

@@ -119,7 +119,26 @@ class Ping(_Strict):
     kind: Literal["ping"] = "ping"
 
 
-CommandBody = Annotated[Union[HotListReplace, Ping], Field(discriminator="kind")]
+class SignedDocument(_Strict):
+    document: Annotated[str, Field(max_length=64_000)]
+    signature: Annotated[str, Field(max_length=200)]
+
+
+class PolicyUpdate(_Strict):
+    """A camera's consent policy, signed by the hub (wire.consent.PolicyDocument inside)."""
+
+    kind: Literal["consent.policy"] = "consent.policy"
+    signed: SignedDocument
+
+
+class GrantPresent(_Strict):
+    """An access grant for the appliance to judge (wire.consent.Grant inside); the reply says accepted or why not."""
+
+    kind: Literal["access.grant"] = "access.grant"
+    signed: SignedDocument
+
+
+CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, GrantPresent], Field(discriminator="kind")]
 
 
 class Command(_Strict):

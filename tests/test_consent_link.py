@@ -1,0 +1,85 @@
+"""Policies and grants travel over the real MQTT link; the appliance's decision comes back and is audited."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from edge.consent import ConsentGuard
+from hub.access import present_grant, push_policy
+from hub.grants import issue_grant, sign_policy
+from hub.models import AuditEntry
+from tests.hub_support import HubStack
+from tests.test_mqtt_link import SimAppliance, enrol
+from wire import consent as c
+
+REPO = Path(__file__).resolve().parents[1]
+REASON = "armed robbery reported at the corner store"
+
+
+def test_policy_and_grants_over_mqtt_with_decisions_audited(hub_stack: HubStack, tmp_path: Path):
+    identity, _, _ = enrol(hub_stack, tmp_path / "a", "Bakery")
+    appliance = SimAppliance(tmp_path / "a", identity)
+    guard = ConsentGuard(tmp_path / "a" / "consent.sqlite3", device_id=identity.device_id, cameras=["front"],
+                         grant_key_pem=identity.grant_public_key_pem, audit_key_pem=identity.audit_public_key_pem,
+                         audit_origin=identity.audit_origin)
+    appliance.link.handlers.update(guard.command_handlers())
+    appliance.start()
+    hub = hub_stack.hub
+    try:
+        policy = c.Policy(sharing="always", modes=["live"])
+        reply = push_policy(hub, identity.device_id, sign_policy(hub, device_id=identity.device_id, camera="front",
+                                                                 version=1, policy=policy))
+        assert reply.ok and reply.result == {"camera": "front", "version": 1}
+
+        def new_grant(**kw):
+            args = dict(device_id=identity.device_id, camera="front", mode="live", analyst="ana", reason=REASON,
+                        case_number="2026-000777", policy_version=1, lifetime_s=300)
+            args.update(kw)
+            return issue_grant(hub, **args)
+
+        accepted, reason = present_grant(hub, identity.device_id, new_grant())
+        assert (accepted, reason) == (True, "accepted")
+        guard.pause("front")
+        accepted, reason = present_grant(hub, identity.device_id, new_grant())
+        assert (accepted, reason) == (False, "sharing paused on the appliance by its owner")
+        guard.resume("front")
+        accepted, reason = present_grant(hub, identity.device_id, new_grant(mode="clip"))
+        assert (accepted, reason) == (False, "mode clip is not allowed for this camera")
+        # An older policy pushed again (a hub trying to widen access) is refused by the box.
+        stale = push_policy(hub, identity.device_id, sign_policy(hub, device_id=identity.device_id, camera="front",
+                                                                 version=1, policy=policy))
+        assert not stale.ok and "not newer" in stale.error
+    finally:
+        appliance.stop()
+        guard.close()
+    with hub.db.session() as session:
+        decisions = [(e.outcome, e.reason) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "access.appliance_decision").order_by(AuditEntry.leaf_index))]
+    assert decisions == [("success", "accepted"), ("denied", "sharing paused on the appliance by its owner"),
+                         ("denied", "mode clip is not allowed for this camera")]
+
+
+def test_owner_pause_command_on_the_box(tmp_path: Path):
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[appliance]\nid = "shop-1"\ndata_dir = "{tmp_path / "data"}"\n'
+                      '[[cameras]]\nname = "front"\nurl = "rtsp://127.0.0.1:8554/cam1"\n')
+
+    def edge(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "edge.cli", *args, "--config", str(config)],
+                              capture_output=True, text=True, cwd=REPO, timeout=60)
+
+    assert edge("pause", "--camera", "nope").returncode == 2
+    done = edge("pause", "--camera", "front")
+    assert done.returncode == 0 and "paused for camera front" in done.stdout
+    guard = ConsentGuard(tmp_path / "data" / "consent.sqlite3")
+    assert guard.paused("front")
+    guard.close()
+    assert edge("resume", "--camera", "front").returncode == 0
+    guard = ConsentGuard(tmp_path / "data" / "consent.sqlite3")
+    assert not guard.paused("front")
+    guard.close()
+    assert edge("access-log", "--json").stdout.strip() == "[]"
