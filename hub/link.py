@@ -148,6 +148,7 @@ class HubLink:
                                 m.encode(m.EventAck(stream=ack.stream, upto=ack.upto)), qos=1)
         if came_online:
             self.push_hotlist(came_online, only_if_behind=True)
+            self.push_policies(came_online)
 
     def _reply(self, session, device_id: str, reply: m.Reply) -> None:
         with self._lock:
@@ -184,6 +185,26 @@ class HubLink:
         pending = self.send(device_id, body)
         pending.done.wait(timeout_s)
         return pending.reply
+
+    def push_policies(self, device_ids: list[str]) -> None:
+        """Send each camera's current consent, signed, to appliances that just came online (they keep the newest)."""
+        from hub.api.consent import current_consent
+        from hub.grants import sign_policy
+        from hub.models import Camera
+        from wire import consent as c
+
+        with self.hub.db.session() as session:
+            cameras = session.scalars(select(Camera).join(Appliance).where(Appliance.device_id.in_(device_ids)))
+            documents = []
+            for camera in cameras:
+                row = current_consent(session, camera.id)
+                if row is not None:
+                    documents.append((camera.appliance.device_id, sign_policy(
+                        self.hub, device_id=camera.appliance.device_id, camera=camera.name, version=row.version,
+                        policy=c.Policy.model_validate(row.policy))))
+        for device_id, signed in documents:
+            self.send(device_id, m.PolicyUpdate(signed=m.SignedDocument(document=signed.document,
+                                                                        signature=signed.signature)))
 
     def push_hotlist(self, device_ids: list[str] | None = None, *, only_if_behind: bool = False) -> int:
         """Send the current hot list to `device_ids` (default: every active appliance); returns how many."""

@@ -211,6 +211,19 @@ class Camera(Base):
     __table_args__ = (UniqueConstraint("appliance_id", "name"),)
 
 
+class ConsentVersion(Base):
+    """One version of a camera's consent policy (wire.consent.Policy as JSON); the newest is in force."""
+
+    __tablename__ = "consent_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[dict] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("camera_id", "version"),)
+
+
 class Event(Base):
     """An appliance event as stored, once: (appliance, stream, seq) and its id are unique."""
 

@@ -1,0 +1,166 @@
+"""Consent the owner sets, and access requests the hub checks before it signs a grant.
+
+Every consent change is a new version (who, when), audited, and pushed to the
+appliance signed; the appliance keeps the newest and judges every grant
+against it, whatever the hub says. An access request needs a reason and a
+case number; the hub checks role, consent, mode, schedule and session length,
+writes the audit entry first, then signs the grant and presents it to the
+appliance, whose answer is audited too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import audit
+from hub.access import ApplianceUnreachable, present_grant, push_policy
+from hub.api.deps import HubDep, SessionDep, UserDep, client_address, require
+from hub.api.registry import owned_business, visible_camera
+from hub.core import Hub
+from hub.grants import issue_grant, sign_policy
+from hub.models import Camera, ConsentVersion, Role, User, utcnow
+from wire import consent as c
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["consent"])
+Analyst = Annotated[User, Depends(require(Role.ANALYST, Role.ADMIN))]
+
+
+class ConsentOut(BaseModel):
+    camera_id: int
+    version: int
+    policy: c.Policy
+    created_by: str
+    created_at: dt.datetime
+
+
+def current_consent(session: Session, camera_id: int) -> ConsentVersion | None:
+    return session.scalar(select(ConsentVersion).where(ConsentVersion.camera_id == camera_id)
+                          .order_by(ConsentVersion.version.desc()).limit(1))
+
+
+def _out(row: ConsentVersion) -> ConsentOut:
+    return ConsentOut(camera_id=row.camera_id, version=row.version, policy=c.Policy.model_validate(row.policy),
+                      created_by=row.created_by, created_at=row.created_at)
+
+
+@router.get("/cameras/{camera_id}/consent", response_model=ConsentOut)
+def get_consent(camera_id: int, session: SessionDep, user: UserDep) -> ConsentOut:
+    visible_camera(session, user, camera_id)
+    row = current_consent(session, camera_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no consent set for this camera: sharing is off")
+    return _out(row)
+
+
+@router.get("/cameras/{camera_id}/consent/history", response_model=list[ConsentOut])
+def consent_history(camera_id: int, session: SessionDep, user: UserDep) -> list[ConsentOut]:
+    visible_camera(session, user, camera_id)
+    return [_out(r) for r in session.scalars(select(ConsentVersion).where(ConsentVersion.camera_id == camera_id)
+                                             .order_by(ConsentVersion.version))]
+
+
+def push_current(hub: Hub, camera: Camera, row: ConsentVersion) -> None:
+    """Best effort: an appliance that is away gets the policy when it comes back online."""
+    if hub.link is None:
+        return
+    signed = sign_policy(hub, device_id=camera.appliance.device_id, camera=camera.name, version=row.version,
+                         policy=c.Policy.model_validate(row.policy))
+    try:
+        push_policy(hub, camera.appliance.device_id, signed, timeout_s=5)
+    except ApplianceUnreachable as exc:
+        log.info("consent version %d for camera %d not delivered now: %s", row.version, camera.id, exc)
+
+
+@router.put("/cameras/{camera_id}/consent", response_model=ConsentOut)
+def set_consent(camera_id: int, policy: c.Policy, request: Request, hub: HubDep, user: UserDep) -> ConsentOut:
+    with hub.db.session() as session:
+        camera = visible_camera(session, user, camera_id)
+        owned_business(session, user, camera.appliance.business_id)
+        before = current_consent(session, camera_id)
+        row = ConsentVersion(camera_id=camera_id, version=(before.version if before else 0) + 1,
+                             policy=policy.model_dump(mode="json"), created_by=user.username)
+        session.add(row)
+        session.flush()
+        audit.append(session, actor=user.username, action="consent.change", outcome=audit.Outcome.SUCCESS,
+                     object=f"camera:{camera_id}", source=client_address(request), version=row.version,
+                     sharing=policy.sharing, modes=list(policy.modes))
+        out = _out(row)
+    with hub.db.session() as session:
+        camera = session.get(Camera, camera_id)
+        push_current(hub, camera, current_consent(session, camera_id))
+    return out
+
+
+class AccessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera_id: int
+    mode: c.AccessMode
+    reason: Annotated[str, Field(min_length=10, max_length=2000, description="Why: free text, kept.")]
+    case_number: Annotated[str, Field(min_length=3, max_length=100)]
+    duration_s: Annotated[int, Field(ge=10, le=24 * 3600)] = 600
+    window_from: AwareDatetime | None = None
+    window_to: AwareDatetime | None = None
+
+
+class AccessOut(BaseModel):
+    grant_id: str
+    accepted: bool
+    reason: str
+    expires_at: dt.datetime
+
+
+def _refuse(hub: Hub, user: User, body: AccessIn, source: str, why: str, code: int = 403) -> HTTPException:
+    with hub.db.session() as session:
+        audit.append(session, actor=user.username, action="access.request", outcome=audit.Outcome.DENIED,
+                     object=f"camera:{body.camera_id}", source=source, reason=body.reason,
+                     case_number=body.case_number, mode=body.mode, refused=why)
+    return HTTPException(code, f"access refused: {why}")
+
+
+@router.post("/access", response_model=AccessOut, status_code=201,
+             responses={403: {"description": "Refused (the reason says why; audited)"},
+                        503: {"description": "Granted and audited, but the appliance could not be reached"}})
+def request_access(body: AccessIn, request: Request, hub: HubDep, user: Analyst) -> AccessOut:
+    source = client_address(request)
+    if body.mode != "live" and (body.window_from is None or body.window_to is None
+                                or body.window_to <= body.window_from):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "playback and clip need window_from < window_to")
+    with hub.db.session() as session:
+        camera = session.get(Camera, body.camera_id)
+        if camera is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such camera")
+        row = current_consent(session, camera.id)
+        device_id, name = camera.appliance.device_id, camera.name
+    now = utcnow()
+    policy = c.Policy.model_validate(row.policy) if row else None
+    why = None
+    if policy is None or policy.sharing == "off":
+        why = "the owner does not share this camera"
+    elif body.mode not in policy.modes:
+        why = f"the owner does not allow {body.mode} for this camera"
+    elif policy.sharing == "request_only" and body.mode == "live":
+        why = "this camera shares recorded footage on request only, never live"
+    elif not policy.in_schedule(now):
+        why = "outside the camera's allowed schedule"
+    elif body.duration_s > policy.max_session_s:
+        why = f"longer than the camera's maximum session of {policy.max_session_s} s"
+    if why:
+        raise _refuse(hub, user, body, source, why)
+    signed = issue_grant(hub, device_id=device_id, camera=name, mode=body.mode, analyst=user.username,
+                         reason=body.reason, case_number=body.case_number, policy_version=row.version,
+                         lifetime_s=body.duration_s, source=source,
+                         window=(body.window_from, body.window_to) if body.window_from else None)
+    grant = c.Grant.model_validate_json(signed.document)
+    try:
+        accepted, reason = present_grant(hub, device_id, signed)
+    except ApplianceUnreachable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"granted, but {exc}") from None
+    return AccessOut(grant_id=str(grant.grant_id), accepted=accepted, reason=reason, expires_at=grant.expires_at)
