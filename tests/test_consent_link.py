@@ -83,3 +83,41 @@ def test_owner_pause_command_on_the_box(tmp_path: Path):
     assert not guard.paused("front")
     guard.close()
     assert edge("access-log", "--json").stdout.strip() == "[]"
+
+
+def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_path: Path):
+    """Owner sets consent in the hub → signed policy reaches the box → analyst asks → the box accepts."""
+    from wire import messages as m
+    from tests.hub_support import eventually
+    from hub.models import Role
+
+    identity, business_id, owner = enrol(hub_stack, tmp_path / "a", "Bakery")
+    appliance = SimAppliance(tmp_path / "a", identity)
+    guard = ConsentGuard(tmp_path / "a" / "consent.sqlite3", device_id=identity.device_id, cameras=["front"],
+                         grant_key_pem=identity.grant_public_key_pem, audit_key_pem=identity.audit_public_key_pem,
+                         audit_origin=identity.audit_origin)
+    appliance.link.handlers.update(guard.command_handlers())
+    appliance.start()
+    hub_stack.add_user("ana", "correct-horse-battery", Role.ANALYST)
+    analyst = hub_stack.login("ana", "correct-horse-battery")
+    try:
+        appliance.link.publish_event(m.CameraStatus(camera="front", status="recording"))
+        with hub_stack.client(owner) as c:
+            eventually(lambda: c.get("/api/cameras").json(), what="camera known to the hub")
+            camera_id = c.get("/api/cameras").json()[0]["id"]
+            assert c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "always", "modes": ["live"]}
+                         ).status_code == 200
+        eventually(lambda: guard.policy("front") is not None, what="policy on the box")
+        with hub_stack.client(analyst) as c:
+            r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "reason": REASON,
+                                            "case_number": "2026-000900"})
+            assert r.status_code == 201 and r.json()["accepted"] is True, r.text
+            guard.pause()
+            r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "reason": REASON,
+                                            "case_number": "2026-000901"})
+            assert r.status_code == 201 and r.json() | {"grant_id": "", "expires_at": ""} == {
+                "grant_id": "", "expires_at": "", "accepted": False,
+                "reason": "sharing paused on the appliance by its owner"}
+    finally:
+        appliance.stop()
+        guard.close()
