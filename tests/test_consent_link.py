@@ -11,23 +11,29 @@ from sqlalchemy import select
 from edge.consent import ConsentGuard
 from hub.access import present_grant, push_policy
 from hub.grants import issue_grant, sign_policy
-from hub.models import AuditEntry
-from tests.hub_support import HubStack
+from hub.models import AuditEntry, Role
+from tests.hub_support import HubStack, eventually
 from tests.test_mqtt_link import SimAppliance, enrol
 from wire import consent as c
+from wire import messages as m
 
 REPO = Path(__file__).resolve().parents[1]
 REASON = "armed robbery reported at the corner store"
 
 
-def test_policy_and_grants_over_mqtt_with_decisions_audited(hub_stack: HubStack, tmp_path: Path):
-    identity, _, _ = enrol(hub_stack, tmp_path / "a", "Bakery")
-    appliance = SimAppliance(tmp_path / "a", identity)
-    guard = ConsentGuard(tmp_path / "a" / "consent.sqlite3", device_id=identity.device_id, cameras=["front"],
+def appliance_with_guard(root: Path, identity) -> tuple[SimAppliance, ConsentGuard]:
+    """A started appliance link whose consent guard answers the hub's policy and grant commands."""
+    appliance = SimAppliance(root, identity)
+    guard = ConsentGuard(root / "consent.sqlite3", device_id=identity.device_id, cameras=["front"],
                          grant_key_pem=identity.grant_public_key_pem, audit_key_pem=identity.audit_public_key_pem,
                          audit_origin=identity.audit_origin)
     appliance.link.handlers.update(guard.command_handlers())
-    appliance.start()
+    return appliance.start(), guard
+
+
+def test_policy_and_grants_over_mqtt_with_decisions_audited(hub_stack: HubStack, tmp_path: Path):
+    identity, _, _ = enrol(hub_stack, tmp_path / "a", "Bakery")
+    appliance, guard = appliance_with_guard(tmp_path / "a", identity)
     hub = hub_stack.hub
     try:
         policy = c.Policy(sharing="always", modes=["live"])
@@ -87,17 +93,8 @@ def test_owner_pause_command_on_the_box(tmp_path: Path):
 
 def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_path: Path):
     """Owner sets consent in the hub → signed policy reaches the box → analyst asks → the box accepts."""
-    from wire import messages as m
-    from tests.hub_support import eventually
-    from hub.models import Role
-
     identity, business_id, owner = enrol(hub_stack, tmp_path / "a", "Bakery")
-    appliance = SimAppliance(tmp_path / "a", identity)
-    guard = ConsentGuard(tmp_path / "a" / "consent.sqlite3", device_id=identity.device_id, cameras=["front"],
-                         grant_key_pem=identity.grant_public_key_pem, audit_key_pem=identity.audit_public_key_pem,
-                         audit_origin=identity.audit_origin)
-    appliance.link.handlers.update(guard.command_handlers())
-    appliance.start()
+    appliance, guard = appliance_with_guard(tmp_path / "a", identity)
     hub_stack.add_user("ana", "correct-horse-battery", Role.ANALYST)
     analyst = hub_stack.login("ana", "correct-horse-battery")
     try:
