@@ -131,20 +131,19 @@ class EdgeApp:
             logger.error("hub link not started: %s", exc)
             return
         self.link = EdgeLink(identity, Outbox(self.layout.outbox_path), HotListStore(self.layout.hotlist_path))
-        self.link.start()
         if identity.audit_public_key_pem:
             from edge.consent import ConsentGuard
             from edge.witness import Witness
 
+            self.witness = Witness(self.layout.checkpoint_path, identity.audit_public_key_pem, identity.audit_origin,
+                                   functools.partial(_get_json, identity.hub_url))
             self.consent = ConsentGuard(self.layout.consent_path, device_id=identity.device_id,
                                         cameras=[camera.name for camera in self.config.cameras],
                                         grant_key_pem=identity.grant_public_key_pem,
                                         audit_key_pem=identity.audit_public_key_pem,
-                                        audit_origin=identity.audit_origin)
+                                        audit_origin=identity.audit_origin, witness=self.witness)
             self.link.handlers.update(self.consent.command_handlers())
-
-            self.witness = Witness(self.layout.checkpoint_path, identity.audit_public_key_pem, identity.audit_origin,
-                                   functools.partial(_get_json, identity.hub_url))
+        self.link.start()  # after its command handlers are in place
         logger.info("hub link started as %s", identity.device_id)
 
     def start_cameras(self) -> None:

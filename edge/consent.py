@@ -43,12 +43,13 @@ def _now() -> dt.datetime:
 
 class ConsentGuard:
     def __init__(self, path: Path, *, device_id: str = "", cameras: list[str] = (), grant_key_pem: str = "",
-                 audit_key_pem: str = "", audit_origin: str = ""):
+                 audit_key_pem: str = "", audit_origin: str = "", witness=None):
         """Without keys (the owner's pause/resume command) the guard can pause and read, but judges nothing."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.device_id, self.cameras, self.audit_origin = device_id, set(cameras), audit_origin
         self.grant_key = serialization.load_pem_public_key(grant_key_pem.encode()) if grant_key_pem else None
         self.audit_key = serialization.load_pem_public_key(audit_key_pem.encode()) if audit_key_pem else None
+        self.witness = witness  # edge.witness.Witness: a grant's checkpoint must agree with the witnessed log
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -157,6 +158,15 @@ class ConsentGuard:
             proof = [base64.b64decode(h, validate=True) for h in grant.audit_proof]
         except ValueError:
             return "audit proof is not base64"
+        if self.witness is not None:
+            from edge.witness import LogForked
+
+            try:
+                self.witness.vouch(grant.audit_checkpoint)
+            except LogForked as exc:
+                return f"the grant's audit checkpoint contradicts the log this appliance has witnessed: {exc}"
+            except Exception as exc:
+                return f"cannot check the grant's audit checkpoint against the witnessed log: {exc}"
         leaf = merkle.leaf_hash(grant.audit_entry.encode())
         if not merkle.verify_inclusion(grant.audit_index, checkpoint.size, leaf, proof, checkpoint.root):
             return "the grant's audit entry is not in the hub's signed audit log"

@@ -64,6 +64,32 @@ class Witness:
             os.fsync(f.fileno())
         os.replace(tmp, self.state_path)
 
+    def vouch(self, note: str) -> cp.Checkpoint:
+        """Accept a checkpoint someone handed us (inside a grant) only if it is consistent with the log this
+        box has witnessed, in whichever direction; a newer one advances the witness. LogForked otherwise."""
+        try:
+            given = cp.verify(note, self.key, self.origin, origin=self.origin)
+        except cp.CheckpointError as exc:
+            raise LogForked(f"checkpoint not validly signed: {exc}") from None
+        held = self.last()
+        if held is None or held.size == 0:
+            self._store(note)
+            return given
+        old, new = (held, given) if given.size >= held.size else (given, held)
+        if old.size == new.size:
+            if old.root != new.root:
+                raise LogForked(f"two different audit logs of {new.size} entries were signed")
+            return given
+        if old.size > 0:
+            proof = [base64.b64decode(h) for h in
+                     self.fetch("/api/audit/proof/consistency", {"old": old.size, "new": new.size})["proof"]]
+            if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
+                raise LogForked(f"the checkpoint at {given.size} entries contradicts the witnessed one at "
+                                f"{held.size}")
+        if given.size > held.size:
+            self._store(note)
+        return given
+
     def check(self) -> WitnessResult:
         """Fetch and check the newest checkpoint; LogForked if the log's history changed."""
         note = self.fetch("/api/audit/checkpoint", {})["note"]

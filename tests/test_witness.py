@@ -106,3 +106,38 @@ def test_refuses_a_checkpoint_signed_by_another_key(hub_a: HubApi, tmp_path: Pat
             witness.check()
     finally:
         impostor.close()
+
+
+def test_a_grant_checkpoint_must_agree_with_the_witnessed_log(hub_a: HubApi, tmp_path: Path):
+    """The consent guard asks the witness to vouch for the checkpoint inside each grant."""
+    from edge.consent import ConsentGuard
+    from hub.grants import issue_grant, sign_policy
+    from wire import consent as c
+
+    witness = witness_of(hub_a, tmp_path)
+    grow(hub_a, 10, "a")
+    witness.check()
+    guard = ConsentGuard(tmp_path / "box" / "consent.sqlite3", device_id="dev-aaaaaaaaaaaa", cameras=["front"],
+                         grant_key_pem=hub_a.hub.grant_public_key_pem, audit_key_pem=public_pem(hub_a.hub.audit_key),
+                         audit_origin=hub_a.settings.audit_origin, witness=witness)
+    forked = twin(hub_a, tmp_path / "b")
+    try:
+        policy = c.Policy(sharing="always", modes=["live"])
+        guard.accept_policy(sign_policy(hub_a.hub, device_id="dev-aaaaaaaaaaaa", camera="front", version=1,
+                                        policy=policy))
+        args = dict(device_id="dev-aaaaaaaaaaaa", camera="front", mode="live", analyst="ana",
+                    reason="armed robbery at the corner store", case_number="2026-1", policy_version=1, lifetime_s=300)
+        assert guard.judge(issue_grant(hub_a.hub, **args)).accepted
+        assert witness.last().size > 10  # the grant's newer checkpoint advanced the witness
+        # A grant from a forked log signed with the same keys (a hub hiding entries from the auditors).
+        shutil.copy2(hub_a.settings.data_dir / "keys" / "grant-signing.key",
+                     forked.settings.data_dir / "keys" / "grant-signing.key")
+        forked.hub.signing_key = hub_a.hub.signing_key
+        grow(forked, 40, "rewritten")
+        witness.fetch = fetcher(forked)  # the forked hub answers the box's proof requests from its forked log
+        decision = guard.judge(issue_grant(forked.hub, **args))
+        assert not decision.accepted
+        assert decision.reason.startswith("the grant's audit checkpoint contradicts the log this appliance has witnessed")
+    finally:
+        forked.close()
+        guard.close()
