@@ -8,20 +8,25 @@ admins.
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+import csv
+import io
+import json
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
-from hub.api.deps import HubDep, SessionDep, require
+from hub import audit
+from hub.api.deps import HubDep, SessionDep, client_address, require
 from hub.audit import log as audit_log
 from hub.audit.log import canonical, size_of
-from hub.models import AuditEntry, AuditNode, Role, User
+from hub.models import Alert, Appliance, AuditEntry, AuditNode, Camera, Role, User, utcnow
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 Auditor = Annotated[User, Depends(require(Role.AUDITOR, Role.ADMIN))]
 Size = Annotated[int, Query(ge=0, le=2**62)]
+MAX_EXPORT = 100_000
 
 
 class CheckpointOut(BaseModel):
@@ -65,22 +70,106 @@ class EntryOut(BaseModel):
     leaf_hash: str
 
 
-@router.get("/entries", response_model=list[EntryOut])
-def entries(session: SessionDep, user: Auditor, start: Size = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-            actor: Annotated[str | None, Query(max_length=100)] = None,
-            action: Annotated[str | None, Query(max_length=64)] = None,
-            case_number: Annotated[str | None, Query(max_length=100)] = None,
-            since: AwareDatetime | None = None, until: AwareDatetime | None = None) -> list[EntryOut]:
+def _filtered(session, start: int, limit: int | None, actor, action, case_number, camera_id, business_id, since, until):
     query = select(AuditEntry, AuditNode.hash).join(
         AuditNode, (AuditNode.level == 0) & (AuditNode.index == AuditEntry.leaf_index)
-    ).where(AuditEntry.leaf_index >= start).order_by(AuditEntry.leaf_index).limit(limit)
+    ).where(AuditEntry.leaf_index >= start).order_by(AuditEntry.leaf_index)
+    if limit is not None:
+        query = query.limit(limit)
     for column, value in ((AuditEntry.actor, actor), (AuditEntry.action, action),
                           (AuditEntry.case_number, case_number)):
         if value is not None:
             query = query.where(column == value)
+    if camera_id is not None or business_id is not None:
+        cameras = select(Camera).join(Appliance)
+        if camera_id is not None:
+            cameras = cameras.where(Camera.id == camera_id)
+        if business_id is not None:
+            cameras = cameras.where(Appliance.business_id == business_id)
+        objects = []
+        for camera in session.scalars(cameras):
+            objects += [f"camera:{camera.id}", f"camera:{camera.appliance.device_id}/{camera.name}"]
+        if business_id is not None:
+            objects.append(f"business:{business_id}")
+        query = query.where(AuditEntry.object.in_(objects))
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     if until is not None:
         query = query.where(AuditEntry.at < until)
+    return session.execute(query)
+
+
+class Filters:
+    """The auditor's search: by user, action, case number, camera, business and time."""
+
+    def __init__(self, actor: Annotated[str | None, Query(max_length=100)] = None,
+                 action: Annotated[str | None, Query(max_length=64)] = None,
+                 case_number: Annotated[str | None, Query(max_length=100)] = None,
+                 camera_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                 business_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                 since: AwareDatetime | None = None, until: AwareDatetime | None = None):
+        self.values = dict(actor=actor, action=action, case_number=case_number, camera_id=camera_id,
+                           business_id=business_id, since=since, until=until)
+
+
+@router.get("/entries", response_model=list[EntryOut])
+def entries(session: SessionDep, user: Auditor, filters: Annotated[Filters, Depends()], start: Size = 0,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[EntryOut]:
     return [EntryOut(index=e.leaf_index, entry=canonical(e).decode(), leaf_hash=h.hex())
-            for e, h in session.execute(query)]
+            for e, h in _filtered(session, start, limit, **filters.values)]
+
+
+CSV_FIELDS = ["index", "at", "actor", "action", "object", "outcome", "source", "reason", "case_number", "details"]
+
+
+@router.get("/export", responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def export(request: Request, session: SessionDep, user: Auditor, filters: Annotated[Filters, Depends()],
+           format: Literal["csv", "json"] = "csv") -> Response:
+    """Matching entries as CSV or JSON (each with its leaf hash); the export itself is audited."""
+    rows = []
+    for entry, leaf in _filtered(session, 0, MAX_EXPORT + 1, **filters.values):
+        rows.append({**json.loads(canonical(entry)), "leaf_hash": leaf.hex()})
+    if len(rows) > MAX_EXPORT:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"more than {MAX_EXPORT} entries match; narrow the search or use `canvass-hub audit export`")
+    audit.append(session, actor=user.username, action="audit.export", outcome=audit.Outcome.SUCCESS,
+                 source=client_address(request), format=format, entries=len(rows),
+                 filters={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.values.items()
+                          if v is not None})
+    if format == "json":
+        return Response(json.dumps(rows, ensure_ascii=False), media_type="application/json")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS + ["leaf_hash"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "details": json.dumps(row["details"], sort_keys=True)})
+    return Response(out.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+
+
+REPORTED = {
+    ("access.request", "denied"): "requests refused by the hub",
+    ("access.grant", "success"): "grants issued",
+    ("access.appliance_decision", "success"): "grants accepted by appliances",
+    ("access.appliance_decision", "denied"): "grants refused by appliances",
+    ("consent.change", "success"): "consent changes by owners",
+}
+
+
+@router.get("/transparency", tags=["transparency"])
+def transparency(session: SessionDep) -> dict:
+    """Public counts by month, generated from the log itself: what was asked, granted, refused."""
+    months: dict[str, dict[str, int]] = {}
+    query = select(AuditEntry.at, AuditEntry.action, AuditEntry.outcome).where(
+        AuditEntry.action.in_({a for a, _ in REPORTED}))
+    for at, action, outcome in session.execute(query):
+        label = REPORTED.get((action, outcome))
+        if label:
+            month = months.setdefault(at.strftime("%Y-%m"), {v: 0 for v in REPORTED.values()})
+            month[label] += 1
+    hits: dict[str, int] = {}
+    for (at,) in session.execute(select(Alert.at).where(Alert.kind == "hotlist_hit")):
+        hits[at.strftime("%Y-%m")] = hits.get(at.strftime("%Y-%m"), 0) + 1
+    for month, count in hits.items():
+        months.setdefault(month, {v: 0 for v in REPORTED.values()})["hot-list hits"] = count
+    return {"generated_at": utcnow().isoformat(), "months": dict(sorted(months.items()))}
