@@ -179,6 +179,38 @@ class ConsentGuard:
             return "the audit entry does not record this grant"
         if entry.get("case_number") != grant.case_number or entry.get("reason") != grant.reason:
             return "the audit entry's reason or case number differs from the grant's"
+        if self._needs_approval(grant):
+            return self._approval_problem(grant, checkpoint)
+        return None
+
+    def _needs_approval(self, grant: c.Grant) -> bool:
+        document = self.policy(grant.camera)
+        return document is not None and document.policy.sharing == "request_only"
+
+    def _approval_problem(self, grant: c.Grant, checkpoint: cp.Checkpoint) -> str | None:
+        """request_only: the owner's approval must be on the signed log too, for this camera, case and footage."""
+        if grant.approval_index is None or grant.approval_entry is None:
+            return "this camera needs its owner's approval for each request, and the grant carries none"
+        try:
+            proof = [base64.b64decode(h, validate=True) for h in grant.approval_proof]
+            entry = json.loads(grant.approval_entry)
+        except ValueError:
+            return "the owner's approval is malformed"
+        leaf = merkle.leaf_hash(grant.approval_entry.encode())
+        if not merkle.verify_inclusion(grant.approval_index, checkpoint.size, leaf, proof, checkpoint.root):
+            return "the owner's approval is not in the hub's signed audit log"
+        details = entry.get("details") or {}
+        if (entry.get("index") != grant.approval_index or entry.get("action") != "access.owner_decision"
+                or entry.get("outcome") != "success" or details.get("approved") is not True
+                or details.get("camera") != grant.camera or details.get("device_id") != grant.device_id
+                or entry.get("case_number") != grant.case_number or details.get("mode") != grant.mode):
+            return "the owner's approval does not cover this grant"
+        try:
+            window = (dt.datetime.fromisoformat(details["window_from"]), dt.datetime.fromisoformat(details["window_to"]))
+        except (KeyError, TypeError, ValueError):
+            return "the owner's approval names no footage window"
+        if window != (grant.window_from, grant.window_to):
+            return "the grant asks for other footage than the owner approved"
         return None
 
     def _log(self, decision: Decision, now: dt.datetime) -> Decision:

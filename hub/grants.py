@@ -32,7 +32,7 @@ def sign_policy(hub: Hub, *, device_id: str, camera: str, version: int, policy: 
 def issue_grant(hub: Hub, *, device_id: str, camera: str, mode: c.AccessMode, analyst: str, reason: str,
                 case_number: str, policy_version: int, lifetime_s: int, source: str = "",
                 window: tuple[dt.datetime, dt.datetime] | None = None,
-                not_before: dt.datetime | None = None) -> c.Signed:
+                not_before: dt.datetime | None = None, approval_index: int | None = None) -> c.Signed:
     grant_id = uuid.uuid4()
     with hub.db.session() as session:
         index = audit.append(session, actor=analyst, action="access.grant", outcome=audit.Outcome.SUCCESS,
@@ -43,11 +43,18 @@ def issue_grant(hub: Hub, *, device_id: str, camera: str, mode: c.AccessMode, an
         entry = session.scalar(select(AuditEntry).where(AuditEntry.leaf_index == index))
         proof = inclusion_proof(session, index, checkpoint.size)
         entry_text = canonical(entry).decode()
+        approval = {}
+        if approval_index is not None:
+            approved = session.scalar(select(AuditEntry).where(AuditEntry.leaf_index == approval_index))
+            approval = dict(approval_index=approval_index, approval_entry=canonical(approved).decode(),
+                            approval_proof=[base64.b64encode(h).decode()
+                                            for h in inclusion_proof(session, approval_index, checkpoint.size)])
     start = not_before or utcnow()
     grant = c.Grant(grant_id=grant_id, device_id=device_id, camera=camera, mode=mode,
                     window_from=window[0] if window else None, window_to=window[1] if window else None,
                     analyst=analyst, reason=reason, case_number=case_number, not_before=start,
                     expires_at=start + dt.timedelta(seconds=lifetime_s), policy_version=policy_version,
                     audit_index=index, audit_entry=entry_text,
-                    audit_proof=[base64.b64encode(h).decode() for h in proof], audit_checkpoint=checkpoint.note)
+                    audit_proof=[base64.b64encode(h).decode() for h in proof], audit_checkpoint=checkpoint.note,
+                    **approval)
     return c.sign(grant, hub.signing_key)

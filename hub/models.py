@@ -224,6 +224,25 @@ class ConsentVersion(Base):
     __table_args__ = (UniqueConstraint("camera_id", "version"),)
 
 
+class FootageRequest(Base):
+    """A request for recorded footage from a `request_only` camera, waiting for its owner's decision."""
+
+    __tablename__ = "footage_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    window_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    window_to: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    duration_s: Mapped[int] = mapped_column(Integer)
+    analyst: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    case_number: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Event(Base):
     """An appliance event as stored, once: (appliance, stream, seq) and its id are unique."""
 

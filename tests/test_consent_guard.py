@@ -132,7 +132,31 @@ def test_consent_off_or_paused_on_the_box_wins_over_any_hub(hub, guard):
                                    Ed25519PrivateKey.generate()))
 
 
-def test_request_only_never_gives_live(hub, guard):
+def approval(hub: HubApi, *, approve: bool = True, window=None, mode: str = "playback") -> int:
+    """The owner's decision as the hub records it (hub.api.consent.decide)."""
+    from hub import audit
+
+    window = window or WINDOW
+    with hub.hub.db.session() as session:
+        return audit.append(session, actor="owner", action="access.owner_decision",
+                            outcome="success" if approve else "denied", object="camera:1", reason="ok",
+                            case_number="2026-000123", approved=approve, request_id=1, camera="front",
+                            device_id=DEVICE, mode=mode, window_from=window[0].isoformat(),
+                            window_to=window[1].isoformat())
+
+
+WINDOW = (dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.timezone.utc),
+          dt.datetime(2026, 11, 20, 10, 5, tzinfo=dt.timezone.utc))
+
+
+def test_request_only_needs_the_owners_logged_approval(hub, guard):
     set_policy(hub, guard, c.Policy(sharing="request_only", modes=["live", "playback"]), 1)
     assert refused(guard, grant(hub)) == "this camera shares recorded footage on request only, never live"
-    assert guard.judge(grant(hub, mode="playback")).accepted
+    assert refused(guard, grant(hub, mode="playback", window=WINDOW)) == \
+        "this camera needs its owner's approval for each request, and the grant carries none"
+    other = (WINDOW[0] - dt.timedelta(days=1), WINDOW[1])
+    assert refused(guard, grant(hub, mode="playback", window=other, approval_index=approval(hub))) == \
+        "the grant asks for other footage than the owner approved"
+    assert refused(guard, grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub, approve=False))) \
+        == "the owner's approval does not cover this grant"
+    assert guard.judge(grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub))).accepted

@@ -108,13 +108,33 @@ def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_p
         with hub_stack.client(analyst) as c:
             r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "reason": REASON,
                                             "case_number": "2026-000900"})
-            assert r.status_code == 201 and r.json()["accepted"] is True, r.text
+            assert r.status_code == 201 and r.json()["status"] == "accepted", r.text
             guard.pause()
             r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "reason": REASON,
                                             "case_number": "2026-000901"})
-            assert r.status_code == 201 and r.json() | {"grant_id": "", "expires_at": ""} == {
-                "grant_id": "", "expires_at": "", "accepted": False,
-                "reason": "sharing paused on the appliance by its owner"}
+            assert r.status_code == 201 and (r.json()["status"], r.json()["reason"]) == (
+                "refused_by_appliance", "sharing paused on the appliance by its owner")
+            guard.resume()
+        # request_only: footage needs the owner's approval, which the box checks on the signed log.
+        with hub_stack.client(owner) as c:
+            c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "request_only", "modes": ["playback"]})
+        eventually(lambda: guard.policy("front").version == 2, what="policy v2 on the box")
+        footage = {"camera_id": camera_id, "mode": "playback", "reason": REASON, "case_number": "2026-000902",
+                   "window_from": "2026-11-20T10:00:00Z", "window_to": "2026-11-20T10:05:00Z"}
+        with hub_stack.client(analyst) as c:
+            r = c.post("/api/access", json=footage)
+            assert r.status_code == 202 and r.json()["status"] == "pending_owner_approval"
+            request_id = r.json()["request_id"]
+        with hub_stack.client(owner) as c:
+            assert [q["status"] for q in c.get("/api/requests").json()] == ["pending"]
+            r = c.post(f"/api/requests/{request_id}/decision", json={"approve": True, "note": "ok for police"})
+            assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
+            assert c.post(f"/api/requests/{request_id}/decision", json={"approve": True}).status_code == 409
+        with hub_stack.client(analyst) as c:
+            r = c.post("/api/access", json={**footage, "case_number": "2026-000903"})
+        with hub_stack.client(owner) as c:
+            r = c.post(f"/api/requests/{r.json()['request_id']}/decision", json={"approve": False})
+            assert r.json()["status"] == "denied_by_owner"
     finally:
         appliance.stop()
         guard.close()

@@ -103,6 +103,10 @@ class Grant(_Strict):
     audit_entry: Annotated[str, Field(max_length=20_000, description="The audit entry's canonical text.")]
     audit_proof: Annotated[list[str], Field(max_length=64, description="base64 inclusion proof")]
     audit_checkpoint: Annotated[str, Field(max_length=4000, description="signed checkpoint including the entry")]
+    # For a request_only camera: the owner's approval, an earlier entry of the same log under the same checkpoint.
+    approval_index: Annotated[int | None, Field(ge=0)] = None
+    approval_entry: Annotated[str | None, Field(max_length=20_000)] = None
+    approval_proof: Annotated[list[str], Field(max_length=64)] = []
 
 
 Signed = SignedDocument  # the envelope is part of the MQTT payloads too

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from hub.api.deps import HubDep, SessionDep, UserDep, client_address, require
 from hub.api.registry import owned_business, visible_camera
 from hub.core import Hub
 from hub.grants import issue_grant, sign_policy
-from hub.models import Camera, ConsentVersion, Role, User, utcnow
+from hub.models import Appliance, Camera, ConsentVersion, FootageRequest, Role, User, utcnow
 from wire import consent as c
 
 log = logging.getLogger(__name__)
@@ -111,10 +111,11 @@ class AccessIn(BaseModel):
 
 
 class AccessOut(BaseModel):
-    grant_id: str
-    accepted: bool
+    status: Literal["accepted", "refused_by_appliance", "pending_owner_approval", "denied_by_owner"]
     reason: str
-    expires_at: dt.datetime
+    grant_id: str | None = None
+    expires_at: dt.datetime | None = None
+    request_id: int | None = None
 
 
 def _refuse(hub: Hub, user: User, body: AccessIn, source: str, why: str, code: int = 403) -> HTTPException:
@@ -126,9 +127,10 @@ def _refuse(hub: Hub, user: User, body: AccessIn, source: str, why: str, code: i
 
 
 @router.post("/access", response_model=AccessOut, status_code=201,
-             responses={403: {"description": "Refused (the reason says why; audited)"},
+             responses={202: {"description": "Waiting for the owner's approval (request_only cameras)"},
+                        403: {"description": "Refused (the reason says why; audited)"},
                         503: {"description": "Granted and audited, but the appliance could not be reached"}})
-def request_access(body: AccessIn, request: Request, hub: HubDep, user: Analyst) -> AccessOut:
+def request_access(body: AccessIn, request: Request, response: Response, hub: HubDep, user: Analyst) -> AccessOut:
     source = client_address(request)
     if body.mode != "live" and (body.window_from is None or body.window_to is None
                                 or body.window_to <= body.window_from):
@@ -154,13 +156,98 @@ def request_access(body: AccessIn, request: Request, hub: HubDep, user: Analyst)
         why = f"longer than the camera's maximum session of {policy.max_session_s} s"
     if why:
         raise _refuse(hub, user, body, source, why)
-    signed = issue_grant(hub, device_id=device_id, camera=name, mode=body.mode, analyst=user.username,
-                         reason=body.reason, case_number=body.case_number, policy_version=row.version,
-                         lifetime_s=body.duration_s, source=source,
-                         window=(body.window_from, body.window_to) if body.window_from else None)
+    if policy.sharing == "request_only":
+        with hub.db.session() as session:
+            pending = FootageRequest(camera_id=body.camera_id, mode=body.mode, window_from=body.window_from,
+                                     window_to=body.window_to, duration_s=body.duration_s, analyst=user.username,
+                                     reason=body.reason, case_number=body.case_number)
+            session.add(pending)
+            session.flush()
+            audit.append(session, actor=user.username, action="access.request", outcome="pending",
+                         object=f"camera:{body.camera_id}", source=source, reason=body.reason,
+                         case_number=body.case_number, mode=body.mode, request_id=pending.id)
+            request_id = pending.id
+        response.status_code = status.HTTP_202_ACCEPTED
+        return AccessOut(status="pending_owner_approval", reason="waiting for the camera owner's decision",
+                         request_id=request_id)
+    return _grant_and_present(hub, user.username, source, device_id, name, body.mode, body.reason,
+                              body.case_number, row.version, body.duration_s,
+                              (body.window_from, body.window_to) if body.window_from else None)
+
+
+def _grant_and_present(hub: Hub, analyst: str, source: str, device_id: str, camera: str, mode: str, reason: str,
+                       case_number: str, policy_version: int, duration_s: int, window, approval_index=None,
+                       request_id: int | None = None) -> AccessOut:
+    signed = issue_grant(hub, device_id=device_id, camera=camera, mode=mode, analyst=analyst, reason=reason,
+                         case_number=case_number, policy_version=policy_version, lifetime_s=duration_s,
+                         source=source, window=window, approval_index=approval_index)
     grant = c.Grant.model_validate_json(signed.document)
     try:
-        accepted, reason = present_grant(hub, device_id, signed)
+        accepted, why = present_grant(hub, device_id, signed)
     except ApplianceUnreachable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"granted, but {exc}") from None
-    return AccessOut(grant_id=str(grant.grant_id), accepted=accepted, reason=reason, expires_at=grant.expires_at)
+    return AccessOut(status="accepted" if accepted else "refused_by_appliance", reason=why,
+                     grant_id=str(grant.grant_id), expires_at=grant.expires_at, request_id=request_id)
+
+
+class RequestOut(BaseModel):
+    id: int
+    camera_id: int
+    mode: str
+    window_from: dt.datetime
+    window_to: dt.datetime
+    analyst: str
+    reason: str
+    case_number: str
+    status: str
+    decided_by: str | None
+
+
+@router.get("/requests", response_model=list[RequestOut], tags=["consent"])
+def list_requests(session: SessionDep, user: UserDep) -> list[RequestOut]:
+    """Owners see requests for their cameras; analysts their own; admins and auditors all."""
+    query = select(FootageRequest).join(Camera).join(Appliance).order_by(FootageRequest.id)
+    if user.role == Role.OWNER:
+        query = query.where(Appliance.business_id == user.business_id)
+    elif user.role == Role.ANALYST:
+        query = query.where(FootageRequest.analyst == user.username)
+    return [RequestOut(id=r.id, camera_id=r.camera_id, mode=r.mode, window_from=r.window_from,
+                       window_to=r.window_to, analyst=r.analyst, reason=r.reason, case_number=r.case_number,
+                       status=r.status, decided_by=r.decided_by) for r in session.scalars(query)]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+@router.post("/requests/{request_id}/decision", response_model=AccessOut, tags=["consent"])
+def decide(request_id: int, body: DecisionIn, request: Request, hub: HubDep, user: UserDep) -> AccessOut:
+    """The owner approves or denies; an approval is audited, then granted and presented to the appliance."""
+    source = client_address(request)
+    with hub.db.session() as session:
+        pending = session.get(FootageRequest, request_id)
+        if pending is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such request")
+        camera = visible_camera(session, user, pending.camera_id)
+        owned_business(session, user, camera.appliance.business_id)
+        if pending.status != "pending":
+            raise HTTPException(status.HTTP_409_CONFLICT, f"request already {pending.status}")
+        row = current_consent(session, camera.id)
+        pending.status = "approved" if body.approve else "denied"
+        pending.decided_by, pending.decided_at = user.username, utcnow()
+        approval_index = audit.append(
+            session, actor=user.username, action="access.owner_decision",
+            outcome=audit.Outcome.SUCCESS if body.approve else audit.Outcome.DENIED,
+            object=f"camera:{camera.id}", source=source, reason=body.note, case_number=pending.case_number,
+            approved=body.approve, request_id=pending.id, camera=camera.name, device_id=camera.appliance.device_id,
+            mode=pending.mode, window_from=pending.window_from.isoformat(), window_to=pending.window_to.isoformat())
+        args = (pending.analyst, source, camera.appliance.device_id, camera.name, pending.mode, pending.reason,
+                pending.case_number, row.version if row else 0, pending.duration_s,
+                (pending.window_from, pending.window_to))
+    if not body.approve:
+        return AccessOut(status="denied_by_owner", reason="denied by the camera's owner", request_id=request_id)
+    if row is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the camera no longer has a consent policy")
+    return _grant_and_present(hub, *args, approval_index=approval_index, request_id=request_id)
