@@ -64,53 +64,49 @@ class Witness:
             os.fsync(f.fileno())
         os.replace(tmp, self.state_path)
 
-    def vouch(self, note: str) -> cp.Checkpoint:
-        """Accept a checkpoint someone handed us (inside a grant) only if it is consistent with the log this
-        box has witnessed, in whichever direction; a newer one advances the witness. LogForked otherwise."""
+    def _verify(self, note: str, what: str) -> cp.Checkpoint:
         try:
-            given = cp.verify(note, self.key, self.origin, origin=self.origin)
+            return cp.verify(note, self.key, self.origin, origin=self.origin)
         except cp.CheckpointError as exc:
-            raise LogForked(f"checkpoint not validly signed: {exc}") from None
-        held = self.last()
-        if held is None or held.size == 0:
-            self._store(note)
-            return given
-        old, new = (held, given) if given.size >= held.size else (given, held)
+            raise LogForked(f"{what} is not validly signed: {exc}") from None
+
+    def _require_consistent(self, old: cp.Checkpoint, new: cp.Checkpoint, problem: str) -> None:
+        """LogForked(problem) unless the log at `new` provably extends the log at `old` (old.size ≤ new.size)."""
         if old.size == new.size:
             if old.root != new.root:
                 raise LogForked(f"two different audit logs of {new.size} entries were signed")
-            return given
-        if old.size > 0:
-            proof = [base64.b64decode(h) for h in
-                     self.fetch("/api/audit/proof/consistency", {"old": old.size, "new": new.size})["proof"]]
-            if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
-                raise LogForked(f"the checkpoint at {given.size} entries contradicts the witnessed one at "
-                                f"{held.size}")
-        if given.size > held.size:
+            return
+        if old.size == 0:
+            return
+        proof = [base64.b64decode(h) for h in
+                 self.fetch("/api/audit/proof/consistency", {"old": old.size, "new": new.size})["proof"]]
+        if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
+            raise LogForked(problem)
+
+    def vouch(self, note: str) -> cp.Checkpoint:
+        """Accept a checkpoint someone handed us (inside a grant) only if it is consistent with the log this
+        box has witnessed, in whichever direction; a newer one advances the witness. LogForked otherwise."""
+        given = self._verify(note, "checkpoint")
+        held = self.last()
+        if held is not None:
+            old, new = (held, given) if given.size >= held.size else (given, held)
+            self._require_consistent(old, new, f"the checkpoint at {given.size} entries contradicts the witnessed "
+                                               f"one at {held.size}")
+        if held is None or given.size > held.size:
             self._store(note)
         return given
 
     def check(self) -> WitnessResult:
-        """Fetch and check the newest checkpoint; LogForked if the log's history changed."""
+        """Fetch and check the hub's newest checkpoint; LogForked if the log shrank or its history changed."""
         note = self.fetch("/api/audit/checkpoint", {})["note"]
-        try:
-            new = cp.verify(note, self.key, self.origin, origin=self.origin)
-        except cp.CheckpointError as exc:
-            raise LogForked(f"the hub's checkpoint is not validly signed: {exc}") from None
+        new = self._verify(note, "the hub's checkpoint")
         old = self.last()
-        if old is None or old.size == 0:
-            self._store(note)
-            return WitnessResult(new.size, True)
-        if new.size < old.size:
-            raise LogForked(f"the audit log shrank from {old.size} to {new.size} entries")
-        if new.size == old.size:
-            if new.root != old.root:
-                raise LogForked(f"two different audit logs of {new.size} entries were signed")
-            return WitnessResult(new.size, False)
-        proof = [base64.b64decode(h) for h in
-                 self.fetch("/api/audit/proof/consistency", {"old": old.size, "new": new.size})["proof"]]
-        if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
-            raise LogForked(f"the audit log at {new.size} entries does not extend the one at {old.size}: "
-                            "its history was rewritten")
+        if old is not None:
+            if new.size < old.size:
+                raise LogForked(f"the audit log shrank from {old.size} to {new.size} entries")
+            self._require_consistent(old, new, f"the audit log at {new.size} entries does not extend the one at "
+                                               f"{old.size}: its history was rewritten")
+            if new.size == old.size:
+                return WitnessResult(new.size, False)
         self._store(note)
         return WitnessResult(new.size, True)
