@@ -61,6 +61,9 @@ def broker_config(hub: Hub, args: argparse.Namespace) -> int:
 def audit_export(hub: Hub, args: argparse.Namespace) -> int:
     from hub.audit.export import export_file
 
+    with hub.db.session() as session:  # the export is itself on the record, and in the export
+        audit.append(session, actor="cli", action="audit.export", outcome=audit.Outcome.SUCCESS, source="local",
+                     format="verifiable", path=str(args.out))
     with hub.db.session() as session:
         count = export_file(session, args.out, hub.audit_key, hub.settings.audit_origin)
     print(f"wrote {count} audit entries and their signed checkpoints to {args.out}")
