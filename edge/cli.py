@@ -16,7 +16,7 @@ from edge.config import EdgeConfig, load_config
 from edge.errors import EdgeError
 from edge.index import SegmentIndex
 from edge.service import setup_logging
-from edge.status import build_status, format_status, iso, parse_time, segment_json
+from edge.status import build_status, format_status, parse_time, segment_json
 from edge.storage import Layout
 
 

@@ -12,7 +12,6 @@ at most the frames written in the last interval — one frame per camera at
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Protocol
 
