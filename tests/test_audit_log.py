@@ -140,3 +140,27 @@ def test_export_cli_and_a_pinned_key(hub_api: HubApi, tmp_path: Path):
     pinned = subprocess.run([sys.executable, "-m", "hub.audit.verify", "verify", str(out), "--public-key", wrong],
                             capture_output=True, text=True, cwd=REPO)
     assert pinned.returncode == 1 and "different key" in pinned.stderr
+
+
+def test_concurrent_checkpoints_at_one_size_agree(hub_api: HubApi):
+    """The checkpointer and grant requests may sign the same size together: all get the one checkpoint."""
+    import threading
+
+    fill(hub_api, 5, checkpoint_every=100)
+    barrier = threading.Barrier(4)
+    got, errors = [], []
+
+    def sign() -> None:
+        barrier.wait()
+        try:
+            got.append(hub_api.hub.checkpoint())
+        except Exception as exc:  # noqa: BLE001 - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sign) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert {(c.size, c.root) for c in got} == {(5, got[0].root)}
