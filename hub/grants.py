@@ -15,12 +15,19 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.audit.log import canonical, inclusion_proof
 from hub.core import Hub
-from hub.models import AuditEntry, utcnow
+from hub.models import AuditEntry, ConsentVersion, utcnow
 from wire import consent as c
+
+
+def current_consent(session: Session, camera_id: int) -> ConsentVersion | None:
+    """The consent version in force for a camera (the newest), or None: sharing is off."""
+    return session.scalar(select(ConsentVersion).where(ConsentVersion.camera_id == camera_id)
+                          .order_by(ConsentVersion.version.desc()).limit(1))
 
 
 def sign_policy(hub: Hub, *, device_id: str, camera: str, version: int, policy: c.Policy) -> c.Signed:

@@ -188,8 +188,7 @@ class HubLink:
 
     def push_policies(self, device_ids: list[str]) -> None:
         """Send each camera's current consent, signed, to appliances that just came online (they keep the newest)."""
-        from hub.api.consent import current_consent
-        from hub.grants import sign_policy
+        from hub.grants import current_consent, sign_policy
         from hub.models import Camera
         from wire import consent as c
 

@@ -17,14 +17,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.access import ApplianceUnreachable, present_grant, push_policy
 from hub.api.deps import HubDep, SessionDep, UserDep, client_address, require
 from hub.api.registry import owned_business, visible_camera
 from hub.core import Hub
-from hub.grants import issue_grant, sign_policy
+from hub.grants import current_consent, issue_grant, sign_policy
 from hub.models import Appliance, Camera, ConsentVersion, FootageRequest, Role, User, utcnow
 from wire import consent as c
 
@@ -39,11 +38,6 @@ class ConsentOut(BaseModel):
     policy: c.Policy
     created_by: str
     created_at: dt.datetime
-
-
-def current_consent(session: Session, camera_id: int) -> ConsentVersion | None:
-    return session.scalar(select(ConsentVersion).where(ConsentVersion.camera_id == camera_id)
-                          .order_by(ConsentVersion.version.desc()).limit(1))
 
 
 def _out(row: ConsentVersion) -> ConsentOut:
