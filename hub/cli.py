@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -58,15 +59,30 @@ def broker_config(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
+def utc_time(text: str) -> dt.datetime:
+    """An ISO 8601 date or date-time for the command line; naive means UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from None
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+
+
 def audit_export(hub: Hub, args: argparse.Namespace) -> int:
     from hub.audit.export import export_file
 
-    with hub.db.session() as session:  # the export is itself on the record, and in the export
+    since, until = args.since, args.until
+    if since and until and since >= until:
+        print("canvass-hub: --from must be before --to", file=sys.stderr)
+        return 2
+    with hub.db.session() as session:  # the export is itself on the record (and in a whole-log export)
         audit.append(session, actor="cli", action="audit.export", outcome=audit.Outcome.SUCCESS, source="local",
-                     format="verifiable", path=str(args.out))
+                     format="verifiable", path=str(args.out),
+                     since=since.isoformat() if since else None, until=until.isoformat() if until else None)
     with hub.db.session() as session:
-        count = export_file(session, args.out, hub.audit_key, hub.settings.audit_origin)
-    print(f"wrote {count} audit entries and their signed checkpoints to {args.out}")
+        count = export_file(session, args.out, hub.audit_key, hub.settings.audit_origin, since, until)
+    what = "audit entries" if since is None and until is None else "audit entries in the range"
+    print(f"wrote {count} {what} and the signed checkpoint(s) that vouch for them to {args.out}")
     print("verify with: canvass-audit verify", args.out)
     return 0
 
@@ -96,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     p_broker.add_argument("--broker-port", type=int, default=None)
     p_audit = sub.add_parser("audit", help="the audit log")
     audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
-    p_export = audit_sub.add_parser("export", help="write a verifiable export of the whole log")
+    p_export = audit_sub.add_parser("export", help="write a verifiable export of the log (or of a time range)")
     p_export.add_argument("--out", type=Path, required=True)
+    p_export.add_argument("--from", dest="since", type=utc_time, default=None,
+                          help="first moment to include, ISO 8601 (a date or date and time; UTC unless it says)")
+    p_export.add_argument("--to", dest="until", type=utc_time, default=None,
+                          help="first moment to leave out, ISO 8601")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -39,12 +39,15 @@ def sign_policy(hub: Hub, *, device_id: str, camera: str, version: int, policy: 
 def issue_grant(hub: Hub, *, device_id: str, camera: str, mode: c.AccessMode, analyst: str, reason: str,
                 case_number: str, policy_version: int, lifetime_s: int, source: str = "",
                 window: tuple[dt.datetime, dt.datetime] | None = None,
-                not_before: dt.datetime | None = None, approval_index: int | None = None) -> c.Signed:
+                not_before: dt.datetime | None = None, approval_index: int | None = None,
+                purpose: str = "other", unit: str = "") -> c.Signed:
+    """Audit, checkpoint, sign. `purpose` and `unit` go on the record only (the transparency report counts them)."""
     grant_id = uuid.uuid4()
     with hub.db.session() as session:
         index = audit.append(session, actor=analyst, action="access.grant", outcome=audit.Outcome.SUCCESS,
                              object=f"camera:{device_id}/{camera}", source=source, reason=reason,
-                             case_number=case_number, grant_id=str(grant_id), mode=mode)
+                             case_number=case_number, grant_id=str(grant_id), mode=mode, purpose=purpose,
+                             unit=unit)
     checkpoint = hub.checkpoint()
     with hub.db.session() as session:
         entry = session.scalar(select(AuditEntry).where(AuditEntry.leaf_index == index))

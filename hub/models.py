@@ -78,6 +78,8 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The agency unit an analyst works for (e.g. "Robbery", "RTCC night desk"): the transparency report counts by it.
+    unit: Mapped[str] = mapped_column(String(100), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -237,6 +239,7 @@ class FootageRequest(Base):
     analyst: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
     case_number: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(String(32), default="other", server_default="other")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -84,13 +84,13 @@ class ApiHelpers:
     def client(self, token: str | None = None):
         raise NotImplementedError
 
-    def add_user(self, username: str, password: str, role, business_id: int | None = None) -> None:
+    def add_user(self, username: str, password: str, role, business_id: int | None = None, unit: str = "") -> None:
         from hub.models import User
         from hub.security import hash_password
 
         with self.hub.db.session() as session:
             session.add(User(username=username, password_hash=hash_password(password), role=role,
-                             business_id=business_id))
+                             business_id=business_id, unit=unit))
 
     def login(self, username: str, password: str) -> str:
         with self.client() as c:

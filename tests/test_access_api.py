@@ -46,12 +46,15 @@ def test_consent_is_versioned_owned_and_audited(hub_api: HubApi):
 
 def test_access_requests_are_checked_and_audited_first(hub_api: HubApi):
     camera, owner, _, analyst = setup(hub_api)
-    request = {"camera_id": camera, "mode": "live", "reason": REASON, "case_number": "2026-000123"}
+    request = {"camera_id": camera, "mode": "live", "purpose": "violent_crime", "reason": REASON,
+               "case_number": "2026-000123"}
     with hub_api.client(analyst) as c:
         r = c.post("/api/access", json=request)
         assert r.status_code == 403 and "does not share" in r.json()["detail"]
         assert c.post("/api/access", json={**request, "reason": "short"}).status_code == 422
         assert c.post("/api/access", json={**request, "case_number": ""}).status_code == 422
+        assert c.post("/api/access", json={k: v for k, v in request.items() if k != "purpose"}).status_code == 422
+        assert c.post("/api/access", json={**request, "purpose": "curiosity"}).status_code == 422
     with hub_api.client(owner) as c:
         c.put(f"/api/cameras/{camera}/consent", json={**OPEN, "modes": ["playback"]})
         assert c.post("/api/access", json=request).status_code == 403  # owners do not request access

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,7 +131,7 @@ def test_export_cli_and_a_pinned_key(hub_api: HubApi, tmp_path: Path):
     out = tmp_path / "export.jsonl"
     done = subprocess.run([sys.executable, "-m", "hub.cli", "--data", str(hub_api.settings.data_dir), "audit",
                            "export", "--out", str(out)], capture_output=True, text=True, cwd=REPO, timeout=120,
-                          env={**__import__("os").environ,
+                          env={**os.environ,
                                **({"CANVASS_HUB_DATABASE_URL": hub_api.settings.database_url}
                                   if hub_api.settings.database_url else {})})
     assert done.returncode == 0, done.stderr
@@ -164,3 +166,82 @@ def test_concurrent_checkpoints_at_one_size_agree(hub_api: HubApi):
         t.join(30)
     assert not errors
     assert {(c.size, c.root) for c in got} == {(5, got[0].root)}
+
+
+def ranged_export(api: HubApi, path: Path, since, until) -> subprocess.CompletedProcess:
+    with api.hub.db.session() as session:
+        export_file(session, path, api.hub.audit_key, api.settings.audit_origin, since, until)
+    return subprocess.run([sys.executable, "-m", "hub.audit.verify", "verify", str(path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+def three_periods(api: HubApi):
+    """Entries 0..9, then 10..19, then 20..29; returns the moments between them."""
+    from hub.models import utcnow
+    fill(api, 10)
+    t1 = utcnow()
+    fill(api, 10)
+    t2 = utcnow()
+    fill(api, 10)
+    return t1, t2
+
+
+def test_a_time_range_exports_verifiably_with_its_fences(hub_api: HubApi, tmp_path: Path):
+    t1, t2 = three_periods(hub_api)
+    done = ranged_export(hub_api, tmp_path / "range.jsonl", t1, t2)
+    assert done.returncode == 0, done.stderr
+    assert "VERIFIED: 12 entries (entries 9..20 of a log of 30)" in done.stdout  # 10..19 and the two fences
+    done = ranged_export(hub_api, tmp_path / "open.jsonl", t2, None)
+    assert done.returncode == 0 and "entries 19..29 of a log of 30" in done.stdout, done.stdout + done.stderr
+    done = ranged_export(hub_api, tmp_path / "head.jsonl", None, t1)
+    assert done.returncode == 0 and "entries 0..10 of a log of 30" in done.stdout, done.stdout + done.stderr
+
+
+def test_tampering_inside_a_range_is_caught(hub_api: HubApi, tmp_path: Path):
+    t1, t2 = three_periods(hub_api)
+    hub_api.hub.checkpoint()
+    tamper(hub_api, "UPDATE audit_entries SET reason = 'quiet' WHERE leaf_index = 14")
+    done = ranged_export(hub_api, tmp_path / "edit.jsonl", t1, t2)
+    assert done.returncode == 1 and "first bad entry: 14" in done.stderr
+    tamper(hub_api, "DELETE FROM audit_entries WHERE leaf_index IN (14, 19)")  # the range's last entry too
+    done = ranged_export(hub_api, tmp_path / "drop.jsonl", t1, t2)
+    assert done.returncode == 1 and "entry 14 is missing" in done.stderr
+
+
+def test_hiding_the_edges_of_a_range_is_caught(hub_api: HubApi, tmp_path: Path):
+    t1, t2 = three_periods(hub_api)
+    path = tmp_path / "range.jsonl"
+    assert ranged_export(hub_api, path, t1, t2).returncode == 0
+    lines = path.read_text().splitlines()
+    # Drop the fence after the range and give honest hashes for the right side: the signed root still
+    # rebuilds, so only the fence check can tell that the range was cut short.
+    header = json.loads(lines[0])
+    header["range"]["end"] -= 1
+    with hub_api.hub.db.session() as session:
+        right = [[lv, ix, DbTree(session).perfect(lv, ix).hex()] for lv, ix in merkle.aligned_blocks(20, 30)]
+    forged = [json.dumps(header), *lines[1:-3], json.dumps({"right": right}), lines[-1]]
+    path.write_text("\n".join(forged) + "\n")
+    done = subprocess.run([sys.executable, "-m", "hub.audit.verify", "verify", str(path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 1 and "should be the first one at or after" in done.stderr
+
+
+def test_export_cli_takes_a_time_range(hub_api: HubApi, tmp_path: Path):
+    fill(hub_api, 3)
+    hub_api.hub.close()
+    out = tmp_path / "export.jsonl"
+    env = {**os.environ,
+           **({"CANVASS_HUB_DATABASE_URL": hub_api.settings.database_url} if hub_api.settings.database_url else {})}
+    base = [sys.executable, "-m", "hub.cli", "--data", str(hub_api.settings.data_dir), "audit", "export",
+            "--out", str(out)]
+    done = subprocess.run(base + ["--from", "2000-01-01", "--to", "2999-01-01T00:00:00+00:00"], capture_output=True,
+                          text=True, cwd=REPO, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    ok = subprocess.run([sys.executable, "-m", "hub.audit.verify", "verify", str(out)], capture_output=True,
+                        text=True, cwd=REPO)
+    assert ok.returncode == 0 and "VERIFIED: 4 entries (entries 0..3 of a log of 4)" in ok.stdout, ok.stdout
+    bad = subprocess.run(base + ["--from", "last tuesday"], capture_output=True, text=True, cwd=REPO, env=env)
+    assert bad.returncode == 2 and "not an ISO 8601 date" in bad.stderr
+    backwards = subprocess.run(base + ["--from", "2030-01-01", "--to", "2020-01-01"], capture_output=True,
+                               text=True, cwd=REPO, env=env)
+    assert backwards.returncode == 2 and "--from must be before --to" in backwards.stderr

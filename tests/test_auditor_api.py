@@ -18,15 +18,17 @@ def test_search_export_and_transparency(hub_api: HubApi):
     garage, garage_owner = hub_api.business_with_owner("Garage")
     front = add_camera(hub_api, bakery, "front", 40.7, -74.0, "dev-aaaaaaaaaaaa")
     door = add_camera(hub_api, garage, "door", 40.7, -74.0, "dev-bbbbbbbbbbbb")
-    hub_api.add_user("ana", "correct-horse-battery", Role.ANALYST)
+    hub_api.add_user("ana", "correct-horse-battery", Role.ANALYST, unit="Robbery")
     hub_api.add_user("audrey", "correct-horse-battery", Role.AUDITOR)
     analyst = hub_api.login("ana", "correct-horse-battery")
     auditor = hub_api.login("audrey", "correct-horse-battery")
     with hub_api.client(owner) as c:
         c.put(f"/api/cameras/{front}/consent", json={"sharing": "always", "modes": ["playback"]})
     with hub_api.client(analyst) as c:
-        for camera, case in ((front, "2026-1"), (door, "2026-2"), (front, "2026-3")):
-            c.post("/api/access", json={"camera_id": camera, "mode": "live", "reason": REASON, "case_number": case})
+        for camera, case, purpose in ((front, "2026-1", "violent_crime"), (door, "2026-2", "missing_person"),
+                                      (front, "2026-3", "violent_crime")):
+            c.post("/api/access", json={"camera_id": camera, "mode": "live", "purpose": purpose, "reason": REASON,
+                                        "case_number": case})
         assert c.get("/api/audit/entries").status_code == 403  # analysts do not read the log
     with hub_api.client(auditor) as c:
         by_camera = c.get("/api/audit/entries", params={"camera_id": front}).json()
@@ -51,3 +53,8 @@ def test_search_export_and_transparency(hub_api: HubApi):
         report = c.get("/api/audit/transparency").json()
     [month] = report["months"].values()
     assert month["requests refused by the hub"] == 3 and month["consent changes by owners"] == 1
+    [purposes] = report["by_purpose"].values()
+    assert purposes == {"violent_crime": {"requests refused by the hub": 2},
+                        "missing_person": {"requests refused by the hub": 1}}
+    [units] = report["by_unit"].values()
+    assert units == {"Robbery": {"requests refused by the hub": 3}}

@@ -106,11 +106,11 @@ def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_p
                          ).status_code == 200
         eventually(lambda: guard.policy("front") is not None, what="policy on the box")
         with hub_stack.client(analyst) as c:
-            r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "reason": REASON,
+            r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "purpose": "property_crime", "reason": REASON,
                                             "case_number": "2026-000900"})
             assert r.status_code == 201 and r.json()["status"] == "accepted", r.text
             guard.pause()
-            r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "reason": REASON,
+            r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "purpose": "property_crime", "reason": REASON,
                                             "case_number": "2026-000901"})
             assert r.status_code == 201 and (r.json()["status"], r.json()["reason"]) == (
                 "refused_by_appliance", "sharing paused on the appliance by its owner")
@@ -119,7 +119,7 @@ def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_p
         with hub_stack.client(owner) as c:
             c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "request_only", "modes": ["playback"]})
         eventually(lambda: guard.policy("front").version == 2, what="policy v2 on the box")
-        footage = {"camera_id": camera_id, "mode": "playback", "reason": REASON, "case_number": "2026-000902",
+        footage = {"camera_id": camera_id, "mode": "playback", "purpose": "violent_crime", "reason": REASON, "case_number": "2026-000902",
                    "window_from": "2026-11-20T10:00:00Z", "window_to": "2026-11-20T10:05:00Z"}
         with hub_stack.client(analyst) as c:
             r = c.post("/api/access", json=footage)

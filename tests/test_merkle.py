@@ -108,3 +108,30 @@ def test_truncated_or_padded_proofs_fail():
     assert not merkle.verify_consistency(20, 37, old, root, cproof[:-1])
     assert not merkle.verify_consistency(20, 37, old, root, cproof + [root])
     assert not merkle.verify_consistency(37, 20, root, old, cproof)  # a shrinking log is never consistent
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_range_and_the_blocks_around_it_rebuild_the_root(data):
+    """What a ranged audit export relies on: [0,first) and [end,size) as aligned blocks + the range's leaves."""
+    size = data.draw(st.integers(0, 200))
+    first = data.draw(st.integers(0, size))
+    end = data.draw(st.integers(first, size))
+    entries = [f"e{i}".encode() for i in range(size)]
+    full = merkle.MemoryTree([merkle.leaf_hash(e) for e in entries])
+    nodes = {}
+    for start, stop in ((0, first), (end, size)):
+        blocks = merkle.aligned_blocks(start, stop)
+        assert sum(1 << level for level, _ in blocks) == stop - start
+        assert all((index << level) >= start and ((index + 1) << level) <= stop for level, index in blocks)
+        nodes.update({(level, index): full.perfect(level, index) for level, index in blocks})
+    nodes.update({(0, i): merkle.leaf_hash(entries[i]) for i in range(first, end)})
+    assert merkle.root(merkle.PartialTree(size, nodes)) == ref_mth(entries)
+    if first < end:  # one leaf short: the root cannot be rebuilt, and says which leaf
+        del nodes[(0, end - 1)]
+        try:
+            merkle.root(merkle.PartialTree(size, nodes))
+        except merkle.MissingNode as exc:
+            assert f"leaf {end - 1}" in str(exc)
+        else:
+            raise AssertionError("a missing leaf went unnoticed")

@@ -152,6 +152,47 @@ def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, pro
     return sn == 0 and fr == old_root and sr == new_root
 
 
+def aligned_blocks(start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) as the fewest perfect aligned subtrees, left to right, each as (level, index).
+
+    A ranged export carries these for the leaves it leaves out ([0, first) and
+    [end, size)), so the verifier can still recompute the signed root.
+    """
+    blocks = []
+    while start < end:
+        level = (start & -start).bit_length() - 1 if start else (end - start).bit_length() - 1
+        while start + (1 << level) > end:
+            level -= 1
+        blocks.append((level, start >> level))
+        start += 1 << level
+    return blocks
+
+
+class MissingNode(LookupError):
+    pass
+
+
+class PartialTree:
+    """A tree of `size` leaves of which only some perfect subtrees are known; the rest is derived on demand."""
+
+    def __init__(self, size: int, nodes: dict[tuple[int, int], bytes] | None = None):
+        self._size = size
+        self.nodes: dict[tuple[int, int], bytes] = dict(nodes or {})
+
+    def size(self) -> int:
+        return self._size
+
+    def perfect(self, level: int, index: int) -> bytes:
+        known = self.nodes.get((level, index))
+        if known is not None:
+            return known
+        if level == 0:
+            raise MissingNode(f"leaf {index} is neither given nor covered by a given subtree")
+        value = node_hash(self.perfect(level - 1, 2 * index), self.perfect(level - 1, 2 * index + 1))
+        self.nodes[(level, index)] = value
+        return value
+
+
 class MemoryTree:
     """Every perfect subtree kept by level: append is O(log n), lookups O(1)."""
 

@@ -148,6 +148,9 @@ def export(request: Request, session: SessionDep, user: Auditor, filters: Annota
 
 
 REPORTED = {
+    ("access.request", "pending"): "requests waiting for an owner",
+    ("access.owner_decision", "success"): "requests approved by owners",
+    ("access.owner_decision", "denied"): "requests denied by owners",
     ("access.request", "denied"): "requests refused by the hub",
     ("access.grant", "success"): "grants issued",
     ("access.appliance_decision", "success"): "grants accepted by appliances",
@@ -155,21 +158,37 @@ REPORTED = {
     ("consent.change", "success"): "consent changes by owners",
 }
 
+SPLIT = {"access.request", "access.grant"}  # the entries that carry the analyst's purpose and unit
+
 
 @router.get("/transparency", tags=["transparency"])
 def transparency(session: SessionDep) -> dict:
-    """Public counts by month, generated from the log itself: what was asked, granted, refused."""
+    """Public counts by month, generated from the log itself: what was asked, granted, refused, streamed.
+
+    `months` holds the totals; `by_purpose` and `by_unit` split the request and grant counts by the purpose
+    category the analyst gave and the agency unit the analyst belongs to (entries logged before those were
+    recorded count as "unrecorded"). Hot-list hits come from the alert table.
+    """
     months: dict[str, dict[str, int]] = {}
-    query = select(AuditEntry.at, AuditEntry.action, AuditEntry.outcome).where(
+    by_purpose: dict[str, dict[str, dict[str, int]]] = {}
+    by_unit: dict[str, dict[str, dict[str, int]]] = {}
+    query = select(AuditEntry.at, AuditEntry.action, AuditEntry.outcome, AuditEntry.details).where(
         AuditEntry.action.in_({a for a, _ in REPORTED}))
-    for at, action, outcome in session.execute(query):
+    for at, action, outcome, details in session.execute(query):
         label = REPORTED.get((action, outcome))
-        if label:
-            month = months.setdefault(at.strftime("%Y-%m"), {v: 0 for v in REPORTED.values()})
-            month[label] += 1
+        if not label:
+            continue
+        month = at.strftime("%Y-%m")
+        months.setdefault(month, dict.fromkeys(REPORTED.values(), 0))[label] += 1
+        if action in SPLIT:
+            details = details or {}
+            for split, key in ((by_purpose, details.get("purpose")), (by_unit, details.get("unit"))):
+                bucket = split.setdefault(month, {}).setdefault(key or "unrecorded", {})
+                bucket[label] = bucket.get(label, 0) + 1
     hits: dict[str, int] = {}
     for (at,) in session.execute(select(Alert.at).where(Alert.kind == "hotlist_hit")):
         hits[at.strftime("%Y-%m")] = hits.get(at.strftime("%Y-%m"), 0) + 1
     for month, count in hits.items():
-        months.setdefault(month, {v: 0 for v in REPORTED.values()})["hot-list hits"] = count
-    return {"generated_at": utcnow().isoformat(), "months": dict(sorted(months.items()))}
+        months.setdefault(month, dict.fromkeys(REPORTED.values(), 0))["hot-list hits"] = count
+    return {"generated_at": utcnow().isoformat(), "months": dict(sorted(months.items())),
+            "by_purpose": dict(sorted(by_purpose.items())), "by_unit": dict(sorted(by_unit.items()))}

@@ -41,12 +41,13 @@ class UserOut(BaseModel):
     username: str
     role: Role
     business_id: int | None
+    unit: str
     totp_enabled: bool
     disabled: bool
 
 
 def user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, username=user.username, role=user.role, business_id=user.business_id,
+    return UserOut(id=user.id, username=user.username, role=user.role, business_id=user.business_id, unit=user.unit,
                    totp_enabled=user.totp_enabled, disabled=user.disabled)
 
 
@@ -127,6 +128,7 @@ class UserIn(_In):
     password: Annotated[str, Field(min_length=12, max_length=1024)]
     role: Role
     business_id: int | None = None
+    unit: Annotated[str, Field(max_length=100, description="Agency unit (analysts), for the transparency report")] = ""
 
 
 @router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
@@ -136,13 +138,14 @@ def create_user(body: UserIn, request: Request, session: SessionDep, admin: Admi
     _check_business(session, body.role, body.business_id)
     try:
         user = User(username=body.username, password_hash=hash_password(body.password), role=body.role,
-                    business_id=body.business_id)
+                    business_id=body.business_id, unit=body.unit.strip())
     except PasswordPolicyError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     session.add(user)
     session.flush()
     audit.append(session, actor=admin.username, action="user.create", outcome=audit.Outcome.SUCCESS,
-                 object=f"user:{user.username}", source=client_address(request), role=user.role.value)
+                 object=f"user:{user.username}", source=client_address(request), role=user.role.value,
+                 unit=user.unit)
     return user_out(user)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -93,10 +94,14 @@ def set_consent(camera_id: int, policy: c.Policy, request: Request, hub: HubDep,
     return out
 
 
+Purpose = Literal["violent_crime", "property_crime", "missing_person", "traffic", "emergency", "other"]
+
+
 class AccessIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     camera_id: int
     mode: c.AccessMode
+    purpose: Purpose = Field(description="Category for the public transparency report; the reason says the rest.")
     reason: Annotated[str, Field(min_length=10, max_length=2000, description="Why: free text, kept.")]
     case_number: Annotated[str, Field(min_length=3, max_length=100)]
     duration_s: Annotated[int, Field(ge=10, le=24 * 3600)] = 600
@@ -116,7 +121,8 @@ def _refuse(hub: Hub, user: User, body: AccessIn, source: str, why: str, code: i
     with hub.db.session() as session:
         audit.append(session, actor=user.username, action="access.request", outcome=audit.Outcome.DENIED,
                      object=f"camera:{body.camera_id}", source=source, reason=body.reason,
-                     case_number=body.case_number, mode=body.mode, refused=why)
+                     case_number=body.case_number, mode=body.mode, refused=why, purpose=body.purpose,
+                     unit=user.unit)
     return HTTPException(code, f"access refused: {why}")
 
 
@@ -154,27 +160,41 @@ def request_access(body: AccessIn, request: Request, response: Response, hub: Hu
         with hub.db.session() as session:
             pending = FootageRequest(camera_id=body.camera_id, mode=body.mode, window_from=body.window_from,
                                      window_to=body.window_to, duration_s=body.duration_s, analyst=user.username,
-                                     reason=body.reason, case_number=body.case_number)
+                                     reason=body.reason, case_number=body.case_number, purpose=body.purpose)
             session.add(pending)
             session.flush()
             audit.append(session, actor=user.username, action="access.request", outcome="pending",
                          object=f"camera:{body.camera_id}", source=source, reason=body.reason,
-                         case_number=body.case_number, mode=body.mode, request_id=pending.id)
+                         case_number=body.case_number, mode=body.mode, request_id=pending.id,
+                         purpose=body.purpose, unit=user.unit)
             request_id = pending.id
         response.status_code = status.HTTP_202_ACCEPTED
         return AccessOut(status="pending_owner_approval", reason="waiting for the camera owner's decision",
                          request_id=request_id)
-    return _grant_and_present(hub, user.username, source, device_id, name, body.mode, body.reason,
-                              body.case_number, row.version, body.duration_s,
-                              (body.window_from, body.window_to) if body.window_from else None)
+    ask = Ask(user.username, user.unit, body.purpose, body.mode, body.reason, body.case_number, body.duration_s,
+              (body.window_from, body.window_to) if body.window_from else None)
+    return _grant_and_present(hub, ask, source, device_id, name, row.version)
 
 
-def _grant_and_present(hub: Hub, analyst: str, source: str, device_id: str, camera: str, mode: str, reason: str,
-                       case_number: str, policy_version: int, duration_s: int, window, approval_index=None,
-                       request_id: int | None = None) -> AccessOut:
-    signed = issue_grant(hub, device_id=device_id, camera=camera, mode=mode, analyst=analyst, reason=reason,
-                         case_number=case_number, policy_version=policy_version, lifetime_s=duration_s,
-                         source=source, window=window, approval_index=approval_index)
+@dataclass(frozen=True)
+class Ask:
+    """What an analyst asked for, as it goes on the record and into the grant."""
+    analyst: str
+    unit: str
+    purpose: str
+    mode: c.AccessMode
+    reason: str
+    case_number: str
+    duration_s: int
+    window: tuple[dt.datetime, dt.datetime] | None
+
+
+def _grant_and_present(hub: Hub, ask: Ask, source: str, device_id: str, camera: str, policy_version: int,
+                       approval_index: int | None = None, request_id: int | None = None) -> AccessOut:
+    signed = issue_grant(hub, device_id=device_id, camera=camera, mode=ask.mode, analyst=ask.analyst,
+                         reason=ask.reason, case_number=ask.case_number, policy_version=policy_version,
+                         lifetime_s=ask.duration_s, source=source, window=ask.window, approval_index=approval_index,
+                         purpose=ask.purpose, unit=ask.unit)
     grant = c.Grant.model_validate_json(signed.document)
     try:
         accepted, why = present_grant(hub, device_id, signed)
@@ -193,6 +213,7 @@ class RequestOut(BaseModel):
     analyst: str
     reason: str
     case_number: str
+    purpose: str
     status: str
     decided_by: str | None
 
@@ -207,7 +228,7 @@ def list_requests(session: SessionDep, user: UserDep) -> list[RequestOut]:
         query = query.where(FootageRequest.analyst == user.username)
     return [RequestOut(id=r.id, camera_id=r.camera_id, mode=r.mode, window_from=r.window_from,
                        window_to=r.window_to, analyst=r.analyst, reason=r.reason, case_number=r.case_number,
-                       status=r.status, decided_by=r.decided_by) for r in session.scalars(query)]
+                       purpose=r.purpose, status=r.status, decided_by=r.decided_by) for r in session.scalars(query)]
 
 
 class DecisionIn(BaseModel):
@@ -237,11 +258,13 @@ def decide(request_id: int, body: DecisionIn, request: Request, hub: HubDep, use
             object=f"camera:{camera.id}", source=source, reason=body.note, case_number=pending.case_number,
             approved=body.approve, request_id=pending.id, camera=camera.name, device_id=camera.appliance.device_id,
             mode=pending.mode, window_from=pending.window_from.isoformat(), window_to=pending.window_to.isoformat())
-        args = (pending.analyst, source, camera.appliance.device_id, camera.name, pending.mode, pending.reason,
-                pending.case_number, row.version if row else 0, pending.duration_s,
-                (pending.window_from, pending.window_to))
+        analyst = session.scalar(select(User).where(User.username == pending.analyst))
+        ask = Ask(pending.analyst, analyst.unit if analyst else "", pending.purpose, pending.mode, pending.reason,
+                  pending.case_number, pending.duration_s, (pending.window_from, pending.window_to))
+        device_id, name, version = camera.appliance.device_id, camera.name, row.version if row else 0
     if not body.approve:
         return AccessOut(status="denied_by_owner", reason="denied by the camera's owner", request_id=request_id)
     if row is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "the camera no longer has a consent policy")
-    return _grant_and_present(hub, *args, approval_index=approval_index, request_id=request_id)
+    return _grant_and_present(hub, ask, source, device_id, name, version, approval_index=approval_index,
+                              request_id=request_id)

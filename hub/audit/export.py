@@ -1,9 +1,22 @@
 """A verifiable export of the audit log (JSON lines), checked offline by `canvass-audit verify`.
 
+Whole log:
+
     {"format": "canvass-audit-export/1", "origin": …, "key_name": …, "public_key": base64 Ed25519}
     {"index": 0, "entry": "<canonical entry JSON>", "leaf_hash": "<hex, as stored in the tree>"}
     …
     {"checkpoint": "<signed note>"}      ← every checkpoint the hub issued up to the export, oldest first
+
+A time range (`since`/`until`) exports the entries logged in it plus one
+*fence* entry on each side (the last one before `since`, the first one at or
+after `until`, where they exist), so the verifier can see that nothing at the
+edges was left out; the header says so ("range": first, end, size, since,
+until). Around them go the hashes of the perfect subtrees that cover the
+entries left out — {"left": …} before ([0, first)), {"right": …} after
+([end, size)) — and the one checkpoint signed for the size at export. The
+verifier rebuilds the signed root from those hashes and the exported leaves,
+so an entry edited, dropped or moved inside the range is still caught; what
+lies outside is vouched for only by its hashes.
 
 The leaf hashes come from the stored tree, not from the entries, so an entry
 edited in the database no longer matches its leaf; a tree edited to match is
@@ -13,33 +26,72 @@ caught by the signed checkpoints.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from pathlib import Path
 from typing import IO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.audit.log import canonical, issue_checkpoint
+from hub.audit.log import DbTree, canonical, issue_checkpoint
 from hub.models import AuditCheckpoint, AuditEntry, AuditNode
+from wire import merkle
 from wire.checkpoint import raw_public
 
 FORMAT = "canvass-audit-export/1"
 BATCH = 5000
 
 
-def export(session: Session, out: IO[str], key: Ed25519PrivateKey, origin: str) -> int:
-    """Write the whole log and its checkpoints (signing one for the current size first); returns entries written."""
-    issue_checkpoint(session, key, origin)
-    out.write(json.dumps({"format": FORMAT, "origin": origin, "key_name": origin,
-                          "public_key": base64.b64encode(raw_public(key.public_key())).decode()}) + "\n")
-    written, last = 0, -1
-    while True:
+def index_range(session: Session, size: int, since: dt.datetime | None, until: dt.datetime | None) -> tuple[int, int]:
+    """Leaf indexes [first, end) of the entries logged in [since, until) (entries are appended in time order)."""
+    first = 0
+    if since is not None:
+        found = session.scalar(select(func.min(AuditEntry.leaf_index)).where(AuditEntry.at >= since))
+        first = size if found is None else found
+    end = size
+    if until is not None:
+        found = session.scalar(select(func.max(AuditEntry.leaf_index)).where(AuditEntry.at < until))
+        end = 0 if found is None else found + 1
+    return first, max(first, min(end, size))
+
+
+def _blocks(tree: DbTree, start: int, end: int) -> list[list]:
+    blocks = merkle.aligned_blocks(start, end)
+    tree.prefetch(blocks)
+    return [[level, index, tree.perfect(level, index).hex()] for level, index in blocks]
+
+
+def export(session: Session, out: IO[str], key: Ed25519PrivateKey, origin: str,
+           since: dt.datetime | None = None, until: dt.datetime | None = None) -> int:
+    """Write the log (or the part logged in [since, until)) with what proves it; returns entries written.
+
+    Signs a checkpoint for the current size first, so everything exported is covered.
+    """
+    signed = issue_checkpoint(session, key, origin)
+    size, note = signed.size, signed.note
+    ranged = since is not None or until is not None
+    first, end = index_range(session, size, since, until) if ranged else (0, size)
+    if ranged:  # the fences
+        first, end = (first - 1 if since is not None and first > 0 else first), \
+            (end + 1 if until is not None and end < size else end)
+    header = {"format": FORMAT, "origin": origin, "key_name": origin,
+              "public_key": base64.b64encode(raw_public(key.public_key())).decode()}
+    if ranged:
+        header["range"] = {"first": first, "end": end, "size": size,
+                           "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
+    out.write(json.dumps(header) + "\n")
+    tree = DbTree(session, size)
+    if ranged:
+        out.write(json.dumps({"left": _blocks(tree, 0, first)}) + "\n")
+    written, last = 0, first - 1
+    while last + 1 < end:
         rows = session.execute(
             select(AuditEntry, AuditNode.hash)
             .outerjoin(AuditNode, (AuditNode.level == 0) & (AuditNode.index == AuditEntry.leaf_index))
-            .where(AuditEntry.leaf_index > last).order_by(AuditEntry.leaf_index).limit(BATCH)).all()
+            .where(AuditEntry.leaf_index > last, AuditEntry.leaf_index < end)
+            .order_by(AuditEntry.leaf_index).limit(BATCH)).all()
         if not rows:
             break
         for entry, leaf in rows:
@@ -48,14 +100,19 @@ def export(session: Session, out: IO[str], key: Ed25519PrivateKey, origin: str) 
             last = entry.leaf_index
         written += len(rows)
         session.expunge_all()
+    if ranged:
+        out.write(json.dumps({"right": _blocks(DbTree(session, size), end, size)}) + "\n")
+        out.write(json.dumps({"checkpoint": note}) + "\n")
+        return written
     for note in session.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size)):
         out.write(json.dumps({"checkpoint": note}) + "\n")
     return written
 
 
-def export_file(session: Session, path: Path, key: Ed25519PrivateKey, origin: str) -> int:
+def export_file(session: Session, path: Path, key: Ed25519PrivateKey, origin: str,
+                since: dt.datetime | None = None, until: dt.datetime | None = None) -> int:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as out:
-        count = export(session, out, key, origin)
+        count = export(session, out, key, origin, since, until)
     tmp.replace(path)
     return count
