@@ -11,12 +11,13 @@ lock first thing, so concurrent requests get consecutive indexes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from types import SimpleNamespace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import AuditCheckpoint, AuditEntry, AuditNode, Counter, utcnow
@@ -36,6 +37,14 @@ def canonical(entry) -> bytes:
     }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@functools.lru_cache(maxsize=256)
+def _nodes_query(count: int):
+    """SELECT of `count` nodes by key, built once per count (building the expression cost more than running it)."""
+    c = _NODES.c
+    match = or_(*(and_(c.level == bindparam(f"l{j}"), c.idx == bindparam(f"i{j}")) for j in range(count)))
+    return select(c.level, c.idx, c.hash).where(match)
+
+
 class DbTree:
     """`wire.merkle.Tree` over `audit_nodes` as of `size` entries; nodes are fetched in batches and cached."""
 
@@ -51,9 +60,10 @@ class DbTree:
         wanted = [k for k in set(keys) if k not in self._cache]
         if wanted:
             # One primary-key probe per node (OR of equalities: both SQLite and PostgreSQL use the key).
-            c = _NODES.c
-            match = or_(*(and_(c.level == level, c.idx == index) for level, index in wanted))
-            rows = self.session.connection().execute(select(c.level, c.idx, c.hash).where(match))
+            params = {}
+            for j, (level, index) in enumerate(wanted):
+                params[f"l{j}"], params[f"i{j}"] = level, index
+            rows = self.session.connection().execute(_nodes_query(len(wanted)), params)
             self._cache.update({(level, index): digest for level, index, digest in rows})
 
     def perfect(self, level: int, index: int) -> bytes:
