@@ -1,7 +1,8 @@
 """The edge agent: builds every component from the config, starts them in
 order and stops them in reverse.
 
-    index → reconcile → retention → hub link (if enrolled) → segment syncer →
+    index → reconcile → retention → hub link, consent guard, streamer (if
+    enrolled) → segment syncer →
     per camera: recorder (writer) + capture → maintenance (clock check,
     heartbeat, health event, systemd watchdog) → READY
 
@@ -82,6 +83,7 @@ class EdgeApp:
         self.link = None  # edge.link.EdgeLink on an enrolled box
         self.witness = None  # edge.witness.Witness of the hub's audit log, on an enrolled box
         self.consent = None  # edge.consent.ConsentGuard: judges every grant, on an enrolled box
+        self.streamer = None  # edge.streamer.Streamer: WebRTC sessions under accepted grants, on an enrolled box
         self._started = time.monotonic()
 
     # -- start-up, in order ----------------------------------------------------
@@ -143,6 +145,11 @@ class EdgeApp:
                                         audit_key_pem=identity.audit_public_key_pem,
                                         audit_origin=identity.audit_origin, witness=self.witness)
             self.link.handlers.update(self.consent.command_handlers())
+            from edge.streamer import Streamer
+
+            self.streamer = Streamer(self.consent, self._fanout_for, self.publish, self.config.streaming)
+            self.link.handlers.update(self.streamer.command_handlers())
+            self.streamer.start()
         self.link.start()  # after its command handlers are in place
         logger.info("hub link started as %s", identity.device_id)
 
@@ -189,6 +196,8 @@ class EdgeApp:
         if self._maintenance is not None:
             self._maintenance.cancel()
             await asyncio.gather(self._maintenance, return_exceptions=True)
+        if self.streamer is not None:  # sessions end (and are reported) while the cameras still run
+            await asyncio.to_thread(self.streamer.stop)
         await asyncio.to_thread(self._stop_cameras)
         if self.link is not None:
             await asyncio.to_thread(self._stop_link)
@@ -238,6 +247,10 @@ class EdgeApp:
     def _index(self) -> SegmentIndex:
         assert self.index is not None, "init_storage() first"
         return self.index
+
+    def _fanout_for(self, camera: str) -> Fanout | None:
+        pipeline = self.cameras.get(camera)
+        return pipeline.fanout if pipeline is not None else None
 
     def _open_bytes(self) -> int:
         return sum(p.recorder.open_segment_bytes for p in self.cameras.values())

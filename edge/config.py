@@ -120,11 +120,24 @@ class CaptureConfig(_Strict):
     ] = 600
 
 
+class StreamingConfig(_Strict):
+    max_sessions: Annotated[int, Field(ge=1, le=16, description="WebRTC sessions at once on this appliance.")] = 4
+    ice_host_addresses: Annotated[list[str], Field(
+        max_length=8, description="Addresses to offer as ICE host candidates (empty: every interface). "
+        "127.0.0.1 must be listed for a hub on the same machine.")] = []
+    turn_urls: Annotated[list[str], Field(max_length=4, description="TURN servers (coturn), e.g. turn:host:3478.")] = []
+    turn_username: str | None = None
+    turn_password: str | None = None
+    keepalive_timeout_s: Annotated[float, Field(gt=1, le=300, description="End a session the hub has stopped "
+                                                "asking for after this long.")] = 20
+
+
 class EdgeConfig(_Strict):
     appliance: ApplianceConfig
     cameras: Annotated[list[CameraConfig], Field(min_length=1, description=f"At most {MAX_CAMERAS} cameras.")]
     recording: RecordingConfig = RecordingConfig()
     capture: CaptureConfig = CaptureConfig()
+    streaming: StreamingConfig = StreamingConfig()
 
     @field_validator("cameras")
     @classmethod

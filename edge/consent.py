@@ -149,6 +149,29 @@ class ConsentGuard:
             return "grant lasts longer than the camera's maximum session"
         return self._audit_problem(grant)
 
+    def session_problem(self, grant: c.Grant, now: dt.datetime | None = None) -> str | None:
+        """Why a running session under `grant` must end now, or None: asked again and again while it runs.
+
+        The owner's pause, a policy that no longer shares this camera or this mode, the schedule, and the
+        grant's expiry end a session; a new policy version that still allows it does not.
+        """
+        now = now or _now()
+        if now >= grant.expires_at:
+            return "grant expired"
+        if self.paused(grant.camera):
+            return "sharing paused on the appliance by its owner"
+        document = self.policy(grant.camera)
+        if document is None or document.policy.sharing == "off":
+            return "the owner stopped sharing this camera"
+        policy = document.policy
+        if grant.mode not in policy.modes:
+            return f"the owner no longer allows {grant.mode} for this camera"
+        if policy.sharing == "request_only" and grant.mode == "live":
+            return "this camera now shares recorded footage on request only"
+        if not policy.in_schedule(now):
+            return "outside the camera's allowed schedule"
+        return None
+
     def _audit_problem(self, grant: c.Grant) -> str | None:
         try:
             checkpoint = cp.verify(grant.audit_checkpoint, self.audit_key, self.audit_origin, origin=self.audit_origin)

@@ -27,17 +27,26 @@ def push_policy(hub: Hub, device_id: str, signed: c.Signed, timeout_s: float = 1
 
 def present_grant(hub: Hub, device_id: str, signed: c.Signed, timeout_s: float = 10) -> tuple[bool, str]:
     """(accepted, reason) as the appliance decided; the decision is audited either way."""
+    accepted, reason, _ = present(hub, device_id, signed, lambda envelope: m.GrantPresent(signed=envelope),
+                                  timeout_s)
+    return accepted, reason
+
+
+def present(hub: Hub, device_id: str, signed: c.Signed, command, timeout_s: float = 10) -> tuple[bool, str, dict]:
+    """Send `command(signed envelope)` (a grant-carrying command); (accepted, reason, reply result), audited."""
     grant = c.Grant.model_validate_json(signed.document)
     if hub.link is None:
         raise ApplianceUnreachable("the hub is not connected to the broker")
-    reply = hub.link.request(device_id, m.GrantPresent(signed=_envelope(signed)), timeout_s)
+    reply = hub.link.request(device_id, command(_envelope(signed)), timeout_s)
+    result: dict = {}
     if reply is None or not reply.ok:
         accepted, reason = False, (reply.error if reply else "the appliance did not answer")
     else:
-        accepted, reason = bool(reply.result.get("accepted")), str(reply.result.get("reason", ""))
+        result = reply.result
+        accepted, reason = bool(result.get("accepted")), str(result.get("reason", ""))
     with hub.db.session() as session:
         audit.append(session, actor=f"appliance:{device_id}", action="access.appliance_decision",
                      outcome=audit.Outcome.SUCCESS if accepted else audit.Outcome.DENIED,
                      object=f"camera:{device_id}/{grant.camera}", reason=reason, case_number=grant.case_number,
                      grant_id=str(grant.grant_id), mode=grant.mode)
-    return accepted, reason
+    return accepted, reason, result

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hub.api import audit_log, auth, consent, enrolment, hotlists, registry
+from hub.api import audit_log, auth, consent, enrolment, hotlists, registry, streams
 from hub.core import Hub
 from hub.settings import HubSettings
 
@@ -26,6 +26,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
 
             hub.link = HubLink(hub)
             hub.link.start()
+            hub.start_streams()
         try:
             yield
         finally:
@@ -34,7 +35,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app = FastAPI(title="Canvass hub", version="0.1.0", lifespan=lifespan,
                   description="Camera registry, appliance enrolment and the MQTT link to appliances.")
     app.state.hub = hub
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent):
+    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["health"])

@@ -32,6 +32,7 @@ class Hub:
         self._stopping = threading.Event()
         self.broker_files = broker.BrokerFiles(settings.broker_dir)
         self.link = None  # hub.link.HubLink once started
+        self.streams = None  # hub.streams.StreamService once started (with the link)
 
     def write_broker_config(self, hosts: list[str] | None = None) -> broker.BrokerFiles:
         with self.db.session() as session:
@@ -49,6 +50,15 @@ class Hub:
             active, revoked = broker_access(session)
         broker.write_access(self.broker_files, self.ca, active, revoked)
         broker.reload(self.settings.broker_pid_file or self.broker_files.pid_file)
+
+    def start_streams(self) -> None:
+        from hub.streams import StreamService
+        from wire.rtc import IceSettings
+
+        if self.streams is None:
+            s = self.settings
+            self.streams = StreamService(self, IceSettings(tuple(s.ice_host_addresses), tuple(s.turn_urls),
+                                                           s.turn_username, s.turn_password))
 
     def checkpoint(self):
         """Sign the audit log as it stands now (a grant never waits for the timer).
@@ -77,6 +87,9 @@ class Hub:
         self._stopping.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=10)
+        if self.streams is not None:
+            self.streams.close()
+            self.streams = None
         if self.link is not None:
             self.link.stop()
         self.db.dispose()

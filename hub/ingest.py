@@ -15,8 +15,9 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import audit
 from hub.models import (Alert, Appliance, ApplianceState, Camera, CameraStatusValue, Event, PlateReadRow,
-                        PlateSharing, utcnow)
+                        PlateSharing, StreamSession, utcnow)
 from wire import messages as m
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope) ->
                                   at=body.last_seen, event_id=event_id))
         else:
             stored = {"kind": "plate_read", "camera": body.camera, "withheld": sharing.value}
+    elif isinstance(body, m.StreamEnded):
+        _stream_ended(session, appliance, body)
     elif isinstance(body, m.Alarm):
         session.add(Alert(camera_id=None, appliance_id=appliance.id, kind="alarm", priority="normal",
                           message=f"{body.code}: {body.message}", at=envelope.at, event_id=event_id))
@@ -112,3 +115,18 @@ def ingest_state(session: Session, device_id: str, state: m.DeviceState) -> bool
         for cam in appliance.cameras:
             cam.status = CameraStatusValue.OFFLINE
     return appliance.online and not was_online
+
+
+def _stream_ended(session: Session, appliance: Appliance, body: m.StreamEnded) -> None:
+    """Close the session's record and audit its end with its duration (the appliance's own times)."""
+    row = session.get(StreamSession, str(body.session_id))
+    duration = round((body.ended_at - body.started_at).total_seconds(), 2)
+    if row is not None and row.ended_at is None:
+        row.ended_at, row.end_reason, row.duration_s = body.ended_at, body.reason, duration
+    audit.append(session, actor=f"appliance:{appliance.device_id}", action="stream.end",
+                 outcome=audit.Outcome.SUCCESS, object=f"camera:{row.camera_id}" if row else
+                 f"camera:{appliance.device_id}/{body.camera}", reason=body.reason,
+                 case_number=row.case_number if row else "", session_id=str(body.session_id),
+                 grant_id=str(body.grant_id), mode=body.mode, analyst=row.analyst if row else None,
+                 started_at=body.started_at.isoformat(), ended_at=body.ended_at.isoformat(), duration_s=duration,
+                 packets_sent=body.packets_sent)

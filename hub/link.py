@@ -122,12 +122,16 @@ class HubLink:
     def _apply(self, batch) -> None:
         acks: dict[tuple[str, UUID], Ack] = {}
         came_online: list[str] = []
+        ended: list[UUID] = []  # streaming sessions the appliances ended
         with self.hub.db.session() as session:
             for device_id, leaf, payload in batch:
                 try:
                     with session.begin_nested():
                         if leaf == topics.Leaf.EVENTS:
-                            ack = ingest_event(session, device_id, m.decode(m.EventEnvelope, payload))
+                            envelope = m.decode(m.EventEnvelope, payload)
+                            ack = ingest_event(session, device_id, envelope)
+                            if isinstance(envelope.body, m.StreamEnded):
+                                ended.append(envelope.body.session_id)
                             if ack is not None:
                                 acks[(ack.device_id, ack.stream)] = ack
                         elif leaf == topics.Leaf.STATE:
@@ -146,6 +150,10 @@ class HubLink:
         for ack in acks.values():
             self.client.publish(topics.device_topic(ack.device_id, topics.Leaf.ACKS),
                                 m.encode(m.EventAck(stream=ack.stream, upto=ack.upto)), qos=1)
+        streams = getattr(self.hub, "streams", None)
+        for session_id in ended:
+            if streams is not None:
+                streams.closed_by_appliance(session_id)
         if came_online:
             self.push_hotlist(came_online, only_if_behind=True)
             self.push_policies(came_online)

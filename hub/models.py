@@ -304,3 +304,22 @@ class Counter(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StreamSession(Base):
+    """A WebRTC session from an appliance through the hub to analysts' browsers, under one grant."""
+
+    __tablename__ = "stream_sessions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
+    grant_id: Mapped[str] = mapped_column(String(36), unique=True)
+    analyst: Mapped[str] = mapped_column(String(100), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    case_number: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    duration_s: Mapped[float | None] = mapped_column(Float)

@@ -46,6 +46,12 @@ class HubSettings(BaseSettings):
     ] = "canvass-hub/audit"
     checkpoint_interval_s: Annotated[float, Field(ge=0.2, le=60, description=(
         "How often a new signed checkpoint is issued while audit entries arrive."))] = 2.0
+    ice_host_addresses: Annotated[list[str], Field(max_length=8, description=(
+        "Addresses the hub offers as WebRTC host candidates (empty: every interface); list 127.0.0.1 when "
+        "appliances or browsers are on the same machine."))] = []
+    turn_urls: Annotated[list[str], Field(max_length=4, description="TURN servers (coturn) for WebRTC.")] = []
+    turn_username: str | None = None
+    turn_password: Annotated[str | None, Field(repr=False)] = None
     ca_dir: Annotated[Path | None, Field(description="CA key and certificate; default data_dir/ca.")] = None
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(
   python3 python3-venv python3-dev python3-gi gcc pkg-config libsystemd-dev
   ffmpeg gstreamer1.0-tools gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  fonts-dejavu-core mosquitto postgresql
+  fonts-dejavu-core mosquitto postgresql chromium
 )
 
 missing=()

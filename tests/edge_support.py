@@ -31,10 +31,13 @@ def wait_for(predicate: Callable[[], T], *, timeout: float, interval: float = 0.
         time.sleep(interval)
 
 
-def config_text(data_dir: Path, urls: list[str], **recording: object) -> str:
+def config_text(data_dir: Path, urls: list[str], *, streaming: dict | None = None, **recording: object) -> str:
     lines = ["[appliance]", 'id = "test-box"', f'data_dir = "{data_dir}"', "[recording]"]
     recording.setdefault("min_free_bytes", 0)
     lines += [f"{key} = {json.dumps(value)}" for key, value in recording.items()]
+    # Tests run hub and appliance on loopback, which aioice leaves out unless told.
+    streaming = {"ice_host_addresses": ["127.0.0.1"], **(streaming or {})}
+    lines += ["[streaming]", *(f"{key} = {json.dumps(value)}" for key, value in streaming.items())]
     for n, url in enumerate(urls, start=1):
         lines += ["[[cameras]]", f'name = "cam{n}"', f'url = "{url}"']
     return "\n".join(lines) + "\n"

@@ -134,7 +134,7 @@ class HubStack(ApiHelpers):
         port = free_port()
         self.settings = HubSettings(data_dir=root / "hub", broker_port=port, database_url=database_url,
                                     broker_pid_file=root / "hub" / "broker" / "mosquitto.pid",
-                                    broker_user=getpass.getuser())
+                                    broker_user=getpass.getuser(), ice_host_addresses=["127.0.0.1"])
         self.hub = Hub(self.settings)
         files = self.hub.write_broker_config()
         self.broker = Mosquitto(files, port, root / "mosquitto.log")

@@ -70,7 +70,21 @@ class Alarm(_Strict):
     message: Annotated[str, Field(max_length=2000)]
 
 
-EventBody = Annotated[Union[Health, CameraStatus, PlateRead, Alarm], Field(discriminator="kind")]
+class StreamEnded(_Strict):
+    """A streaming session ended on the appliance, for whatever reason (the hub audits it with its duration)."""
+
+    kind: Literal["stream_ended"] = "stream_ended"
+    session_id: UUID
+    grant_id: UUID
+    camera: CameraName
+    mode: Literal["live", "playback"]
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    reason: Annotated[str, Field(max_length=500)]
+    packets_sent: Annotated[int, Field(ge=0)] = 0
+
+
+EventBody = Annotated[Union[Health, CameraStatus, PlateRead, Alarm, StreamEnded], Field(discriminator="kind")]
 
 
 class EventEnvelope(_Strict):
@@ -138,7 +152,55 @@ class GrantPresent(_Strict):
     signed: SignedDocument
 
 
-CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, GrantPresent], Field(discriminator="kind")]
+SessionDescription = Annotated[str, Field(min_length=10, max_length=32_000, description="SDP, ICE candidates included")]
+
+
+class StreamStart(_Strict):
+    """Open a WebRTC session under a grant: the appliance judges the grant, then answers with its SDP offer.
+
+    `at` is where playback starts (inside the grant's window); live ignores it. The reply's result holds
+    {"accepted": bool, "reason": str, "sdp": offer} — the offer only when accepted.
+    """
+
+    kind: Literal["stream.start"] = "stream.start"
+    session_id: UUID
+    signed: SignedDocument
+    at: AwareDatetime | None = None
+
+
+class StreamAnswer(_Strict):
+    """The hub's SDP answer to the appliance's offer."""
+
+    kind: Literal["stream.answer"] = "stream.answer"
+    session_id: UUID
+    sdp: SessionDescription
+
+
+class StreamStop(_Strict):
+    kind: Literal["stream.stop"] = "stream.stop"
+    session_id: UUID
+    reason: Annotated[str, Field(max_length=500)] = "stopped by the analyst"
+
+
+class StreamKeepalive(_Strict):
+    """The hub still wants these sessions; the appliance ends any it has not heard of for a while."""
+
+    kind: Literal["stream.keepalive"] = "stream.keepalive"
+    session_ids: Annotated[list[UUID], Field(max_length=64)]
+
+
+class StreamControl(_Strict):
+    """Playback controls: pause/resume, seek to a moment inside the grant's window, speed."""
+
+    kind: Literal["stream.control"] = "stream.control"
+    session_id: UUID
+    paused: bool | None = None
+    seek_to: AwareDatetime | None = None
+    speed: Annotated[float, Field(gt=0, le=16)] | None = None
+
+
+CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, GrantPresent, StreamStart, StreamAnswer, StreamStop,
+                              StreamKeepalive, StreamControl], Field(discriminator="kind")]
 
 
 class Command(_Strict):

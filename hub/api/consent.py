@@ -126,15 +126,10 @@ def _refuse(hub: Hub, user: User, body: AccessIn, source: str, why: str, code: i
     return HTTPException(code, f"access refused: {why}")
 
 
-@router.post("/access", response_model=AccessOut, status_code=201,
-             responses={202: {"description": "Waiting for the owner's approval (request_only cameras)"},
-                        403: {"description": "Refused (the reason says why; audited)"},
-                        503: {"description": "Granted and audited, but the appliance could not be reached"}})
-def request_access(body: AccessIn, request: Request, response: Response, hub: HubDep, user: Analyst) -> AccessOut:
-    source = client_address(request)
-    if body.mode != "live" and (body.window_from is None or body.window_to is None
-                                or body.window_to <= body.window_from):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "playback and clip need window_from < window_to")
+def check_access(hub: Hub, user: User, body, source: str) -> tuple[ConsentVersion, str, str, c.Policy]:
+    """The hub's own checks of an access request (`body`: camera_id, mode, duration_s, reason, case_number,
+    purpose): the camera's consent in force, its mode, schedule and maximum session. A refusal is audited
+    and raised (403); returns (consent version, device id, camera name, policy)."""
     with hub.db.session() as session:
         camera = session.get(Camera, body.camera_id)
         if camera is None:
@@ -156,6 +151,19 @@ def request_access(body: AccessIn, request: Request, response: Response, hub: Hu
         why = f"longer than the camera's maximum session of {policy.max_session_s} s"
     if why:
         raise _refuse(hub, user, body, source, why)
+    return row, device_id, name, policy
+
+
+@router.post("/access", response_model=AccessOut, status_code=201,
+             responses={202: {"description": "Waiting for the owner's approval (request_only cameras)"},
+                        403: {"description": "Refused (the reason says why; audited)"},
+                        503: {"description": "Granted and audited, but the appliance could not be reached"}})
+def request_access(body: AccessIn, request: Request, response: Response, hub: HubDep, user: Analyst) -> AccessOut:
+    source = client_address(request)
+    if body.mode != "live" and (body.window_from is None or body.window_to is None
+                                or body.window_to <= body.window_from):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "playback and clip need window_from < window_to")
+    row, device_id, name, policy = check_access(hub, user, body, source)
     if policy.sharing == "request_only":
         with hub.db.session() as session:
             pending = FootageRequest(camera_id=body.camera_id, mode=body.mode, window_from=body.window_from,

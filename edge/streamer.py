@@ -1,0 +1,226 @@
+"""The appliance's streamer: WebRTC sessions to the hub, opened only under a grant the box accepted.
+
+Signaling rides the MQTT command channel (`wire.messages`): `stream.start`
+carries the signed grant; the consent guard judges it (and logs it for the
+owner); if accepted the streamer makes a send-only H.264 peer connection and
+replies with its SDP offer (ICE gathered: no trickle). The hub answers with
+`stream.answer`. Media is the camera's own packets (`edge.tracks`).
+
+A session ends — and a `stream_ended` event with its duration goes to the hub
+through the durable outbox — when the hub stops it, when its keepalives stop,
+when the peer connection fails, at the grant's expiry or the policy's maximum
+session length, and within `WATCH_S` of the owner pausing sharing on the box or
+the hub pushing a policy that no longer allows it: the guard is asked again
+for every running session, every `WATCH_S`.
+
+aiortc is asyncio; the streamer runs its own event loop in a thread, and the
+MQTT handlers (paho's thread) hand work to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from edge.config import StreamingConfig
+from edge.consent import ConsentGuard
+from edge.fanout import Fanout
+from edge.tracks import LiveTrack
+from wire import consent as c
+from wire import messages as m
+from wire import rtc
+
+log = logging.getLogger(__name__)
+
+WATCH_S = 0.25
+HANDLER_TIMEOUT_S = 10
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class Session:
+    id: uuid.UUID
+    grant: c.Grant
+    pc: RTCPeerConnection
+    track: LiveTrack
+    started_at: dt.datetime
+    deadline: dt.datetime
+    last_keepalive: float = field(default_factory=time.monotonic)
+    ending: bool = False
+
+
+class Streamer:
+    def __init__(self, guard: ConsentGuard, fanout_for: Callable[[str], Fanout | None],
+                 publish: Callable[[m.EventBody], None], settings: StreamingConfig | None = None) -> None:
+        self.guard = guard
+        self.fanout_for = fanout_for
+        self.publish = publish
+        self.settings = settings or StreamingConfig()
+        self.ice = rtc.IceSettings(tuple(self.settings.ice_host_addresses), tuple(self.settings.turn_urls),
+                                   self.settings.turn_username, self.settings.turn_password)
+        self.sessions: dict[uuid.UUID, Session] = {}
+        self.ended: list[m.StreamEnded] = []  # recent ends, newest last (for status and tests)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="streamer", daemon=True)
+        self._watch: asyncio.Task | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._watch = self._loop.create_task(self._watch_sessions())
+        self._loop.run_forever()
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._call(self._shutdown())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _shutdown(self) -> None:
+        for session in list(self.sessions.values()):
+            await self._end(session, "the appliance is shutting down")
+        if self._watch is not None:
+            self._watch.cancel()
+
+    def _call(self, coroutine, timeout: float = HANDLER_TIMEOUT_S):
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise TimeoutError("the streamer did not answer in time") from None
+
+    # -- MQTT commands (paho's thread) -------------------------------------------------
+
+    def command_handlers(self) -> dict:
+        return {
+            "stream.start": lambda body: self._call(self._start(body)),
+            "stream.answer": lambda body: self._call(self._answer(body)),
+            "stream.stop": lambda body: self._call(self._stop(body)),
+            "stream.keepalive": lambda body: self._call(self._keepalive(body)),
+        }
+
+    async def _start(self, body: m.StreamStart) -> dict:
+        if body.session_id in self.sessions:
+            raise ValueError(f"session {body.session_id} already exists")
+        if len(self.sessions) >= self.settings.max_sessions:
+            return {"accepted": False, "reason": f"the appliance is already streaming {len(self.sessions)} "
+                    f"sessions (its limit is {self.settings.max_sessions})"}
+        signed = c.Signed(document=body.signed.document, signature=body.signed.signature)
+        try:  # what the grant asks for, before judging it (judging uses it up)
+            asked = c.Grant.model_validate_json(signed.document)
+        except ValueError:
+            asked = None
+        if asked is not None and asked.mode not in ("live",):
+            return {"accepted": False, "reason": f"{asked.mode} is not streamed by this appliance"}
+        fanout = self.fanout_for(asked.camera) if asked is not None else None
+        if asked is not None and fanout is None:
+            return {"accepted": False, "reason": f"camera {asked.camera} is not running on this appliance"}
+        decision = await asyncio.to_thread(self.guard.judge, signed)
+        if not decision.accepted:
+            return {"accepted": False, "reason": decision.reason}
+        grant = decision.grant
+        now = _now()
+        document = self.guard.policy(grant.camera)
+        deadline = min(grant.expires_at, now + dt.timedelta(seconds=document.policy.max_session_s))
+        pc = RTCPeerConnection(rtc.configuration(self.ice))
+        track = LiveTrack(fanout, name=f"stream-{body.session_id}")
+        rtc.prefer_h264(pc.addTransceiver(track, direction="sendonly"))
+        session = Session(body.session_id, grant, pc, track, now, deadline)
+        self.sessions[session.id] = session
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed") and not session.ending:
+                await self._end(session, f"connection {pc.connectionState}")
+
+        await pc.setLocalDescription(await pc.createOffer())
+        log.info("streaming %s to the hub: session %s, grant %s, case %s", grant.camera, session.id,
+                 grant.grant_id, grant.case_number)
+        return {"accepted": True, "reason": "accepted", "sdp": pc.localDescription.sdp,
+                "deadline": deadline.isoformat()}
+
+    async def _answer(self, body: m.StreamAnswer) -> dict:
+        session = self._session(body.session_id)
+        await session.pc.setRemoteDescription(RTCSessionDescription(sdp=body.sdp, type="answer"))
+        return {"session_id": str(session.id)}
+
+    async def _stop(self, body: m.StreamStop) -> dict:
+        session = self.sessions.get(body.session_id)
+        if session is None:
+            return {"session_id": str(body.session_id), "already_ended": True}
+        ended = await self._end(session, body.reason)
+        return {"session_id": str(session.id), "duration_s": (ended.ended_at - ended.started_at).total_seconds()}
+
+    async def _keepalive(self, body: m.StreamKeepalive) -> dict:
+        now = time.monotonic()
+        unknown = []
+        for session_id in body.session_ids:
+            session = self.sessions.get(session_id)
+            if session is None:
+                unknown.append(str(session_id))
+            else:
+                session.last_keepalive = now
+        return {"unknown": unknown}
+
+    def _session(self, session_id: uuid.UUID) -> Session:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise ValueError(f"no session {session_id}")
+        return session
+
+    # -- ending --------------------------------------------------------------------------
+
+    async def _end(self, session: Session, reason: str) -> m.StreamEnded:
+        session.ending = True
+        self.sessions.pop(session.id, None)
+        session.track.stop()
+        await session.pc.close()
+        ended = m.StreamEnded(session_id=session.id, grant_id=session.grant.grant_id, camera=session.grant.camera,
+                              mode=session.grant.mode, started_at=session.started_at, ended_at=_now(),
+                              reason=reason[:500], packets_sent=session.track.packets_sent)
+        self.ended = [*self.ended[-99:], ended]
+        log.info("session %s on %s ended after %.1f s: %s", session.id, session.grant.camera,
+                 (ended.ended_at - ended.started_at).total_seconds(), reason)
+        try:
+            self.publish(ended)
+        except Exception:
+            log.warning("the end of session %s was not queued for the hub", session.id, exc_info=True)
+        return ended
+
+    def _why_end(self, session: Session, now: dt.datetime, mono: float) -> str | None:
+        if now >= session.deadline:
+            return "maximum session length reached" if session.deadline < session.grant.expires_at \
+                else "grant expired"
+        if mono - session.last_keepalive > self.settings.keepalive_timeout_s:
+            return "the hub stopped asking for the session (no keepalive)"
+        return self.guard.session_problem(session.grant, now)
+
+    async def _watch_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_S)
+            now, mono = _now(), time.monotonic()
+            for session in list(self.sessions.values()):
+                try:
+                    why = self._why_end(session, now, mono)
+                except Exception as exc:  # the consent store unreadable: fail closed
+                    why = f"consent could not be checked: {exc}"
+                if why and not session.ending:
+                    await self._end(session, why)

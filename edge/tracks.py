@@ -1,0 +1,120 @@
+"""Video tracks the streamer sends: H.264 packets passed through to aiortc, never re-encoded.
+
+aiortc's sender packetizes an `av.Packet` it gets from `recv()` as it is
+(`H264Encoder.pack`), so a track that returns the camera's own packets costs
+no decode and no encode. `LiveTrack` starts from the GOP cache (the last
+keyframe and what followed it, sent at once) and then follows the camera's
+fan-out; timestamps are rebased to start at 0 on a 90 kHz clock and stay
+continuous across camera reconnects; SPS/PPS go in front of every keyframe
+that lacks them (cameras that only announce them in the SDP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+from collections import deque
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from edge.fanout import Fanout
+from edge.h264 import NAL_SPS, iter_nals, nal_type
+from edge.packets import MediaPacket, StreamLost
+
+CLOCK = 90_000
+TIME_BASE = fractions.Fraction(1, CLOCK)
+QUEUE_PACKETS = 120  # ~8 s at 15 fps: a slow viewer drops to the next keyframe beyond this
+
+
+def with_parameter_sets(packet: MediaPacket) -> bytes:
+    """The packet's bytes, with the stream's SPS/PPS in front if it is a keyframe that lacks them."""
+    if not packet.keyframe or not packet.stream.extradata:
+        return packet.data
+    if any(nal_type(nal) == NAL_SPS for nal in iter_nals(packet.data[:4096])):
+        return packet.data
+    return packet.stream.extradata + packet.data
+
+
+class Rebaser:
+    """Camera timestamps → a continuous 90 kHz clock from 0, across reconnects (each re-anchored)."""
+
+    def __init__(self) -> None:
+        self._connection: int | None = None
+        self._offset = 0
+        self._next = 0
+        self._last_dts: int | None = None
+
+    def accepts(self, packet: MediaPacket) -> bool:
+        """False for packets to skip: before a new connection's first keyframe, or already sent (duplicates)."""
+        if packet.stream.connection != self._connection:
+            return packet.keyframe
+        return self._last_dts is None or packet.dts > self._last_dts
+
+    def rebase(self, packet: MediaPacket) -> int:
+        tb = packet.stream.time_base
+        ticks = int(packet.pts * tb * CLOCK)
+        if packet.stream.connection != self._connection:
+            self._connection = packet.stream.connection
+            self._offset = self._next - ticks
+        self._last_dts = packet.dts
+        out = ticks + self._offset
+        self._next = max(self._next, out + max(1, int(packet.duration * tb * CLOCK)))
+        return out
+
+
+class LiveTrack(MediaStreamTrack):
+    """The camera as it is now, from its last keyframe."""
+
+    kind = "video"
+
+    def __init__(self, fanout: Fanout, name: str = "stream") -> None:
+        super().__init__()
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        # Subscribe before taking the cache so no packet falls between; duplicates are dropped by DTS.
+        self._subscription = fanout.subscribe(name, max_items=QUEUE_PACKETS, on_item=self._notify)
+        self._fanout = fanout
+        self._backlog: deque[MediaPacket] = deque(fanout.gop_cache.snapshot())
+        self._rebaser = Rebaser()
+        self.packets_sent = 0
+        self.first_packet_at: float | None = None
+
+    def _notify(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._wake.set)
+        except RuntimeError:  # the loop is closed: the session is over
+            pass
+
+    def _next_item(self):
+        if self._backlog:
+            return self._backlog.popleft()
+        return self._subscription.get_nowait()
+
+    async def recv(self) -> av.Packet:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            item = self._next_item()
+            if item is None:
+                self._wake.clear()
+                if len(self._subscription):
+                    continue
+                await self._wake.wait()
+                continue
+            if isinstance(item, StreamLost) or not self._rebaser.accepts(item):
+                continue
+            packet = av.Packet(with_parameter_sets(item))
+            packet.pts = packet.dts = self._rebaser.rebase(item)
+            packet.time_base = TIME_BASE
+            packet.is_keyframe = item.keyframe
+            self.packets_sent += 1
+            if self.first_packet_at is None:
+                self.first_packet_at = self._loop.time()
+            return packet
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            self._fanout.unsubscribe(self._subscription)
+        super().stop()
+        self._wake.set()

@@ -1,0 +1,152 @@
+"""Stream now: open a WebRTC session from an appliance's camera, join it from the browser, stop it.
+
+    POST   /api/streams                 camera, mode, at, purpose, reason, case number → session (201)
+    POST   /api/streams/{id}/viewer     the browser's SDP offer (ICE gathered) → the hub's answer
+    GET    /api/streams/{id}            state, deadline, seconds left, how it ended
+    DELETE /api/streams/{id}            stop (the appliance reports the end; both are audited)
+
+The hub's consent checks are the access API's (`check_access`), then
+`hub.streams.StreamService.open`: grant (audited first), the appliance's
+verdict (audited), the WebRTC session. Only the analyst who opened a session
+(or an admin) may watch or stop it; each viewer joining is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from hub import audit
+from hub.api.consent import Analyst, Ask, Purpose, check_access
+from hub.api.deps import HubDep, SessionDep, client_address
+from hub.models import Role, StreamSession, User, utcnow
+from hub.streams import StreamError
+
+router = APIRouter(prefix="/api/streams", tags=["streams"])
+
+
+class StreamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera_id: int
+    mode: Literal["live", "playback"] = "live"
+    at: AwareDatetime | None = Field(None, description="Playback: where in the box's buffer to start.")
+    purpose: Purpose
+    reason: Annotated[str, Field(min_length=10, max_length=2000)]
+    case_number: Annotated[str, Field(min_length=3, max_length=100)]
+    duration_s: Annotated[int, Field(ge=10, le=24 * 3600)] = 600
+
+
+class StreamOut(BaseModel):
+    session_id: str
+    camera_id: int
+    mode: str
+    analyst: str
+    case_number: str
+    started_at: dt.datetime
+    deadline: dt.datetime
+    remaining_s: float
+    state: Literal["live", "ended"]
+    ended_at: dt.datetime | None = None
+    end_reason: str = ""
+    duration_s: float | None = None
+
+
+class ViewerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sdp: Annotated[str, Field(min_length=10, max_length=32_000)]
+    type: Literal["offer"] = "offer"
+
+
+class ViewerOut(BaseModel):
+    sdp: str
+    type: Literal["answer"] = "answer"
+
+
+def _out(row: StreamSession, live: bool) -> StreamOut:
+    now = utcnow()
+    ended = row.ended_at is not None or not live
+    return StreamOut(session_id=row.id, camera_id=row.camera_id, mode=row.mode, analyst=row.analyst,
+                     case_number=row.case_number, started_at=row.started_at, deadline=row.deadline,
+                     remaining_s=0 if ended else max(0.0, round((row.deadline - now).total_seconds(), 1)),
+                     state="ended" if ended else "live", ended_at=row.ended_at, end_reason=row.end_reason,
+                     duration_s=row.duration_s)
+
+
+def _own_session(session, user: User, session_id: uuid.UUID) -> StreamSession:
+    row = session.get(StreamSession, str(session_id))
+    if row is None or (row.analyst != user.username and user.role != Role.ADMIN):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such stream session")
+    return row
+
+
+def _is_live(hub, session_id: uuid.UUID) -> bool:
+    return hub.streams is not None and session_id in hub.streams.sessions
+
+
+@router.post("", response_model=StreamOut, status_code=201,
+             responses={403: {"description": "Refused by the hub's checks or by the appliance (reason given)"},
+                        409: {"description": "The camera shares footage only with its owner's approval"},
+                        503: {"description": "The appliance could not be reached"}})
+def open_stream(body: StreamIn, request: Request, hub: HubDep, user: Analyst) -> StreamOut:
+    source = client_address(request)
+    if body.mode == "playback" and body.at is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "playback needs `at`, the moment to start from")
+    if body.at is not None and body.at > utcnow():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "`at` is in the future")
+    if hub.streams is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "streaming is not running on this hub")
+    row, device_id, name, policy = check_access(hub, user, body, source)
+    if policy.sharing == "request_only":
+        raise HTTPException(status.HTTP_409_CONFLICT, "this camera shares footage only with its owner's approval: "
+                            "request it with POST /api/access")
+    window = (body.at, body.at + dt.timedelta(seconds=body.duration_s)) if body.mode == "playback" else None
+    ask = Ask(user.username, user.unit, body.purpose, body.mode, body.reason, body.case_number, body.duration_s,
+              window)
+    try:
+        live = hub.streams.open(ask=ask, source=source, device_id=device_id, camera=name, camera_id=body.camera_id,
+                                policy_version=row.version, at=body.at)
+    except StreamError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    with hub.db.session() as session:
+        return _out(session.get(StreamSession, str(live.id)), True)
+
+
+@router.get("/{session_id}", response_model=StreamOut)
+def stream_state(session_id: uuid.UUID, session: SessionDep, hub: HubDep, user: Analyst) -> StreamOut:
+    return _out(_own_session(session, user, session_id), _is_live(hub, session_id))
+
+
+@router.post("/{session_id}/viewer", response_model=ViewerOut)
+def join(session_id: uuid.UUID, body: ViewerIn, request: Request, hub: HubDep, user: Analyst) -> ViewerOut:
+    with hub.db.session() as session:
+        row = _own_session(session, user, session_id)
+        camera_id, case_number = row.camera_id, row.case_number
+    if not _is_live(hub, session_id):
+        raise HTTPException(status.HTTP_410_GONE, "the session has ended")
+    try:
+        answer = hub.streams.add_viewer(session_id, body.sdp)
+    except StreamError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    except ValueError as exc:  # aiortc on a malformed offer
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bad SDP offer: {exc}") from None
+    with hub.db.session() as session:
+        audit.append(session, actor=user.username, action="stream.view", outcome=audit.Outcome.SUCCESS,
+                     object=f"camera:{camera_id}", source=client_address(request), case_number=case_number,
+                     session_id=str(session_id))
+    return ViewerOut(sdp=answer)
+
+
+@router.delete("/{session_id}", status_code=204)
+def stop_stream(session_id: uuid.UUID, request: Request, hub: HubDep, user: Analyst) -> None:
+    with hub.db.session() as session:
+        row = _own_session(session, user, session_id)
+        camera_id, case_number = row.camera_id, row.case_number
+    stopped = hub.streams.stop(session_id) if hub.streams is not None else False
+    with hub.db.session() as session:
+        audit.append(session, actor=user.username, action="stream.stop", outcome=audit.Outcome.SUCCESS,
+                     object=f"camera:{camera_id}", source=client_address(request), case_number=case_number,
+                     session_id=str(session_id), already_ended=not stopped)

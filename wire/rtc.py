@@ -1,0 +1,57 @@
+"""WebRTC settings shared by the appliance's streamer and the hub's relay (aiortc).
+
+- No public STUN server is ever asked (aiortc's default would): ICE servers
+  come from configuration only, typically one TURN server (coturn) for boxes
+  and viewers behind NAT.
+- `use_host_addresses` pins the host candidates aioice gathers. aioice never
+  offers 127.0.0.1, so a hub and an appliance on one machine (tests, the
+  demo) could not connect; pinning ["127.0.0.1"] makes loopback work, and on a
+  real box pinning the LAN address keeps VPN/docker interfaces out of the SDP.
+- `prefer_h264` restricts a transceiver to H.264, the one codec the
+  appliance can send without transcoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aioice.ice
+from aiortc import RTCConfiguration, RTCIceServer, RTCRtpSender
+
+_original_host_addresses = aioice.ice.get_host_addresses
+
+
+@dataclass(frozen=True)
+class IceSettings:
+    """Where ICE may look: pinned host addresses (empty: every interface aioice finds) and TURN servers."""
+
+    host_addresses: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_username: str | None = None
+    turn_password: str | None = None
+
+
+def use_host_addresses(addresses: Sequence[str]) -> None:
+    """Gather host candidates only on `addresses` (process-wide: aioice has no per-connection option)."""
+    if not addresses:
+        aioice.ice.get_host_addresses = _original_host_addresses
+        return
+    pinned = list(addresses)
+
+    def pinned_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in pinned if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+    aioice.ice.get_host_addresses = pinned_addresses
+
+
+def configuration(settings: IceSettings) -> RTCConfiguration:
+    use_host_addresses(settings.host_addresses)
+    servers = [RTCIceServer(urls=list(settings.turn_urls), username=settings.turn_username,
+                            credential=settings.turn_password)] if settings.turn_urls else []
+    return RTCConfiguration(iceServers=servers)
+
+
+def prefer_h264(transceiver) -> None:
+    codecs = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/H264"]
+    transceiver.setCodecPreferences(codecs)
