@@ -3,10 +3,17 @@
 aiortc's sender packetizes an `av.Packet` it gets from `recv()` as it is
 (`H264Encoder.pack`), so a track that returns the camera's own packets costs
 no decode and no encode. `LiveTrack` starts from the GOP cache (the last
-keyframe and what followed it, sent at once) and then follows the camera's
-fan-out; timestamps are rebased to start at 0 on a 90 kHz clock and stay
-continuous across camera reconnects; SPS/PPS go in front of every keyframe
-that lacks them (cameras that only announce them in the SDP).
+keyframe and what followed it) and then follows the camera's fan-out;
+timestamps are rebased to start at 0 on a 90 kHz clock and stay continuous
+across camera reconnects; SPS/PPS go in front of every keyframe that lacks
+them (cameras that only announce them in the SDP).
+
+The cached GOP goes out at once for the keyframe, then one frame every
+`BACKLOG_PACE_S` with timestamps that far apart: the viewer fast-forwards to
+the live edge instead of lagging a GOP behind for the whole session, and the
+burst stays small enough not to overrun the receiver's UDP buffer (sent all
+at once, a 1080p GOP lost packets on loopback, and passthrough cannot ask the
+camera for a fresh keyframe to repair them).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from edge.packets import MediaPacket, StreamLost
 CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, CLOCK)
 QUEUE_PACKETS = 120  # ~8 s at 15 fps: a slow viewer drops to the next keyframe beyond this
+BACKLOG_PACE_S = 0.012
 
 
 def with_parameter_sets(packet: MediaPacket) -> bytes:
@@ -44,6 +52,7 @@ class Rebaser:
         self._offset = 0
         self._next = 0
         self._last_dts: int | None = None
+        self._reanchor = False
 
     def accepts(self, packet: MediaPacket) -> bool:
         """False for packets to skip: before a new connection's first keyframe, or already sent (duplicates)."""
@@ -51,11 +60,17 @@ class Rebaser:
             return packet.keyframe
         return self._last_dts is None or packet.dts > self._last_dts
 
-    def rebase(self, packet: MediaPacket) -> int:
+    def rebase(self, packet: MediaPacket, *, gap_ticks: int | None = None) -> int:
+        """The packet's output time; with `gap_ticks`, `gap_ticks` after the previous one (a compressed backlog)."""
         tb = packet.stream.time_base
         ticks = int(packet.pts * tb * CLOCK)
-        if packet.stream.connection != self._connection:
-            self._connection = packet.stream.connection
+        if gap_ticks is not None:
+            self._connection, self._last_dts, self._reanchor = packet.stream.connection, packet.dts, True
+            out = self._next
+            self._next = out + gap_ticks
+            return out
+        if packet.stream.connection != self._connection or self._reanchor:
+            self._connection, self._reanchor = packet.stream.connection, False
             self._offset = self._next - ticks
         self._last_dts = packet.dts
         out = ticks + self._offset
@@ -95,6 +110,7 @@ class LiveTrack(MediaStreamTrack):
         while True:
             if self.readyState != "live":
                 raise MediaStreamError
+            from_backlog = bool(self._backlog)
             item = self._next_item()
             if item is None:
                 self._wake.clear()
@@ -104,8 +120,11 @@ class LiveTrack(MediaStreamTrack):
                 continue
             if isinstance(item, StreamLost) or not self._rebaser.accepts(item):
                 continue
+            if from_backlog and self.packets_sent:
+                await asyncio.sleep(BACKLOG_PACE_S)
             packet = av.Packet(with_parameter_sets(item))
-            packet.pts = packet.dts = self._rebaser.rebase(item)
+            gap = int(BACKLOG_PACE_S * CLOCK) if from_backlog else None
+            packet.pts = packet.dts = self._rebaser.rebase(item, gap_ticks=gap)
             packet.time_base = TIME_BASE
             packet.is_keyframe = item.keyframe
             self.packets_sent += 1

@@ -113,8 +113,8 @@ def test_live_frames_arrive_bit_exact_and_revoking_consent_cuts_the_session(
     time.sleep(0.5)
     reference.stop.set()
     reference.join(10)
-    missing = [h for h in received if h not in reference.hashes]
-    assert not missing, f"{len(missing)} of {len(received)} frames differ from the camera's"
+    missing = [n for n, h in enumerate(received) if h not in reference.hashes]
+    assert not missing, f"frames {missing} of {len(received)} differ from the camera's"
 
     # The owner revokes consent mid-stream: the box ends the session by itself, the hub's media stops.
     with hub_stack.client(box.owner) as c:
