@@ -190,8 +190,8 @@ class StreamService:
             raise StreamError("no video from the appliance yet") from None
         pc = RTCPeerConnection(rtc.configuration(self.ice))
         session.viewers.append(pc)
-        pc.addTrack(self.relay.subscribe(session.track, buffered=False))
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        pc.addTrack(self.relay.subscribe(session.track, buffered=False))
         await pc.setLocalDescription(await pc.createAnswer())
         return pc.localDescription.sdp
 

@@ -1,0 +1,65 @@
+"""The analyst page in a real browser (Debian's chromium driven by Playwright): sign in, Stream now, the video plays."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.hub_support import HubStack
+from tests.test_streaming import REASON, enrolled_box
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless, no sandbox (root in CI), no calls home; loopback ICE candidates allowed and not hidden behind mDNS,
+# so the browser and the hub meet on 127.0.0.1 only.
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"]
+
+
+@pytest.fixture
+def page():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (it installs Debian's chromium)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def frames_shown(page) -> int:
+    return page.evaluate("() => document.querySelector('[data-testid=stream-video]')"
+                         ".getVideoPlaybackQuality().totalVideoFrames")
+
+
+def test_sign_in_stream_now_and_the_video_plays(hub_stack: HubStack, cameras, edge, tmp_path: Path, page):
+    box = enrolled_box(hub_stack, cameras, edge, tmp_path)
+    page.goto(hub_stack.server.url + "/")
+    page.get_by_test_id("username").fill("ana")
+    page.get_by_test_id("password").fill("wrong password")
+    page.get_by_test_id("sign-in").click()
+    page.get_by_role("alert").filter(has_text="wrong username or password").wait_for(timeout=10_000)
+    page.get_by_test_id("password").fill("correct-horse-battery")
+    page.get_by_test_id("sign-in").click()
+    page.get_by_test_id("camera-list").get_by_text("cam1").wait_for(timeout=10_000)
+
+    page.get_by_test_id("reason").fill(REASON)
+    page.get_by_test_id("case-number").fill("2026-004799")
+    page.get_by_test_id("stream-now").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=stream-video]')"
+                           ".getVideoPlaybackQuality().totalVideoFrames > 0", timeout=20_000)
+    first = frames_shown(page)
+    page.wait_for_function(f"() => document.querySelector('[data-testid=stream-video]')"
+                           f".getVideoPlaybackQuality().totalVideoFrames > {first + 15}", timeout=20_000)
+    assert page.get_by_test_id("remaining").inner_text().endswith("left")
+
+    page.get_by_test_id("stream-stop").click()
+    page.get_by_test_id("stream-state").filter(has_text="Stopped").wait_for(timeout=10_000)
+    with hub_stack.client(box.analyst) as c:
+        entries = c.get("/api/auth/me").json()  # still signed in; the stop reached the hub:
+    assert entries["username"] == "ana"
+    assert not hub_stack.hub.streams.sessions
