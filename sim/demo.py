@@ -40,6 +40,9 @@ def appliance_config(data_dir: Path, urls: list[str], *, max_bytes: int) -> str:
         "",
         "[recording]",
         f"max_bytes = {max_bytes}  # the demo never takes more than this of your disk",
+        "",
+        "[streaming]",
+        'ice_host_addresses = ["127.0.0.1"]  # the hub runs on this machine',
     ]
     for n, url in enumerate(urls, start=1):
         lines += ["", "[[cameras]]", f'name = "cam{n}"', f'url = "{url}"']
@@ -67,7 +70,8 @@ class DemoHub:
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.env = {**os.environ, "CANVASS_HUB_BROKER_PORT": str(self.mqtt_port),
                     "CANVASS_HUB_BROKER_USER": getpass.getuser(),
-                    "CANVASS_HUB_BROKER_PID_FILE": str(self.data / "broker" / "mosquitto.pid")}
+                    "CANVASS_HUB_BROKER_PID_FILE": str(self.data / "broker" / "mosquitto.pid"),
+                    "CANVASS_HUB_ICE_HOST_ADDRESSES": '["127.0.0.1"]'}
         self.processes: list[subprocess.Popen] = []
         self.users: dict[str, str] = {}
 
@@ -110,6 +114,8 @@ class DemoHub:
                 body = {"username": username, "password": password, "role": role}
                 if role == "owner":
                     body["business_id"] = business
+                else:
+                    body["unit"] = "RTCC"
                 admin.post("/api/users", json=body).raise_for_status()
                 self.users[username] = password
         with self.client("owner") as owner:
@@ -128,6 +134,9 @@ class DemoHub:
                 owner.patch(f"/api/cameras/{camera['id']}", json={
                     "latitude": DEMO_SITE[0] + 0.0002 * n, "longitude": DEMO_SITE[1], "view_direction_deg": 90 * n}
                 ).raise_for_status()
+                # The demo owner shares live and recorded video (a real owner chooses; the default is off).
+                owner.put(f"/api/cameras/{camera['id']}/consent", json={
+                    "sharing": "always", "modes": ["live", "playback"]}).raise_for_status()
         return True
 
     def cameras_line(self) -> str:
@@ -194,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         for url in cameras.urls:
             print(f"demo: camera {url}")
         print(f"demo: hub {hub.url}  (API docs: {hub.url}/docs; log: {root / 'hub.log'})")
+        print(f"demo: analyst page {hub.url}/  (sign in as 'analyst', pick a camera, Stream now)")
         for user, password in hub.users.items():
             print(f"demo: sign in as {user!r} with password {password!r} (development only, new each run)")
         print(f"demo: appliance recording to {root / 'data' / 'recordings'} (log: {root / 'edge.log'})")

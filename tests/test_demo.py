@@ -17,6 +17,7 @@ def test_demo_runs_the_whole_stack(tmp_path: Path):
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert re.search(r"demo: hub http://127\.0\.0\.1:\d+", out)
     assert "sign in as 'analyst' with password" in out
+    assert "demo: analyst page http://127.0.0.1:" in out
     assert "enrolled as dev-" in out
     # The hub's map shows both cameras recording, placed by the owner near the demo site.
     map_lines = [line for line in out.splitlines() if "the hub's map near the bakery" in line]

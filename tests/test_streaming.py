@@ -145,3 +145,35 @@ def test_live_frames_arrive_bit_exact_and_revoking_consent_cuts_the_session(
         refused = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "live", "purpose": "other",
                                                "reason": REASON, "case_number": "2026-004712"})
         assert refused.status_code == 403 and "does not share" in refused.json()["detail"]
+
+
+def test_pausing_on_the_box_ends_the_session_and_refuses_new_ones(hub_stack: HubStack, cameras, edge,
+                                                                   tmp_path: Path):
+    box = enrolled_box(hub_stack, cameras, edge, tmp_path)
+    opened = open_stream(hub_stack, box)
+    session_id = uuid.UUID(opened["session_id"])
+    track = hub_stack.hub.streams.subscribe(session_id)
+    receive(hub_stack, track, 5)
+    paused = subprocess.run([sys.executable, "-m", "edge.cli", "pause", "--config", str(box.agent.config),
+                             "--camera", "cam1"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert paused.returncode == 0, paused.stderr
+    paused_at = time.time()
+    with pytest.raises(MediaStreamError):
+        for _ in range(100):
+            hub_stack.hub.streams.call(track.recv(), timeout=10)
+
+    def ended():
+        with hub_stack.hub.db.session() as session:
+            row = session.get(StreamSession, str(session_id))
+            return row if row.ended_at is not None else None
+
+    row = eventually(ended, timeout=15, what="the session's end reported by the appliance")
+    assert row.end_reason == "sharing paused on the appliance by its owner"
+    assert row.ended_at.timestamp() - paused_at < 2.0
+    # However the hub is configured, the box refuses while paused; the refusal is audited at the hub.
+    with hub_stack.client(box.analyst) as c:
+        r = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "live", "purpose": "other",
+                                         "reason": REASON, "case_number": "2026-004713"})
+    assert r.status_code == 403 and "paused on the appliance" in r.json()["detail"]
+    [decision] = [e for e in actions(hub_stack, "access.appliance_decision") if e.case_number == "2026-004713"]
+    assert decision.outcome == "denied"

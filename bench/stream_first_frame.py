@@ -1,0 +1,135 @@
+"""Click-to-first-frame for "stream now", live, on loopback.
+
+Sets up everything itself: a simulated 1080p15 camera (GStreamer RTSP), a real
+mosquitto with the hub's generated TLS config, the hub (API on uvicorn + MQTT
+link + stream service) in this process, and an enrolled `canvass-edge run`
+agent recording the camera. Then, `--trials` times: the analyst's
+`POST /api/streams` (hub consent checks, grant audited and signed, appliance
+judges it, WebRTC appliance → hub), a viewer peer (aiortc, as a browser would)
+offering to `POST /api/streams/{id}/viewer`, and the clock stops at the first
+*decoded* frame at that viewer. The stream is stopped between trials.
+
+Prints one JSON object (with --json): median_s, p95_s, every trial, and the
+split of the median into "API call answered" and "viewer's first frame".
+
+    .venv/bin/python bench/stream_first_frame.py --trials 20 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from hub.models import Camera, Role  # noqa: E402
+from sim.process import CameraProcess  # noqa: E402
+from tests.edge_support import EdgeProcess  # noqa: E402
+from tests.hub_support import HubStack, eventually  # noqa: E402
+from wire import rtc  # noqa: E402
+
+REASON = "benchmark: time from Stream now to the first frame"
+
+
+def setup(root: Path):
+    stack = HubStack(root).start()
+    business_id, owner = stack.business_with_owner("Bench Bakery")
+    code = stack.claim_code(owner, business_id)
+    data_dir = root / "box"
+    subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", stack.server.url, "--code", code,
+                    "--identity", str(data_dir / "identity"), "--name", "bench-box"], check=True, cwd=REPO,
+                   capture_output=True, timeout=60)
+    camera = CameraProcess(count=1, cache_dir=REPO / ".cache" / "sim", log_path=root / "sim.log").start()
+    agent = EdgeProcess(root / "edge", camera.urls, data_dir=data_dir).start()
+
+    def recording():
+        with stack.hub.db.session() as session:
+            row = session.scalar(select(Camera).where(Camera.name == "cam1"))
+            return row.id if row is not None and row.status.value == "recording" else None
+
+    camera_id = eventually(recording, timeout=90, what="the camera recording at the hub")
+    with stack.client(owner) as c:
+        c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "always", "modes": ["live"]}).raise_for_status()
+    stack.add_user("bench", "correct-horse-battery", Role.ANALYST)
+    return stack, camera, agent, camera_id, stack.login("bench", "correct-horse-battery")
+
+
+async def viewer_first_frame(base_url: str, token: str, session_id: str) -> float:
+    """A browser-like viewer: recvonly offer (ICE gathered), the hub's answer, the first decoded frame."""
+    import httpx
+
+    pc = RTCPeerConnection(rtc.configuration(rtc.IceSettings(("127.0.0.1",))))
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        got = asyncio.get_running_loop().create_future()
+        pc.on("track", lambda track: got.set_result(track) if not got.done() else None)
+        await pc.setLocalDescription(await pc.createOffer())
+        async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
+                                     timeout=30) as client:
+            r = await client.post(f"/api/streams/{session_id}/viewer", json={"sdp": pc.localDescription.sdp})
+            r.raise_for_status()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=r.json()["sdp"], type="answer"))
+        track = await asyncio.wait_for(got, 10)
+        await asyncio.wait_for(track.recv(), 10)
+        return time.perf_counter()
+    finally:
+        await pc.close()
+
+
+def trial(stack: HubStack, token: str, camera_id: int) -> tuple[float, float]:
+    start = time.perf_counter()
+    with stack.client(token) as c:
+        r = c.post("/api/streams", json={"camera_id": camera_id, "mode": "live", "purpose": "other",
+                                         "reason": REASON, "case_number": "BENCH-1"})
+        r.raise_for_status()
+        answered = time.perf_counter()
+        session_id = r.json()["session_id"]
+        first = asyncio.run(viewer_first_frame(stack.server.url, token, session_id))
+        c.delete(f"/api/streams/{session_id}").raise_for_status()
+    return answered - start, first - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between trials")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="canvass-bench-stream-") as tmp:
+        stack, camera, agent, camera_id, token = setup(Path(tmp))
+        try:
+            time.sleep(3)  # a GOP in the cache
+            trial(stack, token, camera_id)  # warm-up (imports, codec setup), not counted
+            results = []
+            for _ in range(args.trials):
+                time.sleep(args.pause)
+                results.append(trial(stack, token, camera_id))
+        finally:
+            agent.terminate()
+            camera.close()
+            stack.stop()
+    firsts = sorted(f for _, f in results)
+    p95 = firsts[min(len(firsts) - 1, round(0.95 * (len(firsts) - 1)))]
+    out = {"bench": "stream_first_frame", "machine": f"{platform.machine()} {platform.platform()}",
+           "trials": len(results), "median_s": round(statistics.median(firsts), 3), "p95_s": round(p95, 3),
+           "max_s": round(firsts[-1], 3),
+           "api_answered_median_s": round(statistics.median(a for a, _ in results), 3),
+           "all_s": [round(f, 3) for _, f in results]}
+    print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
