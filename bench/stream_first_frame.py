@@ -22,7 +22,6 @@ import asyncio
 import json
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,9 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
-from sqlalchemy import select  # noqa: E402
 
-from hub.models import Camera, Role  # noqa: E402
+from hub.models import Role  # noqa: E402
 from sim.process import CameraProcess  # noqa: E402
 from tests.edge_support import EdgeProcess  # noqa: E402
 from tests.hub_support import HubStack, eventually  # noqa: E402
@@ -48,18 +46,10 @@ def setup(root: Path):
     business_id, owner = stack.business_with_owner("Bench Bakery")
     code = stack.claim_code(owner, business_id)
     data_dir = root / "box"
-    subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", stack.server.url, "--code", code,
-                    "--identity", str(data_dir / "identity"), "--name", "bench-box"], check=True, cwd=REPO,
-                   capture_output=True, timeout=60)
+    stack.enroll(code, data_dir / "identity", "bench-box").check_returncode()
     camera = CameraProcess(count=1, cache_dir=REPO / ".cache" / "sim", log_path=root / "sim.log").start()
     agent = EdgeProcess(root / "edge", camera.urls, data_dir=data_dir).start()
-
-    def recording():
-        with stack.hub.db.session() as session:
-            row = session.scalar(select(Camera).where(Camera.name == "cam1"))
-            return row.id if row is not None and row.status.value == "recording" else None
-
-    camera_id = eventually(recording, timeout=90, what="the camera recording at the hub")
+    camera_id = eventually(stack.recording_camera, timeout=90, what="the camera recording at the hub")
     with stack.client(owner) as c:
         c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "always", "modes": ["live"]}).raise_for_status()
     stack.add_user("bench", "correct-horse-battery", Role.ANALYST)

@@ -41,6 +41,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _policy_problem(grant: c.Grant, policy: c.Policy, now: dt.datetime) -> str | None:
+    """What the owner's (sharing) policy says against this grant now: its mode, live on request_only, schedule."""
+    if grant.mode not in policy.modes:
+        return f"mode {grant.mode} is not allowed for this camera"
+    if policy.sharing == "request_only" and grant.mode == "live":
+        return "this camera shares recorded footage on request only, never live"
+    if not policy.in_schedule(now):
+        return "outside the camera's allowed schedule"
+    return None
+
+
 class ConsentGuard:
     def __init__(self, path: Path, *, device_id: str = "", cameras: list[str] = (), grant_key_pem: str = "",
                  audit_key_pem: str = "", audit_origin: str = "", witness=None):
@@ -139,12 +150,9 @@ class ConsentGuard:
             return "sharing is off for this camera"
         if grant.policy_version != document.version:
             return f"grant was issued under policy version {grant.policy_version}, the camera's is {document.version}"
-        if grant.mode not in policy.modes:
-            return f"mode {grant.mode} is not allowed for this camera"
-        if policy.sharing == "request_only" and grant.mode == "live":
-            return "this camera shares recorded footage on request only, never live"
-        if not policy.in_schedule(now):
-            return "outside the camera's allowed schedule"
+        problem = _policy_problem(grant, policy, now)
+        if problem:
+            return problem
         if (grant.expires_at - grant.not_before).total_seconds() > policy.max_session_s + 60:
             return "grant lasts longer than the camera's maximum session"
         return self._audit_problem(grant)
@@ -163,14 +171,7 @@ class ConsentGuard:
         document = self.policy(grant.camera)
         if document is None or document.policy.sharing == "off":
             return "the owner stopped sharing this camera"
-        policy = document.policy
-        if grant.mode not in policy.modes:
-            return f"the owner no longer allows {grant.mode} for this camera"
-        if policy.sharing == "request_only" and grant.mode == "live":
-            return "this camera now shares recorded footage on request only"
-        if not policy.in_schedule(now):
-            return "outside the camera's allowed schedule"
-        return None
+        return _policy_problem(grant, document.policy, now)
 
     def _audit_problem(self, grant: c.Grant) -> str | None:
         try:

@@ -22,11 +22,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -71,41 +69,28 @@ class Streamer:
         self.ice = rtc.IceSettings(tuple(self.settings.ice_host_addresses), tuple(self.settings.turn_urls),
                                    self.settings.turn_username, self.settings.turn_password)
         self.sessions: dict[uuid.UUID, Session] = {}
-        self.ended: list[m.StreamEnded] = []  # recent ends, newest last (for status and tests)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="streamer", daemon=True)
-        self._watch: asyncio.Task | None = None
+        self._runner = rtc.LoopThread("streamer")
+        self._watch = None  # the future of _watch_sessions, once started
 
     # -- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._watch = self._loop.create_task(self._watch_sessions())
-        self._loop.run_forever()
+        self._runner.start()
+        self._watch = self._runner.submit(self._watch_sessions())
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
+        if not self._runner.is_alive():
             return
+        self._watch.cancel()
         self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        self._runner.stop()
 
     async def _shutdown(self) -> None:
         for session in list(self.sessions.values()):
             await self._end(session, "the appliance is shutting down")
-        if self._watch is not None:
-            self._watch.cancel()
 
     def _call(self, coroutine, timeout: float = HANDLER_TIMEOUT_S):
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        try:
-            return future.result(timeout)
-        except FutureTimeout:
-            future.cancel()
-            raise TimeoutError("the streamer did not answer in time") from None
+        return self._runner.call(coroutine, timeout)
 
     # -- MQTT commands (paho's thread) -------------------------------------------------
 
@@ -196,7 +181,6 @@ class Streamer:
         ended = m.StreamEnded(session_id=session.id, grant_id=session.grant.grant_id, camera=session.grant.camera,
                               mode=session.grant.mode, started_at=session.started_at, ended_at=_now(),
                               reason=reason[:500], packets_sent=session.track.packets_sent)
-        self.ended = [*self.ended[-99:], ended]
         log.info("session %s on %s ended after %.1f s: %s", session.id, session.grant.camera,
                  (ended.ended_at - ended.started_at).total_seconds(), reason)
         try:

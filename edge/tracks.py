@@ -93,7 +93,6 @@ class LiveTrack(MediaStreamTrack):
         self._backlog: deque[MediaPacket] = deque(fanout.gop_cache.snapshot())
         self._rebaser = Rebaser()
         self.packets_sent = 0
-        self.first_packet_at: float | None = None
 
     def _notify(self) -> None:
         try:
@@ -128,8 +127,6 @@ class LiveTrack(MediaStreamTrack):
             packet.time_base = TIME_BASE
             packet.is_keyframe = item.keyframe
             self.packets_sent += 1
-            if self.first_packet_at is None:
-                self.first_packet_at = self._loop.time()
             return packet
 
     def stop(self) -> None:

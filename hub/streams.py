@@ -23,9 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import threading
 import uuid
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -76,32 +74,25 @@ class StreamService:
         self.ice = ice or rtc.IceSettings()
         self.relay = MediaRelay()
         self.sessions: dict[uuid.UUID, LiveSession] = {}
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="streams", daemon=True)
-        self._thread.start()
-        self._keepalive = asyncio.run_coroutine_threadsafe(self._keepalive_loop(), self.loop)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        self._runner = rtc.LoopThread("streams")
+        self._runner.start()
+        self._keepalive = self._runner.submit(self._keepalive_loop())
 
     def call(self, coroutine, timeout: float = 15):
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        """Run `coroutine` on the service's loop (from any other thread) and return its result."""
         try:
-            return future.result(timeout)
-        except FutureTimeout:
-            future.cancel()
+            return self._runner.call(coroutine, timeout)
+        except TimeoutError:
             raise StreamError("the stream service did not answer in time") from None
 
     def close(self) -> None:
-        if not self._thread.is_alive():
+        if not self._runner.is_alive():
             return
         self._keepalive.cancel()
         try:
             self.call(self._close_all(), timeout=10)
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(5)
+            self._runner.stop()
 
     async def _close_all(self) -> None:
         for session in list(self.sessions.values()):
@@ -219,7 +210,7 @@ class StreamService:
         """The appliance reported the session's end: close the relay and every viewer (any thread)."""
         session = self.sessions.get(session_id)
         if session is not None:
-            asyncio.run_coroutine_threadsafe(self._close(session), self.loop)
+            self._runner.submit(self._close(session))
 
     async def _close(self, session: LiveSession) -> None:
         if session.ended:

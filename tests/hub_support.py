@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -155,6 +156,22 @@ class HubStack(ApiHelpers):
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.server.url, headers=headers, timeout=30)
+
+    def enroll(self, code: str, identity: Path, name: str) -> subprocess.CompletedProcess:
+        """`canvass-provision enroll` as an installer runs it, against this hub."""
+        return subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", self.server.url,
+                               "--code", code, "--identity", str(identity), "--name", name],
+                              capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
+
+    def recording_camera(self, name: str = "cam1") -> int | None:
+        """The hub's id for camera `name` once the hub has heard it is recording, else None."""
+        from sqlalchemy import select
+
+        from hub.models import Camera
+
+        with self.hub.db.session() as session:
+            row = session.scalar(select(Camera).where(Camera.name == name))
+            return row.id if row is not None and row.status.value == "recording" else None
 
 
 class HubApi(ApiHelpers):

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
 
 from hub.models import Appliance, Camera, Event
 from tests.hub_support import HubStack, eventually
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def camera_status(stack: HubStack, name: str) -> str | None:
@@ -24,13 +20,9 @@ def test_enrolled_agent_reports_camera_status_and_health(hub_stack: HubStack, ca
     business_id, owner = hub_stack.business_with_owner("Bakery")
     code = hub_stack.claim_code(owner, business_id)
     data_dir = tmp_path / "box"
-    enrolled = subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", hub_stack.server.url,
-                               "--code", code, "--identity", str(data_dir / "identity"), "--name", "bakery-box"],
-                              capture_output=True, text=True, cwd=REPO, timeout=60)
+    enrolled = hub_stack.enroll(code, data_dir / "identity", "bakery-box")
     assert enrolled.returncode == 0, enrolled.stderr
-    reused = subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", hub_stack.server.url,
-                             "--code", code, "--identity", str(tmp_path / "other")],
-                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    reused = hub_stack.enroll(code, tmp_path / "other", "other-box")
     assert reused.returncode == 1 and "claim code already used" in reused.stderr
 
     camera = cameras(1)

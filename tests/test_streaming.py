@@ -17,7 +17,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select
 
-from hub.models import AuditEntry, Camera, Role, StreamSession
+from hub.models import AuditEntry, Role, StreamSession
 from tests.hub_support import HubStack, eventually
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,19 +39,11 @@ def enrolled_box(hub_stack: HubStack, cameras, edge, tmp_path: Path, *, params_i
     business_id, owner = hub_stack.business_with_owner("Bakery")
     code = hub_stack.claim_code(owner, business_id)
     data_dir = tmp_path / "box"
-    enrolled = subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", hub_stack.server.url,
-                               "--code", code, "--identity", str(data_dir / "identity"), "--name", "bakery-box"],
-                              capture_output=True, text=True, cwd=REPO, timeout=60)
+    enrolled = hub_stack.enroll(code, data_dir / "identity", "bakery-box")
     assert enrolled.returncode == 0, enrolled.stderr
     camera = cameras(1, params_in_sdp=params_in_sdp)
     agent = edge(camera.urls, data_dir=data_dir, streaming=streaming or None)
-
-    def recording_camera():
-        with hub_stack.hub.db.session() as session:
-            row = session.scalar(select(Camera).where(Camera.name == "cam1"))
-            return row.id if row is not None and row.status.value == "recording" else None
-
-    camera_id = eventually(recording_camera, timeout=60, what="camera recording at the hub")
+    camera_id = eventually(hub_stack.recording_camera, timeout=60, what="camera recording at the hub")
     with hub_stack.client(owner) as c:
         assert c.put(f"/api/cameras/{camera_id}/consent", json=LIVE).status_code == 200
     hub_stack.add_user("ana", "correct-horse-battery", Role.ANALYST, unit="Robbery")
@@ -90,6 +82,23 @@ def receive(stack: HubStack, track, count: int) -> list[str]:
     return [frame_hash(stack.hub.streams.call(track.recv(), timeout=10)) for _ in range(count)]
 
 
+def media_ends(stack: HubStack, track) -> None:
+    """Read the relayed track until it ends (it must, within 100 frames)."""
+    with pytest.raises(MediaStreamError):
+        for _ in range(100):
+            stack.hub.streams.call(track.recv(), timeout=10)
+
+
+def ended_session(stack: HubStack, session_id: uuid.UUID) -> StreamSession:
+    """The session's row once the appliance has reported its end."""
+    def ended():
+        with stack.hub.db.session() as session:
+            row = session.get(StreamSession, str(session_id))
+            return row if row.ended_at is not None else None
+
+    return eventually(ended, timeout=15, what="the session's end reported by the appliance")
+
+
 def actions(stack: HubStack, *names: str) -> list[AuditEntry]:
     with stack.hub.db.session() as session:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(names))
@@ -120,16 +129,8 @@ def test_live_frames_arrive_bit_exact_and_revoking_consent_cuts_the_session(
     with hub_stack.client(box.owner) as c:
         assert c.put(f"/api/cameras/{box.camera_id}/consent", json={**LIVE, "sharing": "off"}).status_code == 200
     revoked_at = time.time()
-    with pytest.raises(MediaStreamError):
-        for _ in range(100):
-            hub_stack.hub.streams.call(track.recv(), timeout=10)
-
-    def ended():
-        with hub_stack.hub.db.session() as session:
-            row = session.get(StreamSession, str(session_id))
-            return row if row.ended_at is not None else None
-
-    row = eventually(ended, timeout=15, what="the session's end reported by the appliance")
+    media_ends(hub_stack, track)
+    row = ended_session(hub_stack, session_id)
     assert row.end_reason == "the owner stopped sharing this camera"
     # The issue's deadline: media ends within 2 s of the revocation (the box checks every 0.25 s).
     assert row.ended_at.timestamp() - revoked_at < 2.0
@@ -158,16 +159,8 @@ def test_pausing_on_the_box_ends_the_session_and_refuses_new_ones(hub_stack: Hub
                              "--camera", "cam1"], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert paused.returncode == 0, paused.stderr
     paused_at = time.time()
-    with pytest.raises(MediaStreamError):
-        for _ in range(100):
-            hub_stack.hub.streams.call(track.recv(), timeout=10)
-
-    def ended():
-        with hub_stack.hub.db.session() as session:
-            row = session.get(StreamSession, str(session_id))
-            return row if row.ended_at is not None else None
-
-    row = eventually(ended, timeout=15, what="the session's end reported by the appliance")
+    media_ends(hub_stack, track)
+    row = ended_session(hub_stack, session_id)
     assert row.end_reason == "sharing paused on the appliance by its owner"
     assert row.ended_at.timestamp() - paused_at < 2.0
     # However the hub is configured, the box refuses while paused; the refusal is audited at the hub.

@@ -189,18 +189,8 @@ class StreamKeepalive(_Strict):
     session_ids: Annotated[list[UUID], Field(max_length=64)]
 
 
-class StreamControl(_Strict):
-    """Playback controls: pause/resume, seek to a moment inside the grant's window, speed."""
-
-    kind: Literal["stream.control"] = "stream.control"
-    session_id: UUID
-    paused: bool | None = None
-    seek_to: AwareDatetime | None = None
-    speed: Annotated[float, Field(gt=0, le=16)] | None = None
-
-
 CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, GrantPresent, StreamStart, StreamAnswer, StreamStop,
-                              StreamKeepalive, StreamControl], Field(discriminator="kind")]
+                              StreamKeepalive], Field(discriminator="kind")]
 
 
 class Command(_Strict):

@@ -9,11 +9,18 @@
   real box pinning the LAN address keeps VPN/docker interfaces out of the SDP.
 - `prefer_h264` restricts a transceiver to H.264, the one codec the
   appliance can send without transcoding.
+- `LoopThread`: aiortc is asyncio, its callers (paho's thread, the API's
+  workers) are not; both sides run their peer connections on a loop of their
+  own and hand coroutines to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import threading
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import aioice.ice
@@ -55,3 +62,39 @@ def configuration(settings: IceSettings) -> RTCConfiguration:
 def prefer_h264(transceiver) -> None:
     codecs = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/H264"]
     transceiver.setCodecPreferences(codecs)
+
+
+class LoopThread:
+    """An asyncio event loop running in a daemon thread of its own."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def submit(self, coroutine: Coroutine) -> Future:
+        """Schedule `coroutine` on the loop from any thread."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def call(self, coroutine: Coroutine, timeout: float):
+        """Run `coroutine` on the loop and wait for its result; TimeoutError (and the coroutine cancelled) after
+        `timeout` seconds."""
+        future = self.submit(coroutine)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise TimeoutError(f"no answer within {timeout} s") from None
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

@@ -101,7 +101,7 @@ def export(session: Session, out: IO[str], key: Ed25519PrivateKey, origin: str,
         written += len(rows)
         session.expunge_all()
     if ranged:
-        out.write(json.dumps({"right": _blocks(DbTree(session, size), end, size)}) + "\n")
+        out.write(json.dumps({"right": _blocks(tree, end, size)}) + "\n")
         out.write(json.dumps({"checkpoint": note}) + "\n")
         return written
     for note in session.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size)):
