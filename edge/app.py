@@ -147,7 +147,8 @@ class EdgeApp:
             self.link.handlers.update(self.consent.command_handlers())
             from edge.streamer import Streamer
 
-            self.streamer = Streamer(self.consent, self._fanout_for, self.publish, self.config.streaming)
+            self.streamer = Streamer(self.consent, self._fanout_for, self.publish, self.config.streaming,
+                                     footage_for=self._footage_for)
             self.link.handlers.update(self.streamer.command_handlers())
             self.streamer.start()
         self.link.start()  # after its command handlers are in place
@@ -247,6 +248,11 @@ class EdgeApp:
     def _index(self) -> SegmentIndex:
         assert self.index is not None, "init_storage() first"
         return self.index
+
+    def _footage_for(self, camera: str, start_us: int, end_us: int):
+        from edge.playback import Footage
+
+        return Footage(self._index, self.layout.recordings, camera, start_us=start_us, end_us=end_us)
 
     def _fanout_for(self, camera: str) -> Fanout | None:
         pipeline = self.cameras.get(camera)

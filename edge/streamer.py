@@ -32,6 +32,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from edge.config import StreamingConfig
 from edge.consent import ConsentGuard
 from edge.fanout import Fanout
+from edge.playback import SPEEDS, Footage, PlaybackTrack
 from edge.tracks import LiveTrack
 from wire import consent as c
 from wire import messages as m
@@ -52,18 +53,27 @@ class Session:
     id: uuid.UUID
     grant: c.Grant
     pc: RTCPeerConnection
-    track: LiveTrack
+    track: LiveTrack | PlaybackTrack
     started_at: dt.datetime
     deadline: dt.datetime
     last_keepalive: float = field(default_factory=time.monotonic)
     ending: bool = False
 
 
+FootageFor = Callable[[str, int, int], Footage]  # camera, start_us, end_us → the recorded frames
+
+
+def _us(when: dt.datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
+
+
 class Streamer:
     def __init__(self, guard: ConsentGuard, fanout_for: Callable[[str], Fanout | None],
-                 publish: Callable[[m.EventBody], None], settings: StreamingConfig | None = None) -> None:
+                 publish: Callable[[m.EventBody], None], settings: StreamingConfig | None = None,
+                 footage_for: FootageFor | None = None) -> None:
         self.guard = guard
         self.fanout_for = fanout_for
+        self.footage_for = footage_for
         self.publish = publish
         self.settings = settings or StreamingConfig()
         self.ice = rtc.IceSettings(tuple(self.settings.ice_host_addresses), tuple(self.settings.turn_urls),
@@ -100,6 +110,7 @@ class Streamer:
             "stream.answer": lambda body: self._call(self._answer(body)),
             "stream.stop": lambda body: self._call(self._stop(body)),
             "stream.keepalive": lambda body: self._call(self._keepalive(body)),
+            "stream.control": lambda body: self._call(self._control(body)),
         }
 
     async def _start(self, body: m.StreamStart) -> dict:
@@ -113,20 +124,23 @@ class Streamer:
             asked = c.Grant.model_validate_json(signed.document)
         except ValueError:
             asked = None
-        if asked is not None and asked.mode not in ("live",):
-            return {"accepted": False, "reason": f"{asked.mode} is not streamed by this appliance"}
-        fanout = self.fanout_for(asked.camera) if asked is not None else None
-        if asked is not None and fanout is None:
-            return {"accepted": False, "reason": f"camera {asked.camera} is not running on this appliance"}
+        source = None
+        if asked is not None:
+            source = await asyncio.to_thread(self._source, asked, body.at)
+            if isinstance(source, str):
+                return {"accepted": False, "reason": source}
         decision = await asyncio.to_thread(self.guard.judge, signed)
         if not decision.accepted:
             return {"accepted": False, "reason": decision.reason}
         grant = decision.grant
+        if source is None:  # the grant was unreadable yet accepted: cannot happen, but never stream unchecked
+            return {"accepted": False, "reason": "the grant could not be read"}
         now = _now()
         document = self.guard.policy(grant.camera)
         deadline = min(grant.expires_at, now + dt.timedelta(seconds=document.policy.max_session_s))
         pc = RTCPeerConnection(rtc.configuration(self.ice))
-        track = LiveTrack(fanout, name=f"stream-{body.session_id}")
+        name = f"stream-{body.session_id}"
+        track = LiveTrack(source, name=name) if isinstance(source, Fanout) else PlaybackTrack(source, name=name)
         rtc.prefer_h264(pc.addTransceiver(track, direction="sendonly"))
         session = Session(body.session_id, grant, pc, track, now, deadline)
         self.sessions[session.id] = session
@@ -137,10 +151,27 @@ class Streamer:
                 await self._end(session, f"connection {pc.connectionState}")
 
         await pc.setLocalDescription(await pc.createOffer())
-        log.info("streaming %s to the hub: session %s, grant %s, case %s", grant.camera, session.id,
-                 grant.grant_id, grant.case_number)
+        log.info("streaming %s (%s) to the hub: session %s, grant %s, case %s", grant.camera, grant.mode,
+                 session.id, grant.grant_id, grant.case_number)
         return {"accepted": True, "reason": "accepted", "sdp": pc.localDescription.sdp,
                 "deadline": deadline.isoformat()}
+
+    def _source(self, grant: c.Grant, at: dt.datetime | None) -> Fanout | Footage | str:
+        """What the session would send (the camera's fan-out, or its footage from `at`), or why it cannot."""
+        if grant.mode == "live":
+            fanout = self.fanout_for(grant.camera)
+            return fanout if fanout is not None else f"camera {grant.camera} is not running on this appliance"
+        if grant.mode != "playback" or self.footage_for is None:
+            return f"{grant.mode} is not streamed by this appliance"
+        if grant.window_from is None or grant.window_to is None:
+            return "a playback grant must name its footage window"
+        at = at or grant.window_from
+        if not grant.window_from <= at < grant.window_to:
+            return f"{at.isoformat()} is outside the granted window"
+        footage = self.footage_for(grant.camera, _us(at), _us(grant.window_to))
+        if not footage.recorded():
+            return f"nothing of {grant.camera} is recorded from {at.isoformat()} to {grant.window_to.isoformat()}"
+        return footage
 
     async def _answer(self, body: m.StreamAnswer) -> dict:
         session = self._session(body.session_id)
@@ -164,6 +195,30 @@ class Streamer:
             else:
                 session.last_keepalive = now
         return {"unknown": unknown}
+
+    async def _control(self, body: m.StreamControl) -> dict:
+        session = self._session(body.session_id)
+        track = session.track
+        if not isinstance(track, PlaybackTrack):
+            raise ValueError("only playback sessions take pause, seek and speed")
+        if body.action == "pause":
+            track.pause()
+        elif body.action == "resume":
+            track.resume()
+        elif body.action == "speed":
+            if body.speed not in SPEEDS:
+                raise ValueError(f"speed {body.speed} is not one of {', '.join(map(str, SPEEDS))}")
+            track.set_speed(body.speed)
+        else:
+            grant = session.grant
+            if not grant.window_from <= body.at < grant.window_to:
+                raise ValueError(f"{body.at.isoformat()} is outside the granted window "
+                                 f"({grant.window_from.isoformat()} to {grant.window_to.isoformat()})")
+            track.seek(_us(body.at))
+        position = track.position_us
+        return {"position": None if position is None else
+                dt.datetime.fromtimestamp(position / 1_000_000, dt.timezone.utc).isoformat(),
+                "paused": track.paused, "speed": track.speed}
 
     def _session(self, session_id: uuid.UUID) -> Session:
         session = self.sessions.get(session_id)
@@ -195,6 +250,8 @@ class Streamer:
                 else "grant expired"
         if mono - session.last_keepalive > self.settings.keepalive_timeout_s:
             return "the hub stopped asking for the session (no keepalive)"
+        if isinstance(session.track, PlaybackTrack) and session.track.finished:
+            return session.track.finished
         return self.guard.session_problem(session.grant, now)
 
     async def _watch_sessions(self) -> None:

@@ -194,6 +194,26 @@ class StreamService:
             return self.relay.subscribe(session.track, buffered=True)
         return self.call(sub())
 
+    # -- playback controls ---------------------------------------------------------------------
+
+    def control(self, session_id: uuid.UUID, action: str, *, at: dt.datetime | None = None,
+                speed: float | None = None) -> dict:
+        """Pause, resume, seek or set the speed of a playback session; the appliance's reply (position, state)."""
+        session = self.sessions.get(session_id)
+        if session is None or session.ended:
+            raise StreamError("the session has ended", status=410)
+        if session.grant.mode != "playback":
+            raise StreamError("only playback sessions take pause, seek and speed", status=409)
+        if self.hub.link is None:
+            raise StreamError("the hub is not connected to the broker")
+        body = m.StreamControl(session_id=session_id, action=action, at=at, speed=speed)
+        reply = self.hub.link.request(session.device_id, body)
+        if reply is None:
+            raise StreamError("the appliance did not answer")
+        if not reply.ok:
+            raise StreamError(f"refused by the appliance: {reply.error}", status=422)
+        return reply.result
+
     # -- ending -----------------------------------------------------------------------------
 
     def stop(self, session_id: uuid.UUID, reason: str = "stopped by the analyst") -> bool:

@@ -3,6 +3,7 @@ aiortc peer; frames compared bit-exact with the camera's own, and a session cut 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select
 
+from edge.index import Segment, SegmentIndex
 from hub.models import AuditEntry, Role, StreamSession
 from tests.hub_support import HubStack, eventually
 
@@ -35,14 +37,14 @@ class Box:
 
 
 def enrolled_box(hub_stack: HubStack, cameras, edge, tmp_path: Path, *, params_in_sdp: bool = False,
-                 **streaming) -> Box:
+                 recording: dict | None = None, **streaming) -> Box:
     business_id, owner = hub_stack.business_with_owner("Bakery")
     code = hub_stack.claim_code(owner, business_id)
     data_dir = tmp_path / "box"
     enrolled = hub_stack.enroll(code, data_dir / "identity", "bakery-box")
     assert enrolled.returncode == 0, enrolled.stderr
     camera = cameras(1, params_in_sdp=params_in_sdp)
-    agent = edge(camera.urls, data_dir=data_dir, streaming=streaming or None)
+    agent = edge(camera.urls, data_dir=data_dir, streaming=streaming or None, **(recording or {}))
     camera_id = eventually(hub_stack.recording_camera, timeout=60, what="camera recording at the hub")
     with hub_stack.client(owner) as c:
         assert c.put(f"/api/cameras/{camera_id}/consent", json=LIVE).status_code == 200
@@ -170,3 +172,117 @@ def test_pausing_on_the_box_ends_the_session_and_refuses_new_ones(hub_stack: Hub
     assert r.status_code == 403 and "paused on the appliance" in r.json()["detail"]
     [decision] = [e for e in actions(hub_stack, "access.appliance_decision") if e.case_number == "2026-004713"]
     assert decision.outcome == "denied"
+
+
+# -- playback ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    """A closed segment's frames as FFmpeg decodes them from the file: (recorded time, keyframe, hash)."""
+    start_us: int
+    frames: list[tuple[int, bool, str]]
+
+
+def closed_segments(box: Box, count: int) -> list[Segment]:
+    index = SegmentIndex(box.agent.data_dir / "index.sqlite3", readonly=True)
+    try:
+        def enough():
+            closed = [s for s in index.segments("cam1") if s.state == "closed"]
+            return closed if len(closed) >= count else None
+        return eventually(enough, timeout=60, what=f"{count} closed segments")
+    finally:
+        index.close()
+
+
+def decode_segment(box: Box, segment: Segment) -> Recorded:
+    frames = []
+    with av.open(str(box.agent.data_dir / "recordings" / segment.path)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                at_us = segment.start_us + int(frame.pts * stream.time_base * 1_000_000)
+                frames.append((at_us, frame.key_frame, frame_hash(frame)))
+    return Recorded(segment.start_us, frames)
+
+
+def utc(us: int) -> str:
+    return dt.datetime.fromtimestamp(us / 1_000_000, dt.timezone.utc).isoformat()
+
+
+def control(stack: HubStack, box: Box, session_id: uuid.UUID, **body) -> dict:
+    with stack.client(box.analyst) as c:
+        r = c.post(f"/api/streams/{session_id}/control", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_playback_is_bit_exact_across_a_segment_boundary_with_pause_seek_and_speed(
+        hub_stack: HubStack, cameras, edge, tmp_path: Path):
+    box = enrolled_box(hub_stack, cameras, edge, tmp_path, recording={"segment_seconds": 2})
+    segments = closed_segments(box, 4)[:4]
+    first, second = decode_segment(box, segments[1]), decode_segment(box, segments[2])
+    reference = first.frames + second.frames
+    # Start 0.4 s before the boundary, between keyframes: playback begins at the keyframe at or before it.
+    at_us = second.start_us - 400_000
+    start = max(n for n, (us, key, _) in enumerate(reference) if key and us <= at_us)
+    assert reference[start][0] < at_us < second.start_us
+
+    opened = open_stream(hub_stack, box, mode="playback", at=utc(at_us), duration_s=10)
+    assert opened["mode"] == "playback"
+    session_id = uuid.UUID(opened["session_id"])
+    track = hub_stack.hub.streams.subscribe(session_id)
+    count = len(reference) - start
+    received = receive(hub_stack, track, count)  # the rest of one segment and all of the next
+    expected = [h for _, _, h in reference[start:]]
+    wrong = [n for n, (got, want) in enumerate(zip(received, expected)) if got != want]
+    assert not wrong, f"frames {wrong} of {count} differ from the recording's (boundary at {len(first.frames) - start})"
+
+    # Pause: the position stops moving; resume goes on from it.
+    paused = control(hub_stack, box, session_id, action="pause")
+    assert paused["paused"] is True
+    time.sleep(0.6)
+    assert control(hub_stack, box, session_id, action="resume")["position"] == paused["position"]
+
+    # Seek back to the window's start: the same frames again from the same keyframe, bit-exact.
+    control(hub_stack, box, session_id, action="seek", at=utc(at_us))
+    again = receive(hub_stack, track, 30)
+    assert expected[0] in again, "the seek did not restart at the keyframe"
+    resumed = again[again.index(expected[0]):]
+    assert resumed == expected[:len(resumed)], "after the seek, not the recording's frames"
+
+    # Refused controls: outside the window (the appliance says no, and it is on the record) and bad input.
+    with hub_stack.client(box.analyst) as c:
+        r = c.post(f"/api/streams/{session_id}/control", json={"action": "seek", "at": utc(at_us + 60_000_000)})
+        assert r.status_code == 422 and "outside the granted window" in r.json()["detail"]
+        assert c.post(f"/api/streams/{session_id}/control", json={"action": "speed", "speed": 3}).status_code == 422
+        assert c.post(f"/api/streams/{session_id}/control", json={"action": "seek"}).status_code == 422
+    outcomes = [(e.details["control"], e.outcome) for e in actions(hub_stack, "stream.control")]
+    assert outcomes == [("pause", "success"), ("resume", "success"), ("seek", "success"), ("seek", "failure")]
+
+    # At 16× only keyframes go out; the granted window (10 s) runs out and the box ends the session.
+    assert control(hub_stack, box, session_id, action="speed", speed=16)["speed"] == 16
+    tail = []
+    with pytest.raises(MediaStreamError):  # frames until the box ends the session (frames queued before included)
+        for _ in range(400):
+            tail.append(frame_hash(hub_stack.hub.streams.call(track.recv(), timeout=10)))
+    row = ended_session(hub_stack, session_id)
+    window = [s for s in closed_segments(box, 6) if s.start_us < at_us + 10_000_000]
+    keyframes = {h for segment in window for _, key, h in decode_segment(box, segment).frames if key}
+    assert tail[-3:] and set(tail[-3:]) <= keyframes, "frames other than keyframes at 16x"
+    assert row.end_reason == "reached the end of the granted footage window"
+    [end] = actions(hub_stack, "stream.end")
+    assert end.details["mode"] == "playback"
+
+
+def test_playback_refused_outside_what_is_recorded(hub_stack: HubStack, cameras, edge, tmp_path: Path):
+    box = enrolled_box(hub_stack, cameras, edge, tmp_path, recording={"segment_seconds": 2})
+    closed_segments(box, 1)
+    long_ago = utc(int((time.time() - 3 * 86400) * 1_000_000))
+    with hub_stack.client(box.analyst) as c:
+        r = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "playback", "at": long_ago,
+                                         "purpose": "other", "reason": REASON, "case_number": "2026-004714"})
+        assert r.status_code == 403 and "nothing of cam1 is recorded" in r.json()["detail"]
+        r = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "playback", "purpose": "other",
+                                         "reason": REASON, "case_number": "2026-004715"})
+        assert r.status_code == 422 and "playback needs `at`" in r.json()["detail"]

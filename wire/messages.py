@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 VERSION = 1
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -189,8 +189,29 @@ class StreamKeepalive(_Strict):
     session_ids: Annotated[list[UUID], Field(max_length=64)]
 
 
+class StreamControl(_Strict):
+    """Playback controls: pause, resume, seek to `at` (inside the grant's window) or set `speed`.
+
+    The reply's result holds {"position": ISO time of the frame last sent or null, "paused": bool, "speed": float}.
+    """
+
+    kind: Literal["stream.control"] = "stream.control"
+    session_id: UUID
+    action: Literal["pause", "resume", "seek", "speed"]
+    at: AwareDatetime | None = None
+    speed: Annotated[float | None, Field(gt=0, le=16)] = None
+
+    @model_validator(mode="after")
+    def _arguments(self) -> "StreamControl":
+        if self.action == "seek" and self.at is None:
+            raise ValueError("seek needs `at`")
+        if self.action == "speed" and self.speed is None:
+            raise ValueError("speed needs `speed`")
+        return self
+
+
 CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, GrantPresent, StreamStart, StreamAnswer, StreamStop,
-                              StreamKeepalive], Field(discriminator="kind")]
+                              StreamKeepalive, StreamControl], Field(discriminator="kind")]
 
 
 class Command(_Strict):

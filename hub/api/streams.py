@@ -3,6 +3,7 @@
     POST   /api/streams                 camera, mode, at, purpose, reason, case number → session (201)
     POST   /api/streams/{id}/viewer     the browser's SDP offer (ICE gathered) → the hub's answer
     GET    /api/streams/{id}            state, deadline, seconds left, how it ended
+    POST   /api/streams/{id}/control    playback: pause, resume, seek to `at`, speed
     DELETE /api/streams/{id}            stop (the appliance reports the end; both are audited)
 
 The hub's consent checks are the access API's (`check_access`), then
@@ -59,6 +60,20 @@ class ViewerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sdp: Annotated[str, Field(min_length=10, max_length=32_000)]
     type: Literal["offer"] = "offer"
+
+
+class ControlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["pause", "resume", "seek", "speed"]
+    at: AwareDatetime | None = Field(None, description="seek: the moment to play from (inside the granted window)")
+    speed: Literal[0.25, 0.5, 1, 2, 4, 8, 16] | None = Field(None, description="speed: times real time; "
+                                                             "above 4 only keyframes are sent")
+
+
+class ControlOut(BaseModel):
+    position: dt.datetime | None = Field(None, description="recorded time of the frame last sent")
+    paused: bool
+    speed: float
 
 
 class ViewerOut(BaseModel):
@@ -138,6 +153,34 @@ def join(session_id: uuid.UUID, body: ViewerIn, request: Request, hub: HubDep, u
                      object=f"camera:{camera_id}", source=client_address(request), case_number=case_number,
                      session_id=str(session_id))
     return ViewerOut(sdp=answer)
+
+
+@router.post("/{session_id}/control", response_model=ControlOut,
+             responses={409: {"description": "Not a playback session"}, 410: {"description": "The session has ended"},
+                        422: {"description": "Refused by the appliance (e.g. a seek outside the granted window)"}})
+def control(session_id: uuid.UUID, body: ControlIn, request: Request, hub: HubDep, user: Analyst) -> ControlOut:
+    if body.action == "seek" and body.at is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "seek needs `at`")
+    if body.action == "speed" and body.speed is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "speed needs `speed`")
+    with hub.db.session() as session:
+        row = _own_session(session, user, session_id)
+        camera_id, case_number = row.camera_id, row.case_number
+    if not _is_live(hub, session_id):
+        raise HTTPException(status.HTTP_410_GONE, "the session has ended")
+    try:
+        result = hub.streams.control(session_id, body.action, at=body.at, speed=body.speed)
+        outcome = audit.Outcome.SUCCESS
+    except StreamError as exc:
+        result, outcome, failure = None, audit.Outcome.FAILURE, exc
+    with hub.db.session() as session:  # seeks choose which footage is seen: on the record, refused ones too
+        audit.append(session, actor=user.username, action="stream.control", outcome=outcome,
+                     object=f"camera:{camera_id}", source=client_address(request), case_number=case_number,
+                     session_id=str(session_id), control=body.action,
+                     at=body.at.isoformat() if body.at else None, speed=body.speed)
+    if result is None:
+        raise HTTPException(failure.status, str(failure)) from None
+    return ControlOut.model_validate(result)
 
 
 @router.delete("/{session_id}", status_code=204)
