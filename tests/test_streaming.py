@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import subprocess
 import sys
 import threading
@@ -19,7 +20,10 @@ from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select
 
 from edge.index import Segment, SegmentIndex
-from hub.models import AuditEntry, Role, StreamSession
+from hub.grants import current_consent, issue_grant
+from hub.models import AuditEntry, Camera, Role, StreamSession, utcnow
+from wire import consent as c
+from wire import messages as m
 from tests.hub_support import HubStack, eventually
 
 REPO = Path(__file__).resolve().parents[1]
@@ -286,3 +290,47 @@ def test_playback_refused_outside_what_is_recorded(hub_stack: HubStack, cameras,
         r = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "playback", "purpose": "other",
                                          "reason": REASON, "case_number": "2026-004715"})
         assert r.status_code == 422 and "playback needs `at`" in r.json()["detail"]
+
+
+def test_no_media_without_a_valid_grant(hub_stack: HubStack, cameras, edge, tmp_path: Path):
+    """The box streams only under a grant it verified: forged, expired or for another camera → no offer, no session."""
+    box = enrolled_box(hub_stack, cameras, edge, tmp_path)
+    hub = hub_stack.hub
+    with hub.db.session() as session:
+        camera = session.get(Camera, box.camera_id)
+        device_id, policy_version = camera.appliance.device_id, current_consent(session, box.camera_id).version
+
+    def grant(lifetime_s: int = 60, camera: str = "cam1", not_before: dt.datetime | None = None) -> c.Signed:
+        return issue_grant(hub, device_id=device_id, camera=camera, mode="live", analyst="ana", reason=REASON,
+                           case_number="2026-004716", policy_version=policy_version, lifetime_s=lifetime_s,
+                           not_before=not_before)
+
+    def start(signed: c.Signed) -> dict:
+        reply = hub.link.request(device_id, m.StreamStart(session_id=uuid.uuid4(), signed=m.SignedDocument(
+            document=signed.document, signature=signed.signature)))
+        assert reply is not None and reply.ok, reply
+        return reply.result
+
+    honest = grant()
+    forged_document = honest.document.replace('"mode":"live"', '"mode":"live" ')  # one byte more than was signed
+    forged = start(c.Signed(document=forged_document, signature=honest.signature))
+    soon = grant(lifetime_s=1)
+    time.sleep(1.2)
+    cases = {
+        "forged": (forged, "forged grant"),
+        "expired": (start(soon), "grant expired"),
+        "not yet valid": (start(grant(not_before=utcnow() + dt.timedelta(minutes=5))), "grant not yet valid"),
+        "other camera": (start(grant(camera="cam9")), "cam9"),
+    }
+    for name, (result, why) in cases.items():
+        assert result["accepted"] is False and why in result["reason"], (name, result)
+        assert "sdp" not in result, f"{name}: an offer was made"
+    # The honest grant still works (the refusals were about the grants, not the box).
+    assert start(honest)["accepted"] is True
+    # The grants the box judged were logged for its owner (a camera it does not run is refused before judging).
+    shown = subprocess.run([sys.executable, "-m", "edge.cli", "access-log", "--config", str(box.agent.config),
+                            "--json"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    decisions = [row["decision"] for row in json.loads(shown.stdout) if row["case_number"] in ("2026-004716", None)]
+    assert decisions[:3] == ["forged grant: signature does not verify", "grant expired", "grant not yet valid"], \
+        decisions
