@@ -32,6 +32,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from edge.config import StreamingConfig
 from edge.consent import ConsentGuard
 from edge.fanout import Fanout
+from edge.masks import MaskedTrack
 from edge.playback import SPEEDS, Footage, PlaybackTrack
 from edge.tracks import LiveTrack
 from wire import consent as c
@@ -53,9 +54,10 @@ class Session:
     id: uuid.UUID
     grant: c.Grant
     pc: RTCPeerConnection
-    track: LiveTrack | PlaybackTrack
+    track: LiveTrack | PlaybackTrack  # the camera's packets (what is sent, unless masked)
     started_at: dt.datetime
     deadline: dt.datetime
+    masks: tuple = ()  # the owner's privacy masks when the session began (painted on a decoded copy)
     last_keepalive: float = field(default_factory=time.monotonic)
     ending: bool = False
 
@@ -141,8 +143,10 @@ class Streamer:
         pc = RTCPeerConnection(rtc.configuration(self.ice))
         name = f"stream-{body.session_id}"
         track = LiveTrack(source, name=name) if isinstance(source, Fanout) else PlaybackTrack(source, name=name)
-        rtc.prefer_h264(pc.addTransceiver(track, direction="sendonly"))
-        session = Session(body.session_id, grant, pc, track, now, deadline)
+        masks = tuple(tuple(polygon) for polygon in document.policy.privacy_masks)
+        sent = MaskedTrack(track, masks) if masks else track
+        rtc.prefer_h264(pc.addTransceiver(sent, direction="sendonly"))
+        session = Session(body.session_id, grant, pc, track, now, deadline, masks=masks)
         self.sessions[session.id] = session
 
         @pc.on("connectionstatechange")
@@ -252,6 +256,9 @@ class Streamer:
             return "the hub stopped asking for the session (no keepalive)"
         if isinstance(session.track, PlaybackTrack) and session.track.finished:
             return session.track.finished
+        document = self.guard.policy(session.grant.camera)
+        if document is not None and tuple(tuple(p) for p in document.policy.privacy_masks) != session.masks:
+            return "the owner changed the privacy masks"
         return self.guard.session_problem(session.grant, now)
 
     async def _watch_sessions(self) -> None:

@@ -334,3 +334,27 @@ def test_no_media_without_a_valid_grant(hub_stack: HubStack, cameras, edge, tmp_
     decisions = [row["decision"] for row in json.loads(shown.stdout) if row["case_number"] in ("2026-004716", None)]
     assert decisions[:3] == ["forged grant: signature does not verify", "grant expired", "grant not yet valid"], \
         decisions
+
+
+def test_privacy_masks_are_painted_out_and_changing_them_ends_the_session(hub_stack: HubStack, cameras, edge,
+                                                                          tmp_path: Path):
+    box = enrolled_box(hub_stack, cameras, edge, tmp_path)
+    left_half = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]
+    with hub_stack.client(box.owner) as c:
+        r = c.put(f"/api/cameras/{box.camera_id}/consent", json={**LIVE, "privacy_masks": [left_half]})
+        assert r.status_code == 200, r.text
+    opened = open_stream(hub_stack, box)
+    session_id = uuid.UUID(opened["session_id"])
+    track = hub_stack.hub.streams.subscribe(session_id)
+    for _ in range(20):
+        frame = hub_stack.hub.streams.call(track.recv(), timeout=10)
+        luma = frame.to_ndarray(format="gray")
+        width = luma.shape[1]
+        masked, shown = luma[:, : width // 2 - 16], luma[:, width // 2 + 16:]  # away from the edge's ringing
+        assert masked.max() <= 24, "the masked half is not black"
+        assert shown.std() > 10, "the unmasked half lost its picture"
+    # A new mask (here: none) ends the running session rather than changing what it shows underneath.
+    with hub_stack.client(box.owner) as c:
+        assert c.put(f"/api/cameras/{box.camera_id}/consent", json=LIVE).status_code == 200
+    media_ends(hub_stack, track)
+    assert ended_session(hub_stack, session_id).end_reason == "the owner changed the privacy masks"
