@@ -1,4 +1,4 @@
-"""Click-to-first-frame for "stream now", live, on loopback.
+"""Click-to-first-frame for "stream now", live (or playback with --mode playback), on loopback.
 
 Sets up everything itself: a simulated 1080p15 camera (GStreamer RTSP), a real
 mosquitto with the hub's generated TLS config, the hub (API on uvicorn + MQTT
@@ -11,14 +11,18 @@ offering to `POST /api/streams/{id}/viewer`, and the clock stops at the first
 
 Prints one JSON object (with --json): median_s, p95_s, every trial, and the
 split of the median into "API call answered" and "viewer's first frame".
+With `--mode playback` each trial plays from `--back` seconds ago out of the
+box's recorded segments instead.
 
     .venv/bin/python bench/stream_first_frame.py --trials 20 --json
+    .venv/bin/python bench/stream_first_frame.py --trials 20 --json --mode playback
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import platform
 import statistics
@@ -51,7 +55,8 @@ def setup(root: Path):
     agent = EdgeProcess(root / "edge", camera.urls, data_dir=data_dir).start()
     camera_id = eventually(stack.recording_camera, timeout=90, what="the camera recording at the hub")
     with stack.client(owner) as c:
-        c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "always", "modes": ["live"]}).raise_for_status()
+        c.put(f"/api/cameras/{camera_id}/consent",
+              json={"sharing": "always", "modes": ["live", "playback"]}).raise_for_status()
     stack.add_user("bench", "correct-horse-battery", Role.ANALYST)
     return stack, camera, agent, camera_id, stack.login("bench", "correct-horse-battery")
 
@@ -78,11 +83,13 @@ async def viewer_first_frame(base_url: str, token: str, session_id: str) -> floa
         await pc.close()
 
 
-def trial(stack: HubStack, token: str, camera_id: int) -> tuple[float, float]:
+def trial(stack: HubStack, token: str, camera_id: int, mode: str = "live", back_s: float = 20) -> tuple[float, float]:
+    ask = {"camera_id": camera_id, "mode": mode, "purpose": "other", "reason": REASON, "case_number": "BENCH-1"}
+    if mode == "playback":
+        ask["at"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=back_s)).isoformat()
     start = time.perf_counter()
     with stack.client(token) as c:
-        r = c.post("/api/streams", json={"camera_id": camera_id, "mode": "live", "purpose": "other",
-                                         "reason": REASON, "case_number": "BENCH-1"})
+        r = c.post("/api/streams", json=ask)
         r.raise_for_status()
         answered = time.perf_counter()
         session_id = r.json()["session_id"]
@@ -95,24 +102,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between trials")
+    parser.add_argument("--mode", choices=("live", "playback"), default="live")
+    parser.add_argument("--back", type=float, default=20, help="playback: start this many seconds ago")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="canvass-bench-stream-") as tmp:
         stack, camera, agent, camera_id, token = setup(Path(tmp))
         try:
-            time.sleep(3)  # a GOP in the cache
-            trial(stack, token, camera_id)  # warm-up (imports, codec setup), not counted
+            time.sleep(3 if args.mode == "live" else args.back + 5)  # a GOP in the cache, or footage to play
+            trial(stack, token, camera_id, args.mode, args.back)  # warm-up (imports, codec setup), not counted
             results = []
             for _ in range(args.trials):
                 time.sleep(args.pause)
-                results.append(trial(stack, token, camera_id))
+                results.append(trial(stack, token, camera_id, args.mode, args.back))
         finally:
             agent.terminate()
             camera.close()
             stack.stop()
     firsts = sorted(f for _, f in results)
     p95 = firsts[min(len(firsts) - 1, round(0.95 * (len(firsts) - 1)))]
-    out = {"bench": "stream_first_frame", "machine": f"{platform.machine()} {platform.platform()}",
+    out = {"bench": "stream_first_frame", "mode": args.mode, "machine": f"{platform.machine()} {platform.platform()}",
            "trials": len(results), "median_s": round(statistics.median(firsts), 3), "p95_s": round(p95, 3),
            "max_s": round(firsts[-1], 3),
            "api_answered_median_s": round(statistics.median(a for a, _ in results), 3),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub_support import HubStack
-from tests.test_streaming import REASON, enrolled_box
+from tests.hub_support import HubStack, eventually
+from tests.test_streaming import REASON, actions, enrolled_box
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Headless, no sandbox (root in CI), no calls home; loopback ICE candidates allowed and not hidden behind mDNS,
@@ -63,3 +63,29 @@ def test_sign_in_stream_now_and_the_video_plays(hub_stack: HubStack, cameras, ed
         entries = c.get("/api/auth/me").json()  # still signed in; the stop reached the hub:
     assert entries["username"] == "ana"
     assert not hub_stack.hub.streams.sessions
+
+    # From the buffer: a few seconds ago, then pause and speed from the page.
+    page.get_by_test_id("stream-state").filter(has_text="Stopped").wait_for(timeout=10_000)
+    page.select_option("#mode", "playback")
+    page.evaluate("""() => {
+        const then = new Date(Date.now() - 4000);
+        const local = new Date(then.getTime() - then.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+        document.getElementById("at").value = local;
+    }""")
+    page.get_by_test_id("case-number").fill("2026-004800")
+    page.get_by_test_id("stream-now").click()
+    page.get_by_test_id("playback-pause").wait_for(state="visible", timeout=20_000)
+    page.wait_for_function("() => document.querySelector('[data-testid=stream-video]')"
+                           ".getVideoPlaybackQuality().totalVideoFrames > 10", timeout=20_000)
+    page.get_by_test_id("playback-pause").click()
+    page.get_by_test_id("playback-pause").filter(has_text="Resume").wait_for(timeout=10_000)
+    assert page.get_by_test_id("playback-position").inner_text().startswith("at ")
+    page.get_by_test_id("playback-pause").click()
+    page.get_by_test_id("playback-pause").filter(has_text="Pause").wait_for(timeout=10_000)
+    page.select_option("[data-testid=playback-speed]", "2")
+    [session] = hub_stack.hub.streams.sessions.values()
+    assert session.grant.mode == "playback"
+    controls = [(e.details["control"], e.outcome) for e in actions(hub_stack, "stream.control")]
+    assert controls[:2] == [("pause", "success"), ("resume", "success")]
+    eventually(lambda: len(actions(hub_stack, "stream.control")) == 3, timeout=10, what="the speed change")
+    assert page.get_by_test_id("stream-error").inner_text() == ""
