@@ -62,6 +62,7 @@ class ConsentGuard:
         self.audit_key = serialization.load_pem_public_key(audit_key_pem.encode()) if audit_key_pem else None
         self.witness = witness  # edge.witness.Witness: a grant's checkpoint must agree with the witnessed log
         self._lock = threading.Lock()
+        self._verified: dict[str, tuple[str, c.PolicyDocument]] = {}  # camera → (signed text, its document)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript("""
@@ -95,7 +96,12 @@ class ConsentGuard:
             row = self._db.execute("SELECT signed FROM policies WHERE camera = ?", (camera,)).fetchone()
         if row is None:
             return None
-        return c.open_signed(c.Signed.model_validate_json(row[0]), self.grant_key, c.PolicyDocument)
+        cached = self._verified.get(camera)
+        if cached is not None and cached[0] == row[0]:
+            return cached[1]  # the same signed text as last time: verified already (asked 4×/s per session)
+        document = c.open_signed(c.Signed.model_validate_json(row[0]), self.grant_key, c.PolicyDocument)
+        self._verified[camera] = (row[0], document)
+        return document
 
     # -- the owner's pause, on the box -----------------------------------------------
 
