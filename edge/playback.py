@@ -148,8 +148,11 @@ class Footage:
             annexb = BitStreamFilterContext("h264_mp4toannexb", in_stream=stream)
             try:
                 for packet in container.demux(stream):
-                    if packet.is_corrupt:  # the recorder's frame in progress: read it whole next time
-                        return
+                    if packet.is_corrupt:
+                        if segment.state == "open":  # the recorder's frame in progress: read it whole next time
+                            return
+                        log.warning("playback of %s skips a damaged frame in %s", self.camera, segment.path)
+                        continue
                     if packet.size == 0 or packet.pts is None:
                         continue
                     at_us = segment.start_us + int(packet.pts * tb * 1_000_000)
@@ -290,7 +293,13 @@ class PlaybackTrack(MediaStreamTrack):
     async def _next_frame(self) -> Frame | None:
         if self._pending is not None:
             return self._pending
-        item = await asyncio.to_thread(next, self._frames, None)
+        try:
+            item = await asyncio.to_thread(next, self._frames, None)
+        except Exception as exc:  # the index or a file unreadable: end the session with the reason
+            log.warning("playback %s failed", self.name, exc_info=True)
+            self.finished = f"playback failed on the appliance: {exc}"
+            self.stop()
+            raise MediaStreamError from exc
         if item is None:
             self.finished = "reached the end of the granted footage window"
             self.stop()
