@@ -26,7 +26,7 @@ from edge.index import SegmentIndex
 from edge.packets import MediaPacket, StreamLost
 from edge.reconcile import probe_segment
 from edge.durability import Syncer
-from edge.segment_file import SegmentFile
+from edge.segment_file import SegmentFile, trim_torn_tail
 from edge.storage import PART_SUFFIX, Layout, fsync_dir, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -273,7 +273,8 @@ class CameraRecorder:
             fsync_dir(final.parent)
         end_us, frames = closed.end_us, closed.frames
         if closed.torn:
-            # The failed write may have left the last frame half on disk.
+            # The failed write may have left the last frame half on disk: cut it, then count what is left.
+            trim_torn_tail(final)
             probe = probe_segment(final)
             end_us, frames = (closed.start_us, 0) if probe is None else (closed.start_us + probe.duration_us, probe.frames)
         digest = sha256_file(final)

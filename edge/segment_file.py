@@ -122,3 +122,29 @@ class SegmentFile:
 
 def frame_seconds(stream: StreamInfo) -> float:
     return float(Fraction(stream.frame_duration) * stream.time_base)
+
+
+def trim_torn_tail(path: Path) -> int:
+    """Cut a fragmented MP4 back to its last whole fragment (moof + mdat); returns the size kept.
+
+    A write that failed part-way (ENOSPC, a crash) can leave half a fragment at the end: the index would
+    then vouch (by hash) for a file whose last frame does not decode. Only top-level box headers are read.
+    """
+    size = path.stat().st_size
+    keep = offset = 0
+    with open(path, "r+b") as f:
+        while offset + 8 <= size:
+            f.seek(offset)
+            header = f.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            if length < 8 or offset + length > size:
+                break  # a box cut short: the torn tail starts here
+            offset += length
+            if kind != b"moof":  # after ftyp, moov, and each mdat, the file is whole up to here
+                keep = offset
+        if keep < size:
+            f.truncate(keep)
+            os.fsync(f.fileno())
+    return keep
