@@ -98,6 +98,16 @@ def _own_session(session, user: User, session_id: uuid.UUID) -> StreamSession:
     return row
 
 
+def _running_session(hub, user: User, session_id: uuid.UUID) -> tuple[int, str]:
+    """The camera and case number of the user's session, if it is still running (404 / 410 otherwise)."""
+    with hub.db.session() as session:
+        row = _own_session(session, user, session_id)
+        camera_id, case_number = row.camera_id, row.case_number
+    if not _is_live(hub, session_id):
+        raise HTTPException(status.HTTP_410_GONE, "the session has ended")
+    return camera_id, case_number
+
+
 def _is_live(hub, session_id: uuid.UUID) -> bool:
     return hub.streams is not None and session_id in hub.streams.sessions
 
@@ -137,11 +147,7 @@ def stream_state(session_id: uuid.UUID, session: SessionDep, hub: HubDep, user: 
 
 @router.post("/{session_id}/viewer", response_model=ViewerOut)
 def join(session_id: uuid.UUID, body: ViewerIn, request: Request, hub: HubDep, user: Analyst) -> ViewerOut:
-    with hub.db.session() as session:
-        row = _own_session(session, user, session_id)
-        camera_id, case_number = row.camera_id, row.case_number
-    if not _is_live(hub, session_id):
-        raise HTTPException(status.HTTP_410_GONE, "the session has ended")
+    camera_id, case_number = _running_session(hub, user, session_id)
     try:
         answer = hub.streams.add_viewer(session_id, body.sdp)
     except StreamError as exc:
@@ -163,11 +169,7 @@ def control(session_id: uuid.UUID, body: ControlIn, request: Request, hub: HubDe
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "seek needs `at`")
     if body.action == "speed" and body.speed is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "speed needs `speed`")
-    with hub.db.session() as session:
-        row = _own_session(session, user, session_id)
-        camera_id, case_number = row.camera_id, row.case_number
-    if not _is_live(hub, session_id):
-        raise HTTPException(status.HTTP_410_GONE, "the session has ended")
+    camera_id, case_number = _running_session(hub, user, session_id)
     try:
         result = hub.streams.control(session_id, body.action, at=body.at, speed=body.speed)
         outcome = audit.Outcome.SUCCESS
