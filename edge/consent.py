@@ -163,11 +163,14 @@ class ConsentGuard:
             return "grant lasts longer than the camera's maximum session"
         return self._audit_problem(grant)
 
-    def session_problem(self, grant: c.Grant, now: dt.datetime | None = None) -> str | None:
+    def session_problem(self, grant: c.Grant, now: dt.datetime | None = None, *,
+                        masks: list | None = None) -> str | None:
         """Why a running session under `grant` must end now, or None: asked again and again while it runs.
 
         The owner's pause, a policy that no longer shares this camera or this mode, the schedule, and the
-        grant's expiry end a session; a new policy version that still allows it does not.
+        grant's expiry end a session; a new policy version that still allows it does not, unless its privacy
+        masks differ from `masks`, the ones the session paints (a running session never shows what a new mask
+        hides, nor keeps hiding what the owner has unmasked).
         """
         now = now or _now()
         if now >= grant.expires_at:
@@ -177,7 +180,10 @@ class ConsentGuard:
         document = self.policy(grant.camera)
         if document is None or document.policy.sharing == "off":
             return "the owner stopped sharing this camera"
-        return _policy_problem(grant, document.policy, now)
+        problem = _policy_problem(grant, document.policy, now)
+        if problem is None and masks is not None and document.policy.privacy_masks != masks:
+            return "the owner changed the privacy masks"
+        return problem
 
     def _audit_problem(self, grant: c.Grant) -> str | None:
         try:

@@ -75,6 +75,10 @@ class Footage:
         self.last_us: int | None = None  # the last frame handed out
         self._gap_before = False
 
+    def starting_at(self, start_us: int) -> Footage:
+        """The same camera and window end, read from `start_us` instead (a seek)."""
+        return Footage(self.index, self.recordings, self.camera, start_us=start_us, end_us=self.end_us)
+
     def recorded(self) -> bool:
         """Whether anything of the camera is recorded between start and end."""
         return bool(self.index.segments(self.camera, from_us=self.start_us, to_us=self.end_us))
@@ -316,8 +320,7 @@ class PlaybackTrack(MediaStreamTrack):
         at_us, self._seek_to = self._seek_to, None
         old, self._pending = self._frames, None
         await asyncio.to_thread(old.close)
-        self._footage = Footage(self._footage.index, self._footage.recordings, self._footage.camera,
-                                start_us=at_us, end_us=self._footage.end_us)
+        self._footage = self._footage.starting_at(at_us)
         self._frames = self._footage.frames()
         self._pacer.seek(at_us)
 

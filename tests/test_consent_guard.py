@@ -160,3 +160,15 @@ def test_request_only_needs_the_owners_logged_approval(hub, guard):
     assert refused(guard, grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub, approve=False))) \
         == "the owner's approval does not cover this grant"
     assert guard.judge(grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub))).accepted
+
+
+def test_a_running_session_ends_when_the_masks_it_paints_are_no_longer_the_owners(hub, guard):
+    square = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.4), (0.1, 0.4)]
+    set_policy(hub, guard, OPEN.model_copy(update={"privacy_masks": [square]}), 1)
+    accepted = guard.judge(grant(hub)).grant
+    assert guard.session_problem(accepted, masks=[square]) is None
+    set_policy(hub, guard, OPEN.model_copy(update={"privacy_masks": [square]}), 2)  # a new version, same masks
+    assert guard.session_problem(accepted, masks=[square]) is None
+    set_policy(hub, guard, OPEN, 3)  # the owner removed the mask
+    assert guard.session_problem(accepted, masks=[square]) == "the owner changed the privacy masks"
+    assert guard.session_problem(accepted) is None  # a caller that paints nothing does not ask

@@ -19,7 +19,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select
 
-from edge.index import Segment, SegmentIndex
+from edge.index import Segment
 from hub.grants import current_consent, issue_grant
 from hub.models import AuditEntry, Camera, Role, StreamSession, utcnow
 from wire import consent as c
@@ -189,19 +189,15 @@ class Recorded:
 
 
 def closed_segments(box: Box, count: int) -> list[Segment]:
-    index = SegmentIndex(box.agent.data_dir / "index.sqlite3", readonly=True)
-    try:
-        def enough():
-            closed = [s for s in index.segments("cam1") if s.state == "closed"]
-            return closed if len(closed) >= count else None
-        return eventually(enough, timeout=60, what=f"{count} closed segments")
-    finally:
-        index.close()
+    def enough():
+        closed = box.agent.closed_segments("cam1")
+        return closed if len(closed) >= count else None
+    return eventually(enough, timeout=60, what=f"{count} closed segments")
 
 
 def decode_segment(box: Box, segment: Segment) -> Recorded:
     frames = []
-    with av.open(str(box.agent.data_dir / "recordings" / segment.path)) as container:
+    with av.open(str(box.agent.path(segment))) as container:
         stream = container.streams.video[0]
         for packet in container.demux(stream):
             for frame in packet.decode():
