@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -31,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.measure import print_figures  # noqa: E402
 from hub import audit  # noqa: E402
 from hub.audit.export import export_file  # noqa: E402
 from hub.audit.log import (SIZE_COUNTER, DbTree, canonical, consistency_proof,  # noqa: E402
@@ -145,11 +145,7 @@ def main() -> int:
         result["verify_ok"] = done.returncode == 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>26}: {value}")
+    print_figures(result, args.json)
     return 0
 
 

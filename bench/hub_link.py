@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import multiprocessing
 import os
 import platform
@@ -41,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from bench.recorder import cpu_times, rss_bytes  # noqa: E402
+from bench.measure import cpu_times, percentile, print_figures, rss_bytes  # noqa: E402
 from edge.hotlist import HotListStore  # noqa: E402
 from edge.link import EdgeLink  # noqa: E402
 from edge.outbox import Outbox  # noqa: E402
@@ -80,11 +79,6 @@ def run_appliances(root: Path, identities: list, first: int, total: int, interva
     stop.wait()
     for link in links:
         link.stop()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> int:
@@ -194,11 +188,7 @@ def main() -> int:
         hub.wait(30)
         broker.wait(30)
         shutil.rmtree(root, ignore_errors=True)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>28}: {value}")
+    print_figures(result, args.json)
     return 0 if result["events_stored"] == result["events_sent"] else 1
 
 

@@ -10,7 +10,6 @@ and rows) and start-up reconciliation.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -21,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import print_figures  # noqa: E402
 from edge.config import CameraConfig, RecordingConfig  # noqa: E402
 from edge.index import SegmentIndex  # noqa: E402
 from edge.reconcile import reconcile  # noqa: E402
@@ -113,7 +113,7 @@ def main() -> None:
         "expired_segments": expired,
         "reconcile_s": round(reconcile_s, 3),
     }
-    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    print_figures(result, args.json)
 
 
 if __name__ == "__main__":

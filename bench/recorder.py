@@ -19,7 +19,6 @@ Target (issue 2): at most 1% of one core per camera for the agent.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -32,37 +31,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.measure import measure, print_figures, rss_bytes  # noqa: E402
 from edge.index import SegmentIndex  # noqa: E402
 from sim.process import CameraProcess  # noqa: E402
 from tests.edge_support import config_text, wait_for  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 SYNC_INTERVAL_MS = int(os.environ.get("SYNC_INTERVAL_MS", "66"))
-
-
-def cpu_times(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of a process, its threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def measure(pids: list[int], seconds: float) -> tuple[float, float]:
-    """(user, system) percent of one core used by `pids` together over `seconds` of wall time."""
-    before = [cpu_times(p) for p in pids]
-    t0 = time.monotonic()
-    time.sleep(seconds)
-    elapsed = time.monotonic() - t0
-    after = [cpu_times(p) for p in pids]
-    user = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
-    system = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
-    return 100 * user / elapsed, 100 * system / elapsed
 
 
 def bench_agent(urls: list[str], root: Path, warmup: float, seconds: float) -> dict:
@@ -151,11 +125,7 @@ def main() -> int:
         "target_cpu_pct_per_camera": 1.0,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>28}: {value}")
+    print_figures(result, args.json)
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import platform
 import statistics
 import sys
@@ -36,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 
+from bench.measure import percentile, print_figures  # noqa: E402
 from hub.models import Role  # noqa: E402
 from sim.process import CameraProcess  # noqa: E402
 from tests.edge_support import EdgeProcess  # noqa: E402
@@ -120,13 +120,12 @@ def main() -> int:
             camera.close()
             stack.stop()
     firsts = sorted(f for _, f in results)
-    p95 = firsts[min(len(firsts) - 1, round(0.95 * (len(firsts) - 1)))]
     out = {"bench": "stream_first_frame", "mode": args.mode, "machine": f"{platform.machine()} {platform.platform()}",
-           "trials": len(results), "median_s": round(statistics.median(firsts), 3), "p95_s": round(p95, 3),
+           "trials": len(results), "median_s": round(statistics.median(firsts), 3), "p95_s": round(percentile(firsts, 0.95), 3),
            "max_s": round(firsts[-1], 3),
            "api_answered_median_s": round(statistics.median(a for a, _ in results), 3),
            "all_s": [round(f, 3) for _, f in results]}
-    print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    print_figures(out, args.json)
     return 0
 
 

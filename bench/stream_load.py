@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import statistics
@@ -39,21 +38,8 @@ sys.path.insert(0, str(REPO))
 
 import av  # noqa: E402
 
+from bench.measure import measure, percentile, print_figures  # noqa: E402
 from bench.stream_first_frame import REASON, setup  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
-def cpu_percent(pid: int, window: float) -> float:
-    before, start = cpu_seconds(pid), time.monotonic()
-    time.sleep(window)
-    return 100 * (cpu_seconds(pid) - before) / (time.monotonic() - start)
-
 
 def picture(frame: av.VideoFrame) -> str:
     return hashlib.sha256(frame.to_ndarray(format="yuv420p").tobytes()).hexdigest()
@@ -119,7 +105,7 @@ def phase(stack, token: str, camera_id: int, pid: int, viewers: int, window: flo
     for consumer in consumers:
         consumer.start()
     time.sleep(3)  # past the start-up burst
-    cpu = cpu_percent(pid, window)
+    cpu = sum(measure([pid], window))
     for consumer in consumers:
         consumer.stop.set()
     frames = [c.frames for c in consumers]
@@ -143,7 +129,7 @@ def main() -> int:
             direct.start()
             time.sleep(5)
             pid = agent.process.pid
-            idle = cpu_percent(pid, args.window)
+            idle = sum(measure([pid], args.window))
             one, one_frames, latencies = phase(stack, token, camera_id, pid, 1, args.window, direct)
             many, many_frames, _ = phase(stack, token, camera_id, pid, args.viewers, args.window, None)
             end_time = agent.process.poll()
@@ -152,7 +138,6 @@ def main() -> int:
             agent.terminate()
             camera.close()
             stack.stop()
-    latencies.sort()
     out = {"bench": "stream_load", "machine": f"{platform.machine()} {platform.platform()}", "cores": os.cpu_count(),
            "window_s": args.window,
            "appliance_cpu_recording_only_pct": round(idle, 2),
@@ -163,9 +148,9 @@ def main() -> int:
            "frames_per_viewer": many_frames, "frames_1_viewer": one_frames,
            "latency_frames": len(latencies),
            "added_latency_median_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
-           "added_latency_p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
+           "added_latency_p95_ms": round(1000 * percentile(latencies, 0.95), 1) if latencies else None,
            "agent_still_running": end_time is None}
-    print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    print_figures(out, args.json)
     return 0
 
 
