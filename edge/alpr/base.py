@@ -1,0 +1,67 @@
+"""The plate backend interface and the plain data passed between ALPR parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class AlprError(Exception):
+    """Base of every error the plate reader raises on purpose."""
+
+
+class ImageError(AlprError):
+    """An image could not be read: corrupt, empty, not an image, or too large to analyse."""
+
+
+class ModelError(AlprError):
+    """A model file is missing, has the wrong SHA-256, or is not the model the manifest describes."""
+
+
+@dataclass(frozen=True, slots=True)
+class CharGuess:
+    """One character of a read: the best symbol and the probability of every symbol in `ALPHABET`.
+
+    `probs` may be None when a backend only knows the best symbol's confidence."""
+
+    char: str
+    confidence: float
+    probs: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    """One plate found in one image.
+
+    `corners` are the plate's four corners in image pixels, clockwise from top-left
+    (float32, shape (4, 2)); `box` is the axis-aligned box around them (x, y, w, h);
+    `crop` the rectified plate (BGR) that was read."""
+
+    corners: np.ndarray
+    box: tuple[int, int, int, int]
+    detection_confidence: float
+    chars: tuple[CharGuess, ...]
+    crop: np.ndarray | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(c.char for c in self.chars)
+
+    @property
+    def confidence(self) -> float:
+        """The weakest character's confidence (a read is as good as its worst character)."""
+        return min((c.confidence for c in self.chars), default=0.0)
+
+
+class PlateBackend(Protocol):
+    """Finds and reads plates in a BGR image. Not thread-safe: one instance per worker thread."""
+
+    name: str
+
+    def read(self, image: np.ndarray) -> list[PlateRead]:
+        """Every plate found in `image` (H x W x 3 uint8 BGR), best detection first."""
+        ...

@@ -1,0 +1,98 @@
+"""Region plate formats: resolve letter/digit confusions (O/0, I/1, B/8, S/5, ...) by position.
+
+A format is a pattern of L (letter) and N (digit). A read is fitted to a region's
+formats of its own length: a character of the wrong kind is replaced by its
+look-alike of the right kind; a character with no look-alike rules the format
+out, and so does a look-alike the OCR itself gave less than `MIN_EVIDENCE`
+probability at that position (plates that follow no listed format are common:
+a confident reading is never bent to fit). The format needing the fewest replacements wins; when two formats fit
+equally well with different results, the read is left as it was (ambiguous).
+Only formats that are public knowledge for the region are listed; unknown
+regions and lengths leave reads unchanged. Pure functions over plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from edge.alpr.base import ALPHABET, CharGuess
+
+# Look-alikes of the other kind, most likely first.
+DIGITS_LIKE = {"O": "0", "D": "0", "Q": "0", "U": "0", "I": "1", "L": "1", "T": "71", "Z": "2", "S": "5", "G": "6",
+               "B": "8", "A": "4"}
+LETTERS_LIKE = {"0": "ODQU", "1": "ILT", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B"}
+
+REGION_FORMATS: dict[str, tuple[str, ...]] = {
+    # Brazil: the old grey plates LLL NNNN and Mercosul LLL N L NN.
+    "br": ("LLLNNNN", "LLLNLNN"),
+    # Common EU national formats without their separators.
+    "eu": (
+        "LLNNNLL",  # Italy, France (SIV), Croatia-style
+        "LLNNLLL",  # United Kingdom
+        "NNNNLLL",  # Spain
+        "LLLNNNN",  # Poland-style (district + number), Brazil-style imports
+    ),
+    # US state patterns that are each a large state's current standard issue.
+    "us": (
+        "NLLLNNN",  # California
+        "LLLNNNN",  # New York, Pennsylvania, Texas, Georgia, Michigan, Ohio, ...
+        "LLLNNN",  # many states' older standard issue
+        "NNNLLL",  # several states' older issue
+    ),
+}
+
+
+MIN_EVIDENCE = 0.05  # least probability the OCR must have given a look-alike for it to be swapped in
+
+
+def _kind(char: str) -> str:
+    return "N" if char.isdigit() else "L"
+
+
+def _swap(guess: CharGuess, kind: str) -> CharGuess | None:
+    """The look-alike of the other kind: with the OCR's probabilities, the most probable look-alike
+    (if probable enough); without them, the first."""
+    partners = (DIGITS_LIKE if kind == "N" else LETTERS_LIKE).get(guess.char, "")
+    if not partners:
+        return None
+    if guess.probs is None:
+        return replace(guess, char=partners[0])
+    best = max(partners, key=lambda c: guess.probs[ALPHABET.index(c)])
+    evidence = guess.probs[ALPHABET.index(best)]
+    return replace(guess, char=best, confidence=evidence) if evidence >= MIN_EVIDENCE else None
+
+
+def fit(chars: tuple[CharGuess, ...], pattern: str) -> tuple[tuple[CharGuess, ...], int] | None:
+    """The read made to follow `pattern` by look-alike swaps, and how many were needed; None if it cannot."""
+    if len(chars) != len(pattern):
+        return None
+    out, changes = [], 0
+    for guess, kind in zip(chars, pattern, strict=True):
+        if _kind(guess.char) == kind:
+            out.append(guess)
+            continue
+        swapped = _swap(guess, kind)
+        if swapped is None:
+            return None
+        out.append(swapped)
+        changes += 1
+    return tuple(out), changes
+
+
+def correct_chars(chars: tuple[CharGuess, ...], region: str | None) -> tuple[CharGuess, ...]:
+    """The read corrected to the region's one best-fitting format, or unchanged (no fit, or a tie)."""
+    fits = [result for pattern in REGION_FORMATS.get(region or "", ()) if (result := fit(chars, pattern))]
+    if not fits:
+        return chars
+    fewest = min(changes for _, changes in fits)
+    best = {_text(fitted): fitted for fitted, changes in fits if changes == fewest}
+    return next(iter(best.values())) if len(best) == 1 else chars
+
+
+def apply_region_format(text: str, region: str | None) -> str:
+    """`correct_chars` for a bare text (no probabilities: every look-alike counts as evidence)."""
+    return _text(correct_chars(tuple(CharGuess(c, 1.0) for c in text), region))
+
+
+def _text(chars: tuple[CharGuess, ...]) -> str:
+    return "".join(c.char for c in chars)
