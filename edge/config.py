@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -132,12 +132,35 @@ class StreamingConfig(_Strict):
                                                 "asking for after this long.")] = 20
 
 
+class AlprConfig(_Strict):
+    """Plate reading on the box; on when the config has an [alpr] section."""
+
+    backend: Annotated[Literal["fast", "offline"], Field(
+        description="fast: HyperLPR3 detector + fast-plate-ocr (models fetched with `canvass-alpr models fetch`); "
+        "offline: PP-OCRv4 from the installed rapidocr-onnxruntime wheel, no download.")] = "offline"
+    model_dir: Annotated[Path | None, Field(
+        description="Where fetched models are (default: $CANVASS_MODEL_DIR or ~/.local/share/canvass/models).")] = None
+    region: Annotated[Literal["us", "eu", "br"] | None, Field(
+        description="Plate formats of this country, used to resolve O/0, I/1, B/8, S/5 by position.")] = None
+    analysis_fps: Annotated[float, Field(ge=0.5, le=30, description="Frames analysed per second per camera "
+                                          "while there is motion (fewer under load: frames are dropped).")] = 5
+    motion_threshold: Annotated[float, Field(gt=0, lt=1, description="Fraction of a frame's (downscaled) pixels "
+                                             "that must change for it to count as motion.")] = 0.002
+    idle_after_s: Annotated[float, Field(ge=0.5, le=60, description="After this long without motion only "
+                                         "keyframes are decoded (to notice motion again).")] = 3
+    min_observations: Annotated[int, Field(ge=1, le=30, description="Frames a plate must be read in to count "
+                                           "as a vehicle pass.")] = 2
+    hotlist_max_edits: Annotated[Literal[0, 1], Field(description="1: a read one character off a hot-list plate "
+                                                      "(after look-alikes) is a hit too.")] = 0
+
+
 class EdgeConfig(_Strict):
     appliance: ApplianceConfig
     cameras: Annotated[list[CameraConfig], Field(min_length=1, description=f"At most {MAX_CAMERAS} cameras.")]
     recording: RecordingConfig = RecordingConfig()
     capture: CaptureConfig = CaptureConfig()
     streaming: StreamingConfig = StreamingConfig()
+    alpr: AlprConfig | None = None
 
     @field_validator("cameras")
     @classmethod

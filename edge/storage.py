@@ -3,6 +3,7 @@
     <data_dir>/index.sqlite3
     <data_dir>/recordings/<camera>/<YYYY-MM-DD>/<camera>-<YYYYMMDDTHHMMSS.ffffff>Z.mp4[.part]
     <data_dir>/quarantine/...      files that could not be read, kept for inspection
+    <data_dir>/plates/reads.sqlite3, plates/thumbnails/...   plate reads (edge.alpr.reads)
 
 A segment is written as `.part` and renamed when closed; the start time in
 the name lets reconciliation index a file even if the index lost its row.
@@ -42,6 +43,8 @@ class Layout:
         self.hotlist_path = data_dir / "link" / "hotlist.json"
         self.checkpoint_path = data_dir / "link" / "audit-checkpoint.json"
         self.consent_path = data_dir / "consent.sqlite3"  # policies, the owner's pauses, the access log
+        self.reads_path = data_dir / "plates" / "reads.sqlite3"  # one row per vehicle pass
+        self.thumbnails = data_dir / "plates" / "thumbnails"  # <camera>/<YYYY-MM-DD>/<read id>.jpg
 
     def segment_relpath(self, camera: str, start_us: int) -> str:
         """Final (closed) path of a segment, relative to `recordings`."""

@@ -1,0 +1,28 @@
+"""The backend factory: a backend by name, its models loaded (hash-checked) from the model store."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from edge.alpr.base import ModelError, PlateBackend
+from edge.alpr.registry import ModelStore
+
+BackendName = Literal["fast", "offline"]
+BACKENDS: tuple[BackendName, ...] = ("fast", "offline")
+
+
+def make_backend(name: str, store: ModelStore, *, video: bool = False) -> PlateBackend:
+    """A ready backend. `video=True` tunes it for frames that come many per vehicle: no second, larger
+    detector when nothing is found (most motion frames hold no plate) and one OCR view per plate (the
+    tracker's vote over frames does what the second view does for a single photo)."""
+    if name == "fast":
+        from edge.alpr.fast import FastBackend
+
+        fallback = None if video or not store.available("hyperlpr3-y5fu-640") else store.load("hyperlpr3-y5fu-640")
+        return FastBackend(store.load("hyperlpr3-y5fu-320"), store.load("fast-plate-ocr-cct-xs-v1-global"),
+                           fallback_detector_model=fallback, margins=(0.15,) if video else (0.10, 0.20))
+    if name == "offline":
+        from edge.alpr.offline import OfflineBackend
+
+        return OfflineBackend(store.load("ppocr-v4-det"), store.load("ppocr-v4-rec"))
+    raise ModelError(f"unknown plate backend {name!r}: choose one of {', '.join(BACKENDS)}")

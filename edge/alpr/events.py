@@ -1,0 +1,76 @@
+"""The in-process stream of plate events, and what of it may leave the box.
+
+Every stored read is published to each subscriber's bounded queue (a slow
+subscriber loses its oldest events, counted, and never slows plate reading).
+What goes to the hub follows the camera owner's `plate_sharing`: none,
+hits_only (hot-list hits only) or all — `may_leave_box` is that rule.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+from edge.alpr.matching import HotListMatch
+from edge.alpr.reads import StoredRead
+
+PlateSharing = Literal["none", "hits_only", "all"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlateEvent:
+    read: StoredRead
+    hit: HotListMatch | None
+
+    @property
+    def priority(self) -> Literal["high", "normal"]:
+        return "high" if self.hit is not None else "normal"
+
+
+def may_leave_box(event: PlateEvent, sharing: PlateSharing) -> bool:
+    return sharing == "all" or (sharing == "hits_only" and event.hit is not None)
+
+
+class EventSubscription:
+    def __init__(self, max_items: int) -> None:
+        self.queue: queue.Queue[PlateEvent] = queue.Queue(max_items)
+        self.lost = 0
+
+    def get(self, timeout: float | None = None) -> PlateEvent | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
+class PlateEvents:
+    """Publish/subscribe for plate events inside the agent. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[EventSubscription] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, *, max_items: int = 1000) -> EventSubscription:
+        subscription = EventSubscription(max_items)
+        with self._lock:
+            self._subscribers = [*self._subscribers, subscription]
+        return subscription
+
+    def unsubscribe(self, subscription: EventSubscription) -> None:
+        with self._lock:
+            self._subscribers = [s for s in self._subscribers if s is not subscription]
+
+    def publish(self, event: PlateEvent) -> None:
+        for subscription in self._subscribers:
+            while True:
+                try:
+                    subscription.queue.put_nowait(event)
+                    break
+                except queue.Full:
+                    try:
+                        subscription.queue.get_nowait()
+                        subscription.lost += 1
+                    except queue.Empty:
+                        pass

@@ -1,0 +1,154 @@
+"""Frames for plate reading from a camera's fan-out: decode, motion gating, rate limit, latest-frame slot.
+
+One thread per camera. While the scene is idle only keyframes are decoded
+(one a second on a typical camera) and compared with the previous one; on
+motion every packet is decoded from that keyframe on and a frame is offered
+for analysis at most `analysis_fps` times a second, when it differs from the
+last one offered. After `idle_after_s` without motion it goes back to
+keyframes only. The offered frame sits in a one-frame slot: when analysis is
+busy a newer frame replaces it (counted in `dropped`), so analysis never
+queues up and never holds the recorder back (its fan-out queue is its own and
+drops to the next keyframe when full).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from edge.fanout import Subscription
+from edge.packets import MediaPacket, StreamInfo
+
+logger = logging.getLogger(__name__)
+
+MOTION_SIZE = (160, 90)  # motion is judged on a small grey picture
+PIXEL_CHANGE = 25  # grey levels a pixel must change by to count
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisFrame:
+    camera: str
+    wall_us: int
+    image: np.ndarray  # BGR
+
+
+def changed_fraction(previous: np.ndarray | None, current: np.ndarray) -> float:
+    """Share of pixels that changed by more than `PIXEL_CHANGE` grey levels (1.0 with nothing to compare)."""
+    if previous is None or previous.shape != current.shape:
+        return 1.0
+    diff = np.abs(current.astype(np.int16) - previous.astype(np.int16))
+    return float(np.count_nonzero(diff > PIXEL_CHANGE)) / diff.size
+
+
+class FrameSlot:
+    """The newest frame waiting for analysis, per camera; shared with the analysis worker."""
+
+    def __init__(self) -> None:
+        self._frames: dict[str, AnalysisFrame] = {}
+        self._ready = threading.Condition()
+        self.dropped: dict[str, int] = {}
+
+    def put(self, frame: AnalysisFrame) -> None:
+        with self._ready:
+            if frame.camera in self._frames:
+                self.dropped[frame.camera] = self.dropped.get(frame.camera, 0) + 1
+            self._frames[frame.camera] = frame
+            self._ready.notify()
+
+    def take(self, order: list[str], timeout: float) -> AnalysisFrame | None:
+        """The waiting frame of the first camera in `order` that has one; waits up to `timeout`."""
+        with self._ready:
+            if not self._frames:
+                self._ready.wait(timeout)
+            for camera in order:
+                if camera in self._frames:
+                    return self._frames.pop(camera)
+            return None
+
+    def wake(self) -> None:
+        with self._ready:
+            self._ready.notify_all()
+
+
+class CameraFrames(threading.Thread):
+    """Decodes one camera's packets into analysis frames (see the module docstring)."""
+
+    def __init__(self, camera: str, subscription: Subscription, slot: FrameSlot, *, analysis_fps: float,
+                 motion_threshold: float, idle_after_s: float, busy: Callable[[str], bool]) -> None:
+        super().__init__(name=f"alpr-frames-{camera}", daemon=True)
+        self.camera = camera
+        self.subscription = subscription
+        self.slot = slot
+        self.min_gap_us = int(1_000_000 / analysis_fps)
+        self.motion_threshold = motion_threshold
+        self.idle_after_us = int(idle_after_s * 1_000_000)
+        self.busy = busy  # True while the camera has a plate being tracked: keep analysing
+        self.decoded = 0
+        self.offered = 0
+        self._stop = threading.Event()
+        self._decoder: av.CodecContext | None = None
+        self._stream: StreamInfo | None = None
+        self._active = False
+        self._last_motion_us = 0
+        self._last_offered_us = 0
+        self._reference: np.ndarray | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.subscription.close()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            item = self.subscription.get(timeout=0.5)
+            if isinstance(item, MediaPacket):
+                try:
+                    self._handle(item)
+                except av.FFmpegError as exc:
+                    logger.debug("camera %s: undecodable packet (%s); waiting for the next keyframe", self.camera, exc)
+                    self._decoder = None
+            elif item is not None:  # the connection was lost: start again at the next keyframe
+                self._decoder, self._reference = None, None
+
+    def _handle(self, packet: MediaPacket) -> None:
+        if self._decoder is None or packet.stream is not self._stream:
+            if not packet.keyframe:
+                return
+            self._open(packet.stream)
+        if packet.keyframe and self._active and not self._wanted(packet.wall_us):
+            self._active = False  # idle from this keyframe on
+        if not (self._active or packet.keyframe):
+            return
+        assert self._decoder is not None
+        for frame in self._decoder.decode(av.Packet(packet.data)):
+            self.decoded += 1
+            self._consider(frame, packet.wall_us)
+
+    def _open(self, stream: StreamInfo) -> None:
+        decoder = av.CodecContext.create(stream.codec, "r")
+        if stream.extradata:
+            decoder.extradata = stream.extradata
+        decoder.thread_count = 1
+        self._decoder, self._stream = decoder, stream
+
+    def _wanted(self, wall_us: int) -> bool:
+        return wall_us - self._last_motion_us < self.idle_after_us or self.busy(self.camera)
+
+    def _consider(self, frame: av.VideoFrame, wall_us: int) -> None:
+        if self._active and wall_us - self._last_offered_us < self.min_gap_us:
+            return
+        small = frame.reformat(width=MOTION_SIZE[0], height=MOTION_SIZE[1], format="gray").to_ndarray()
+        moved = changed_fraction(self._reference, small) >= self.motion_threshold
+        self._reference = small
+        if moved:
+            self._last_motion_us = wall_us
+            self._active = True
+        if moved or (self._active and self.busy(self.camera)):
+            self._last_offered_us = wall_us
+            self.offered += 1
+            self.slot.put(AnalysisFrame(self.camera, wall_us, frame.to_ndarray(format="bgr24")))

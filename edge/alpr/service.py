@@ -1,0 +1,148 @@
+"""Plate reading for the agent's cameras: frames → backend → tracker → hot list → store → events.
+
+`PlateReader.start` loads the backend (models hash-checked), subscribes a
+`CameraFrames` decoder to each camera's fan-out and starts one analysis
+worker: it takes the newest waiting frame of each camera in turn (round
+robin), reads it, feeds the camera's tracker and handles every finished
+vehicle pass: hot-list match (a hit is a high-priority event), thumbnail and
+row in the read store, the in-process event stream, and `on_event` (the agent
+sends what the owner's plate_sharing allows to the hub). One worker: the box
+has two cores and the recorder, the decoders and the streamer need the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from edge.alpr.backends import make_backend
+from edge.alpr.base import AlprError, PlateBackend
+from edge.alpr.events import PlateEvent, PlateEvents
+from edge.alpr.frames import AnalysisFrame, CameraFrames, FrameSlot
+from edge.alpr.matching import HotListMatcher
+from edge.alpr.reads import ReadStore, StoredRead, new_read_id
+from edge.alpr.registry import ModelStore, default_model_dir
+from edge.alpr.tracker import PlateTracker, VehiclePass
+from edge.config import AlprConfig
+from edge.fanout import Fanout
+from wire.messages import HotListEntry
+
+logger = logging.getLogger(__name__)
+
+FRAMES_QUEUE = 90  # packets between a camera's fan-out and its decoder (6 s at 15 fps)
+
+
+class PlateReader:
+    def __init__(self, config: AlprConfig, store: ReadStore, *, events: PlateEvents | None = None,
+                 clock: Callable[[], float] = time.time, backend: PlateBackend | None = None,
+                 on_event: Callable[[PlateEvent], None] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.events = events or PlateEvents()
+        self._clock = clock
+        self._backend = backend
+        self._on_event = on_event
+        self.slot = FrameSlot()
+        self.sources: dict[str, CameraFrames] = {}
+        self._fanouts: dict[str, Fanout] = {}
+        self.trackers: dict[str, PlateTracker] = {}
+        self.matcher = HotListMatcher([])
+        self.analysed: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._running = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self, fanouts: dict[str, Fanout]) -> None:
+        if self._backend is None:
+            models = ModelStore(self.config.model_dir or default_model_dir())
+            self._backend = make_backend(self.config.backend, models, video=True)
+        for camera, fanout in fanouts.items():
+            self.trackers[camera] = PlateTracker(region=self.config.region,
+                                                 min_observations=self.config.min_observations)
+            self.analysed[camera] = 0
+            source = CameraFrames(camera, fanout.subscribe("alpr", max_items=FRAMES_QUEUE), self.slot,
+                                  analysis_fps=self.config.analysis_fps, motion_threshold=self.config.motion_threshold,
+                                  idle_after_s=self.config.idle_after_s, busy=self._tracking)
+            self.sources[camera], self._fanouts[camera] = source, fanout
+            source.start()
+        self._worker = threading.Thread(target=self._run, name="alpr-worker", daemon=True)
+        self._worker.start()
+        self._running.wait(5)
+        logger.info("plate reading started: %s backend on %s", self._backend.name, ", ".join(fanouts))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for camera, source in self.sources.items():
+            self._fanouts[camera].unsubscribe(source.subscription)
+            source.stop()
+        self.slot.wake()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        now = self._clock()
+        for camera, tracker in self.trackers.items():
+            for finished in tracker.flush(now):
+                self._handle_pass(camera, finished)
+
+    def set_hotlist(self, entries: list[HotListEntry]) -> None:
+        self.matcher = HotListMatcher(entries, max_edits=self.config.hotlist_max_edits)
+
+    # -- the worker ----------------------------------------------------------------
+
+    def _tracking(self, camera: str) -> bool:
+        tracker = self.trackers.get(camera)
+        return tracker is not None and tracker.has_open_tracks
+
+    def _run(self) -> None:
+        self._running.set()
+        order = list(self.sources)
+        while not self._stop.is_set():
+            frame = self.slot.take(order, timeout=0.25)
+            if frame is not None:
+                order = [c for c in order if c != frame.camera] + [frame.camera]  # round robin
+                self._analyse(frame)
+            self._close_quiet_tracks()
+
+    def _analyse(self, frame: AnalysisFrame) -> None:
+        assert self._backend is not None
+        try:
+            reads = self._backend.read(frame.image)
+        except (AlprError, RuntimeError) as exc:  # onnxruntime raises RuntimeError subclasses
+            logger.warning("camera %s: plate reading failed on a frame: %s", frame.camera, exc)
+            return
+        self.analysed[frame.camera] += 1
+        for finished in self.trackers[frame.camera].update(frame.wall_us / 1e6, reads):
+            self._handle_pass(frame.camera, finished)
+
+    def _close_quiet_tracks(self) -> None:
+        now = self._clock()
+        for camera, tracker in self.trackers.items():
+            if tracker.has_open_tracks:
+                for finished in tracker.update(now, []):
+                    self._handle_pass(camera, finished)
+
+    def _handle_pass(self, camera: str, finished: VehiclePass) -> None:
+        when = dt.datetime.fromtimestamp(finished.last_seen, dt.UTC)
+        matches = self.matcher.match(finished.text, now=when)
+        hit = matches[0] if matches else None
+        read = StoredRead(
+            id=new_read_id(), camera=camera, plate=finished.text, confidence=finished.confidence,
+            first_seen_us=int(finished.first_seen * 1e6), last_seen_us=int(finished.last_seen * 1e6),
+            observations=finished.observations, thumbnail=None,
+            hit_list=hit.entry.list_name if hit else None, hit_plate=hit.entry.plate if hit else None,
+            hit_reason=hit.entry.reason if hit else None,
+        )
+        try:
+            read = self.store.add(read, finished.best_crop)
+        except AlprError as exc:
+            logger.error("camera %s: read of %s not stored: %s", camera, finished.text, exc)
+        event = PlateEvent(read, hit)
+        if hit is not None:
+            logger.warning("hot-list hit on %s: %s (%s: %s)", camera, read.plate, hit.entry.list_name, hit.entry.reason)
+        self.events.publish(event)
+        if self._on_event is not None:
+            self._on_event(event)

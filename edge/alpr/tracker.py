@@ -1,0 +1,195 @@
+"""Plates tracked across frames, one read per vehicle pass. Pure: no I/O, no clock of its own.
+
+Each analysed frame's reads are matched to open tracks by where the plate is
+(overlap with where the track's plate should be by now, from its last two
+positions) or, for a plate that jumped, by being nearby with similar text.
+A track not seen for `max_gap_s` is closed; a closed track seen in at least
+`min_observations` frames becomes one `VehiclePass`: per-character voting
+weighted by confidence over the frames (reads of the most-voted length),
+region format rules on the vote, the sharpest crop kept for a thumbnail.
+A pass whose text repeats one emitted moments ago (a vehicle that stopped in
+view, a track that broke) is folded into it instead of read twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.alpr.base import ALPHABET, CharGuess, PlateRead
+from edge.alpr.formats import correct_chars
+from edge.alpr.matching import canonical, within_one_edit
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class VehiclePass:
+    """The consensus read of one plate over one pass through the view."""
+
+    track_id: int
+    text: str
+    confidence: float
+    chars: tuple[CharGuess, ...]
+    first_seen: float
+    last_seen: float
+    observations: int
+    best_crop: np.ndarray | None
+    box: Box
+
+
+@dataclass(slots=True)
+class _Track:
+    track_id: int
+    reads: list[PlateRead] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    best: PlateRead | None = None
+
+    def add(self, at: float, read: PlateRead) -> None:
+        self.reads.append(read)
+        self.times.append(at)
+        if self.best is None or _quality(read) > _quality(self.best):
+            self.best = read
+
+    def predicted_box(self, at: float) -> Box:
+        x, y, w, h = self.reads[-1].box
+        if len(self.reads) < 2 or self.times[-1] <= self.times[-2]:
+            return x, y, w, h
+        px, py, _, _ = self.reads[-2].box
+        scale = (at - self.times[-1]) / (self.times[-1] - self.times[-2])
+        return round(x + (x - px) * scale), round(y + (y - py) * scale), w, h
+
+
+def _quality(read: PlateRead) -> float:
+    return read.detection_confidence * read.confidence * read.box[2]
+
+
+def iou(a: Box, b: Box) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(0, w) * max(0, h)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def vote(reads: list[PlateRead]) -> tuple[CharGuess, ...]:
+    """Per-character voting over reads of the most-voted length, each weighted by its confidence.
+
+    A read contributes its probabilities over `ALPHABET` where the backend gave them, else a vote for its
+    character; each result character carries the share of the vote it won and the whole distribution."""
+    by_length: dict[int, list[PlateRead]] = defaultdict(list)
+    for read in reads:
+        if read.chars:
+            by_length[len(read.chars)].append(read)
+    if not by_length:
+        return ()
+    chosen = max(by_length.values(), key=lambda group: sum(_weight(r) for r in group))
+    total = sum(_weight(r) for r in chosen) or 1.0
+    votes = np.zeros((len(chosen[0].chars), len(ALPHABET)))
+    for read in chosen:
+        for position, guess in enumerate(read.chars):
+            votes[position] += _weight(read) * _distribution(guess)
+    shares = votes / total
+    return tuple(CharGuess(ALPHABET[int(row.argmax())], float(row.max()), tuple(row.tolist())) for row in shares)
+
+
+def _weight(read: PlateRead) -> float:
+    mean = sum(c.confidence for c in read.chars) / len(read.chars) if read.chars else 0.0
+    return max(1e-3, read.detection_confidence * mean)
+
+
+def _distribution(guess: CharGuess) -> np.ndarray:
+    if guess.probs is not None:
+        return np.asarray(guess.probs)
+    onehot = np.zeros(len(ALPHABET))
+    onehot[ALPHABET.index(guess.char)] = 1.0
+    return onehot
+
+
+class PlateTracker:
+    """Tracks for one camera. `update` once per analysed frame; it returns the passes that ended."""
+
+    def __init__(self, *, region: str | None = None, max_gap_s: float = 1.5, min_observations: int = 2,
+                 min_iou: float = 0.05, repeat_window_s: float = 10.0) -> None:
+        self.region = region
+        self.max_gap_s = max_gap_s
+        self.min_observations = min_observations
+        self.min_iou = min_iou
+        self.repeat_window_s = repeat_window_s
+        self._open: list[_Track] = []
+        self._ids = itertools.count(1)
+        self._recent: list[VehiclePass] = []
+
+    @property
+    def has_open_tracks(self) -> bool:
+        return bool(self._open)
+
+    def update(self, at: float, reads: list[PlateRead]) -> list[VehiclePass]:
+        for read in reads:
+            track = self._match(at, read)
+            if track is None:
+                track = _Track(next(self._ids))
+                self._open.append(track)
+            track.add(at, read)
+        ended = [t for t in self._open if at - t.times[-1] > self.max_gap_s]
+        self._open = [t for t in self._open if t not in ended]
+        return self._finish(ended, at)
+
+    def flush(self, at: float) -> list[VehiclePass]:
+        """Close every open track (the camera stopped)."""
+        ended, self._open = self._open, []
+        return self._finish(ended, at)
+
+    def _match(self, at: float, read: PlateRead) -> _Track | None:
+        best, best_score = None, 0.0
+        for track in self._open:
+            if track.times[-1] == at:
+                continue  # one read per track per frame
+            overlap = iou(track.predicted_box(at), read.box)
+            score = overlap if overlap >= self.min_iou else self._nearby_and_alike(track, read) * 0.01
+            if score > best_score:
+                best, best_score = track, score
+        return best
+
+    @staticmethod
+    def _nearby_and_alike(track: _Track, read: PlateRead) -> bool:
+        last = track.reads[-1]
+        x0, y0, w0, _ = last.box
+        x1, y1, _, _ = read.box
+        near = abs(x1 - x0) + abs(y1 - y0) < 4 * max(w0, 1)
+        return near and within_one_edit(canonical(last.text), canonical(read.text))
+
+    def _finish(self, ended: list[_Track], at: float) -> list[VehiclePass]:
+        self._recent = [p for p in self._recent if at - p.last_seen <= self.repeat_window_s]
+        passes = []
+        for track in ended:
+            if len(track.reads) < self.min_observations:
+                continue
+            result = self._consensus(track)
+            if result.text and not self._repeats(result):
+                passes.append(result)
+                self._recent.append(result)
+        return passes
+
+    def _repeats(self, result: VehiclePass) -> bool:
+        return any(within_one_edit(canonical(p.text), canonical(result.text))
+                   and result.first_seen - p.last_seen <= self.repeat_window_s for p in self._recent)
+
+    def _consensus(self, track: _Track) -> VehiclePass:
+        chars = correct_chars(vote(track.reads), self.region)
+        best = track.best
+        assert best is not None
+        return VehiclePass(
+            track_id=track.track_id,
+            text="".join(c.char for c in chars),
+            confidence=min((c.confidence for c in chars), default=0.0),
+            chars=chars,
+            first_seen=track.times[0],
+            last_seen=track.times[-1],
+            observations=len(track.reads),
+            best_crop=best.crop,
+            box=best.box,
+        )
