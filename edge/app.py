@@ -3,8 +3,8 @@ order and stops them in reverse.
 
     index → reconcile → retention → hub link, consent guard, streamer (if
     enrolled) → segment syncer →
-    per camera: recorder (writer) + capture → maintenance (clock check,
-    heartbeat, health event, systemd watchdog) → READY
+    per camera: recorder (writer) + capture → plate reader (if [alpr]) →
+    maintenance (clock check, heartbeat, health event, systemd watchdog) → READY
 
 The hub link starts only on an enrolled box (`canvass-provision enroll` wrote
 data_dir/identity); recording never depends on it.
@@ -42,6 +42,7 @@ MAINTENANCE_SECONDS = 5
 CLOCK_CHECK_SECONDS = 60
 HEALTH_EVENT_SECONDS = 60
 WITNESS_SECONDS = 60
+READS_PRUNE_SECONDS = 600
 ALARM_AUDIT_FORK = "audit:log_forked"
 #: What a capture state means to the hub: video flowing is video being recorded.
 CAMERA_STATUS = {"online": "recording", "offline": "offline"}
@@ -84,6 +85,8 @@ class EdgeApp:
         self.witness = None  # edge.witness.Witness of the hub's audit log, on an enrolled box
         self.consent = None  # edge.consent.ConsentGuard: judges every grant, on an enrolled box
         self.streamer = None  # edge.streamer.Streamer: WebRTC sessions under accepted grants, on an enrolled box
+        self.hotlist = None  # edge.hotlist.HotListStore, on an enrolled box
+        self.plates = None  # edge.alpr.service.PlateReader, when the config has [alpr]
         self._started = time.monotonic()
 
     # -- start-up, in order ----------------------------------------------------
@@ -94,6 +97,7 @@ class EdgeApp:
         await self.start_retention()
         self.start_link()
         self.start_cameras()
+        await asyncio.to_thread(self.start_plate_reading)
         self.start_maintenance()
         self.notifier.ready(self._status_line())
         logger.info("edge agent %s ready: %s", self.config.appliance.id, self._status_line())
@@ -132,7 +136,8 @@ class EdgeApp:
         except IdentityError as exc:
             logger.error("hub link not started: %s", exc)
             return
-        self.link = EdgeLink(identity, Outbox(self.layout.outbox_path), HotListStore(self.layout.hotlist_path))
+        self.hotlist = HotListStore(self.layout.hotlist_path)
+        self.link = EdgeLink(identity, Outbox(self.layout.outbox_path), self.hotlist)
         if identity.audit_public_key_pem:
             from edge.consent import ConsentGuard
             from edge.witness import Witness
@@ -187,6 +192,45 @@ class EdgeApp:
         )
         return CameraPipeline(camera, fanout, recorder, capture)
 
+    def start_plate_reading(self) -> None:
+        if self.config.alpr is None:
+            return
+        from edge.alpr.base import AlprError
+        from edge.alpr.reads import ReadStore
+        from edge.alpr.service import PlateReader
+
+        store = ReadStore(self.layout.reads_path, self.layout.thumbnails)
+        reader = PlateReader(self.config.alpr, store, clock=self._clock, on_event=self._plate_event)
+        try:
+            reader.start({name: pipeline.fanout for name, pipeline in self.cameras.items()})
+        except AlprError as exc:  # e.g. the fast backend's models are not installed: recording goes on
+            logger.error("plate reading not started: %s", exc)
+            store.close()
+            return
+        if self.hotlist is not None:
+            if self.hotlist.current is not None:
+                reader.set_hotlist(self.hotlist.current.entries)
+            self.hotlist.listeners.append(lambda hotlist: reader.set_hotlist(hotlist.entries))
+        self.plates = reader
+
+    def _plate_event(self, event) -> None:
+        """A stored read: to the hub if the camera owner's plate_sharing allows it (none by default)."""
+        from edge.alpr.events import may_leave_box
+
+        if self.link is None:
+            return
+        document = self.consent.policy(event.read.camera) if self.consent is not None else None
+        sharing = document.policy.plate_sharing if document is not None else "none"
+        if not may_leave_box(event, sharing):
+            return
+        hit = None
+        if event.hit is not None:
+            hit = wire.HotListHit(list_name=event.hit.entry.list_name, entry_plate=event.hit.entry.plate,
+                                  reason=event.hit.entry.reason)
+        read = event.read
+        self.publish(wire.PlateRead(camera=read.camera, plate=read.plate, confidence=min(1.0, read.confidence),
+                                    first_seen=_utc(read.first_seen_us), last_seen=_utc(read.last_seen_us), hit=hit))
+
     def start_maintenance(self) -> None:
         self._maintenance = asyncio.create_task(self._async_maintenance(), name="maintenance")
 
@@ -199,6 +243,8 @@ class EdgeApp:
             await asyncio.gather(self._maintenance, return_exceptions=True)
         if self.streamer is not None:  # sessions end (and are reported) while the cameras still run
             await asyncio.to_thread(self.streamer.stop)
+        if self.plates is not None:  # before the cameras: it reads their fan-outs
+            await asyncio.to_thread(self._stop_plate_reading)
         await asyncio.to_thread(self._stop_cameras)
         if self.link is not None:
             await asyncio.to_thread(self._stop_link)
@@ -222,6 +268,11 @@ class EdgeApp:
             pipeline.recorder.stop()
         if self.syncer is not None:
             self.syncer.stop()
+
+    def _stop_plate_reading(self) -> None:
+        assert self.plates is not None
+        self.plates.stop()
+        self.plates.store.close()
 
     def _stop_link(self) -> None:
         assert self.link is not None
@@ -289,7 +340,7 @@ class EdgeApp:
         interval = MAINTENANCE_SECONDS
         if self.notifier.watchdog_interval_s is not None:
             interval = min(interval, self.notifier.watchdog_interval_s)
-        last_clock_check = last_health = last_witness = -CLOCK_CHECK_SECONDS
+        last_clock_check = last_health = last_witness = last_reads_pruned = -READS_PRUNE_SECONDS
         while True:
             now = time.monotonic()
             if now - last_clock_check >= CLOCK_CHECK_SECONDS:
@@ -301,6 +352,9 @@ class EdgeApp:
             if self.witness is not None and now - last_witness >= WITNESS_SECONDS:
                 await asyncio.to_thread(self._witness_check)
                 last_witness = now
+            if self.plates is not None and now - last_reads_pruned >= READS_PRUNE_SECONDS:
+                await asyncio.to_thread(self._prune_reads)
+                last_reads_pruned = now
             await asyncio.to_thread(self._heartbeat)
             if all(p.healthy() for p in self.cameras.values()) and (self.syncer is None or self.syncer.is_alive()):
                 self.notifier.watchdog()
@@ -308,6 +362,21 @@ class EdgeApp:
                 logger.error("a recording thread died; withholding the watchdog so systemd restarts the agent")
             self.notifier.status(self._status_line())
             await asyncio.sleep(interval)
+
+    def _prune_reads(self) -> None:
+        """Plate reads are kept as long as their camera's video."""
+        from edge.alpr.base import AlprError
+        from edge.retention import age_cutoff_us
+
+        now_us = int(self._clock() * 1_000_000)
+        for camera in self.config.cameras:
+            try:
+                gone = self.plates.store.prune(camera=camera.name, before_us=age_cutoff_us(now_us, camera.retention_days))
+            except (AlprError, OSError) as exc:
+                logger.warning("plate reads of %s not pruned: %s", camera.name, exc)
+                continue
+            if gone:
+                logger.info("pruned %d plate reads of %s past %s days", gone, camera.name, camera.retention_days)
 
     def _witness_check(self) -> None:
         from edge.witness import LogForked
@@ -340,6 +409,12 @@ class EdgeApp:
     def _status_line(self) -> str:
         online = sum(1 for p in self.cameras.values() if p.capture.last_packet_us is not None)
         return f"{len(self.cameras)} cameras, {online} delivered video"
+
+
+def _utc(us: int):
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(us / 1_000_000, dt.UTC)
 
 
 def _get_json(base_url: str, path: str, params: dict) -> dict:

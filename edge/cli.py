@@ -1,4 +1,4 @@
-"""`canvass-edge`: run the appliance agent, list segments, show status."""
+"""`canvass-edge`: run the appliance agent, list segments and plate reads, show status."""
 
 from __future__ import annotations
 
@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--config", type=Path, required=True)
         cmd.add_argument("--camera", default=None, help="one camera (default: every camera)")
+    reads = sub.add_parser("reads", help="plate reads stored on this box, one per vehicle pass")
+    reads.add_argument("--config", type=Path, required=True)
+    reads.add_argument("--camera", default=None)
+    reads.add_argument("--from", dest="from_", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
+    reads.add_argument("--to", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
+    reads.add_argument("--json", action="store_true")
     access = sub.add_parser("access-log", help="every access grant presented to this box and the decision")
     access.add_argument("--config", type=Path, required=True)
     access.add_argument("--json", action="store_true")
@@ -115,6 +121,35 @@ def _cmd_pause(args: argparse.Namespace, *, paused: bool = True) -> int:
     return 0
 
 
+def _cmd_reads(args: argparse.Namespace) -> int:
+    from edge.alpr.reads import ReadStore
+
+    config = load_config(args.config)
+    if args.camera:
+        config.camera(args.camera)
+    try:
+        from_us = parse_time(args.from_) if args.from_ else None
+        to_us = parse_time(args.to) if args.to else None
+    except ValueError as exc:
+        raise EdgeError(f"bad time: {exc}") from None
+    layout = Layout(config.appliance.data_dir)
+    if not layout.reads_path.exists():
+        rows = []
+    else:
+        store = ReadStore(layout.reads_path, layout.thumbnails, readonly=True)
+        try:
+            rows = [r.to_json() for r in store.query(camera=args.camera, from_us=from_us, to_us=to_us)]
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            hit = f"  HIT {r['hit']['list']}: {r['hit']['reason']}" if r["hit"] else ""
+            print(f"{r['first_seen']}  {r['last_seen']}  {r['camera']:<12} {r['text']:<10} {r['confidence']:.2f}{hit}")
+    return 0
+
+
 def _cmd_access_log(args: argparse.Namespace) -> int:
     from edge.consent import ConsentGuard
 
@@ -135,7 +170,7 @@ def _cmd_access_log(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "segments": _cmd_segments, "status": _cmd_status, "pause": _cmd_pause,
-            "resume": lambda args: _cmd_pause(args, paused=False), "access-log": _cmd_access_log}
+            "resume": lambda args: _cmd_pause(args, paused=False), "access-log": _cmd_access_log, "reads": _cmd_reads}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,13 @@
 """The hot list as the hub last pushed it, kept on the box (JSON, replaced atomically).
 
-Plate matching (confusable-aware) comes with the plate-reading pipeline; this
-keeps the list and its version so the box knows what it has.
+This keeps the list and its version so the box knows what it has; listeners
+(the plate reader, which matches with `edge.alpr.matching`) hear of each new list.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from wire import messages as m
@@ -16,6 +17,7 @@ class HotListStore:
     def __init__(self, path: Path):
         self.path = path
         self.current: m.HotListReplace | None = None  # nothing received yet
+        self.listeners: list[Callable[[m.HotListReplace], None]] = []
         if path.exists():
             self.current = m.HotListReplace.model_validate_json(path.read_bytes())
 
@@ -34,3 +36,5 @@ class HotListStore:
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
         self.current = hotlist
+        for listener in self.listeners:
+            listener(hotlist)

@@ -23,7 +23,7 @@ from sim.truth import CameraTruth
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 AUD = b"\x00\x00\x00\x01\x09"
 
 

@@ -1,8 +1,12 @@
 """A synthetic street scene with cars carrying readable licence plates.
 
 The static background is drawn once; each frame composites the moving cars
-onto a copy. Plates are white with a black border and black DejaVu Sans Bold
-text, their texts deterministic from the camera's seed.
+onto a copy. Plates are white with a black border and black DejaVu Sans Mono
+Bold text (a fixed-pitch face, as plate fonts are), about 3.2:1, mounted above
+a dark bumper between two tail lights: a real plate detector needs that
+context, a bare white rectangle on a flat colour is not a plate to it. Texts
+are deterministic from the camera's seed and, like many real plate series,
+never use I, O or Q (they read as 1 and 0).
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 from sim.truth import Box, PlatePass
 
-FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",)
+FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
+              "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+PLATE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"  # no I, O, Q
+PLATE_ASPECT = 3.2
 PLATE_FORMATS = ("LLLNNNN", "NLLLNNN", "LLNNLLL", "LLLNLNN")
 
 
 def plate_text(rng: random.Random, pattern: str) -> str:
-    return "".join(rng.choice(string.ascii_uppercase if c == "L" else string.digits) for c in pattern)
+    return "".join(rng.choice(PLATE_LETTERS if c == "L" else string.digits) for c in pattern)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -35,13 +42,13 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def render_plate(text: str, width: int) -> np.ndarray:
-    """A BGR image of a plate `width` pixels wide (aspect about 4.3:1)."""
-    height = round(width / 4.3)
+    """A BGR image of a plate `width` pixels wide (aspect `PLATE_ASPECT`)."""
+    height = round(width / PLATE_ASPECT)
     image = Image.new("RGB", (width, height), (250, 250, 245))
     draw = ImageDraw.Draw(image)
     border = max(2, width // 60)
     draw.rectangle([0, 0, width - 1, height - 1], outline=(10, 10, 10), width=border)
-    font = _font(round(height * 0.68))
+    font = _font(round(height * 0.6))
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x = (width - (right - left)) // 2 - left
     y = (height - (bottom - top)) // 2 - top
@@ -69,7 +76,7 @@ class StreetScene:
         self.background = self._background(rng)
         self.car_w = round(width * self.CAR_W_FRAC)
         self.car_h = round(height * self.CAR_H_FRAC)
-        self.plate_w = round(width * 0.12)
+        self.plate_w = round(width * 0.10)
         self.road_y = round(height * 0.52)
         self.cars = self._schedule(rng)
         self._plates = {car.plate: render_plate(car.plate, self.plate_w) for car in self.cars}
@@ -114,7 +121,7 @@ class StreetScene:
     def _plate_box(self, car: Car, frame: int) -> Box:
         x = self._car_x(car, frame) + (self.car_w - self.plate_w) // 2
         y = self.road_y + round(self.car_h * 0.62)
-        return Box(x, y, self.plate_w, round(self.plate_w / 4.3))
+        return Box(x, y, self.plate_w, round(self.plate_w / PLATE_ASPECT))
 
     def truth(self) -> tuple[PlatePass, ...]:
         passes = []
@@ -148,6 +155,9 @@ class StreetScene:
         for cx in (x + w // 5, x + 4 * w // 5):
             cv2.circle(image, (cx, y + h), h // 6, (20, 20, 20), -1)
         box = self._plate_box(car, frame)
+        cv2.rectangle(image, (x, box.y + box.h + 4), (x + w, box.y + box.h + 16), (30, 30, 30), -1)  # bumper
+        for lx in (x + 10, x + w - w // 6):  # tail lights
+            cv2.rectangle(image, (lx, y + h // 3), (lx + w // 6 - 10, y + h // 3 + h // 8), (20, 20, 200), -1)
         plate = self._plates[car.plate]
         x0, x1 = max(box.x, 0), min(box.x + box.w, self.width)
         if x1 > x0:

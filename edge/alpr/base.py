@@ -7,10 +7,12 @@ from typing import Protocol
 
 import numpy as np
 
+from edge.errors import EdgeError
+
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-class AlprError(Exception):
+class AlprError(EdgeError):
     """Base of every error the plate reader raises on purpose."""
 
 

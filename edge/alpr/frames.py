@@ -90,7 +90,7 @@ class CameraFrames(threading.Thread):
         self.busy = busy  # True while the camera has a plate being tracked: keep analysing
         self.decoded = 0
         self.offered = 0
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._decoder: av.CodecContext | None = None
         self._stream: StreamInfo | None = None
         self._active = False
@@ -99,12 +99,12 @@ class CameraFrames(threading.Thread):
         self._reference: np.ndarray | None = None
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.subscription.close()
         self.join(timeout=5)
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             item = self.subscription.get(timeout=0.5)
             if isinstance(item, MediaPacket):
                 try:

@@ -150,13 +150,16 @@ class ReadStore:
 
     def prune(self, *, camera: str, before_us: int) -> int:
         """Delete the camera's reads that ended before `before_us`, and their thumbnails; how many went."""
-        with self._lock:
-            rows = self._db.execute("SELECT id, thumbnail FROM reads WHERE camera = ? AND last_seen_us < ?",
-                                    (camera, before_us)).fetchall()
-            for _, relative in rows:
-                if relative:
-                    (self.thumbnails / relative).unlink(missing_ok=True)
-            self._db.execute("DELETE FROM reads WHERE camera = ? AND last_seen_us < ?", (camera, before_us))
+        try:
+            with self._lock:
+                rows = self._db.execute("SELECT id, thumbnail FROM reads WHERE camera = ? AND last_seen_us < ?",
+                                        (camera, before_us)).fetchall()
+                self._db.execute("DELETE FROM reads WHERE camera = ? AND last_seen_us < ?", (camera, before_us))
+        except sqlite3.Error as exc:
+            raise ReadStoreError(f"could not prune {self.path}: {exc}") from exc
+        for _, relative in rows:  # rows first, then files: a crash between leaves orphans, never dangling rows
+            if relative:
+                (self.thumbnails / relative).unlink(missing_ok=True)
         self._remove_orphans(camera, before_us)
         return len(rows)
 
