@@ -266,6 +266,7 @@ class EdgeApp:
             pipeline.fanout.close()
         for pipeline in self.cameras.values():
             pipeline.recorder.stop()
+            logger.info("camera %s: recorder queue dropped %d packets", pipeline.config.name, pipeline.recorder.queue.dropped)
         if self.syncer is not None:
             self.syncer.stop()
 

@@ -4,7 +4,11 @@ One thread per camera. While the scene is idle only keyframes are decoded
 (one a second on a typical camera) and compared with the previous one; on
 motion every packet is decoded from that keyframe on and a frame is offered
 for analysis at most `analysis_fps` times a second, when it differs from the
-last one offered. After `idle_after_s` without motion it goes back to
+last one offered. Only the region that moved (the bounding box of the changed
+pixels, with a margin) is analysed: a passing car fills more of the detector's
+input than it would in the whole frame, and a plate-like sign that never
+moves is never read. While a plate is being tracked and nothing moves (a car
+that stopped) the whole frame is analysed. After `idle_after_s` without motion it goes back to
 keyframes only. The offered frame sits in a one-frame slot: when analysis is
 busy a newer frame replaces it (counted in `dropped`), so analysis never
 queues up and never holds the recorder back (its fan-out queue is its own and
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
+import cv2
 import numpy as np
 
 from edge.fanout import Subscription
@@ -30,19 +35,64 @@ MOTION_SIZE = (160, 90)  # motion is judged on a small grey picture
 PIXEL_CHANGE = 25  # grey levels a pixel must change by to count
 
 
+REGION_MARGIN = 0.25  # of the moving region's size, on each side
+MIN_REGION = 320  # pixels: a smaller region is grown to this (the detector's input size)
+
+
 @dataclass(frozen=True, slots=True)
 class AnalysisFrame:
     camera: str
     wall_us: int
-    image: np.ndarray  # BGR
+    image: np.ndarray  # BGR, the part of the frame to analyse
+    origin: tuple[int, int] = (0, 0)  # where `image` sits in the whole frame
 
 
-def changed_fraction(previous: np.ndarray | None, current: np.ndarray) -> float:
-    """Share of pixels that changed by more than `PIXEL_CHANGE` grey levels (1.0 with nothing to compare)."""
+@dataclass(frozen=True, slots=True)
+class Motion:
+    fraction: float  # share of the small picture's pixels that changed
+    box: tuple[int, int, int, int] | None  # bounding box of the changes in the small picture (x, y, w, h)
+
+
+def motion(previous: np.ndarray | None, current: np.ndarray) -> Motion:
+    """Which pixels changed by more than `PIXEL_CHANGE` grey levels (everything, with nothing to compare)."""
     if previous is None or previous.shape != current.shape:
-        return 1.0
-    diff = np.abs(current.astype(np.int16) - previous.astype(np.int16))
-    return float(np.count_nonzero(diff > PIXEL_CHANGE)) / diff.size
+        return Motion(1.0, None)
+    changed = cv2.absdiff(current, previous) > PIXEL_CHANGE
+    count = int(np.count_nonzero(changed))
+    if not count:
+        return Motion(0.0, None)
+    x, y, w, h = cv2.boundingRect(changed.astype(np.uint8))
+    return Motion(count / changed.size, (x, y, w, h))
+
+
+def region_of(box: tuple[int, int, int, int] | None, small: tuple[int, int], full: tuple[int, int]) -> tuple[int, int, int, int]:
+    """`box` (in the small picture) scaled to the full frame, with a margin, at least `MIN_REGION`, even-aligned."""
+    full_w, full_h = full
+    if box is None:
+        return 0, 0, full_w, full_h
+    sx, sy = full_w / small[0], full_h / small[1]
+    x, y, w, h = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
+    grow_w, grow_h = max(w * (1 + 2 * REGION_MARGIN), MIN_REGION), max(h * (1 + 2 * REGION_MARGIN), MIN_REGION)
+    x0 = int(max(0, x + w / 2 - grow_w / 2)) & ~1
+    y0 = int(max(0, y + h / 2 - grow_h / 2)) & ~1
+    x1 = min(full_w, int(x + w / 2 + grow_w / 2 + 1)) & ~1
+    y1 = min(full_h, int(y + h / 2 + grow_h / 2 + 1)) & ~1
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def bgr_region(frame: av.VideoFrame, region: tuple[int, int, int, int]) -> np.ndarray:
+    """The region of a decoded frame as BGR, converting only that region (from the planar YUV 4:2:0)."""
+    x, y, w, h = region
+    if (x, y, w, h) == (0, 0, frame.width, frame.height) or frame.format.name != "yuv420p":
+        return frame.to_ndarray(format="bgr24")[y:y + h, x:x + w]
+    planes = frame.to_ndarray(format="yuv420p")
+    height, width = frame.height, frame.width
+    luma = planes[:height, :width]
+    chroma = planes[height:].reshape(2, height // 2, width // 2)
+    i420 = np.concatenate([luma[y:y + h, x:x + w].ravel(),
+                           chroma[0, y // 2:(y + h) // 2, x // 2:(x + w) // 2].ravel(),
+                           chroma[1, y // 2:(y + h) // 2, x // 2:(x + w) // 2].ravel()]).reshape(h * 3 // 2, w)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
 
 
 class FrameSlot:
@@ -143,12 +193,14 @@ class CameraFrames(threading.Thread):
         if self._active and wall_us - self._last_offered_us < self.min_gap_us:
             return
         small = frame.reformat(width=MOTION_SIZE[0], height=MOTION_SIZE[1], format="gray").to_ndarray()
-        moved = changed_fraction(self._reference, small) >= self.motion_threshold
+        change = motion(self._reference, small)
         self._reference = small
+        moved = change.fraction >= self.motion_threshold
         if moved:
             self._last_motion_us = wall_us
             self._active = True
         if moved or (self._active and self.busy(self.camera)):
             self._last_offered_us = wall_us
             self.offered += 1
-            self.slot.put(AnalysisFrame(self.camera, wall_us, frame.to_ndarray(format="bgr24")))
+            region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height))
+            self.slot.put(AnalysisFrame(self.camera, wall_us, bgr_region(frame, region), (region[0], region[1])))

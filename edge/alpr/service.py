@@ -17,9 +17,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
 
 from edge.alpr.backends import make_backend
-from edge.alpr.base import AlprError, PlateBackend
+from edge.alpr.base import AlprError, PlateBackend, PlateRead
 from edge.alpr.events import PlateEvent, PlateEvents
 from edge.alpr.frames import AnalysisFrame, CameraFrames, FrameSlot
 from edge.alpr.matching import HotListMatcher
@@ -33,6 +36,14 @@ from wire.messages import HotListEntry
 logger = logging.getLogger(__name__)
 
 FRAMES_QUEUE = 90  # packets between a camera's fan-out and its decoder (6 s at 15 fps)
+
+
+def _shifted(read: PlateRead, origin: tuple[int, int]) -> PlateRead:
+    """A read in a region of the frame, in the whole frame's coordinates."""
+    if origin == (0, 0):
+        return read
+    x, y, w, h = read.box
+    return replace(read, corners=read.corners + np.float32(origin), box=(x + origin[0], y + origin[1], w, h))
 
 
 class PlateReader:
@@ -87,6 +98,15 @@ class PlateReader:
         for camera, tracker in self.trackers.items():
             for finished in tracker.flush(now):
                 self._handle_pass(camera, finished)
+        for line in self.stats_lines():
+            logger.info("%s", line)
+
+    def stats_lines(self) -> list[str]:
+        """Per camera: frames decoded, offered for analysis, analysed, and dropped (analysis busy or queue full)."""
+        return [f"plate reading {camera}: decoded {source.decoded}, offered {source.offered}, "
+                f"analysed {self.analysed[camera]}, dropped {self.slot.dropped.get(camera, 0)} waiting for analysis "
+                f"and {source.subscription.dropped} packets at the decoder's queue"
+                for camera, source in self.sources.items()]
 
     def set_hotlist(self, entries: list[HotListEntry]) -> None:
         self.matcher = HotListMatcher(entries, max_edits=self.config.hotlist_max_edits)
@@ -110,7 +130,7 @@ class PlateReader:
     def _analyse(self, frame: AnalysisFrame) -> None:
         assert self._backend is not None
         try:
-            reads = self._backend.read(frame.image)
+            reads = [_shifted(read, frame.origin) for read in self._backend.read(frame.image)]
         except (AlprError, RuntimeError) as exc:  # onnxruntime raises RuntimeError subclasses
             logger.warning("camera %s: plate reading failed on a frame: %s", frame.camera, exc)
             return

@@ -4,7 +4,9 @@ Each analysed frame's reads are matched to open tracks by where the plate is
 (overlap with where the track's plate should be by now, from its last two
 positions) or, for a plate that jumped, by being nearby with similar text.
 A track not seen for `max_gap_s` is closed; a closed track seen in at least
-`min_observations` frames becomes one `VehiclePass`: per-character voting
+`min_observations` frames whose vote is decisive (every character won at
+least `min_confidence` of it: a sign or a window grille read as a different
+string each time is not) becomes one `VehiclePass`: per-character voting
 weighted by confidence over the frames (reads of the most-voted length),
 region format rules on the vote, the sharpest crop kept for a thumbnail.
 A pass whose text repeats one emitted moments ago (a vehicle that stopped in
@@ -113,8 +115,9 @@ class PlateTracker:
     """Tracks for one camera. `update` once per analysed frame; it returns the passes that ended."""
 
     def __init__(self, *, region: str | None = None, max_gap_s: float = 1.5, min_observations: int = 2,
-                 min_iou: float = 0.05, repeat_window_s: float = 10.0) -> None:
+                 min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0) -> None:
         self.region = region
+        self.min_confidence = min_confidence
         self.max_gap_s = max_gap_s
         self.min_observations = min_observations
         self.min_iou = min_iou
@@ -169,7 +172,7 @@ class PlateTracker:
             if len(track.reads) < self.min_observations:
                 continue
             result = self._consensus(track)
-            if result.text and not self._repeats(result):
+            if result.text and result.confidence >= self.min_confidence and not self._repeats(result):
                 passes.append(result)
                 self._recent.append(result)
         return passes
