@@ -95,7 +95,11 @@ def vote(reads: list[PlateRead]) -> tuple[CharGuess, ...]:
         for position, guess in enumerate(read.chars):
             votes[position] += _weight(read) * _distribution(guess)
     shares = votes / total
-    return tuple(CharGuess(ALPHABET[int(row.argmax())], float(row.max()), tuple(row.tolist())) for row in shares)
+    # Without any probabilities from the backend the vote shares are no evidence about look-alikes: leave them out
+    # (format rules then take any look-alike, as for a bare text).
+    has_probs = any(c.probs is not None for r in chosen for c in r.chars)
+    return tuple(CharGuess(ALPHABET[int(row.argmax())], float(row.max()), tuple(row.tolist()) if has_probs else None)
+                 for row in shares)
 
 
 def _weight(read: PlateRead) -> float:

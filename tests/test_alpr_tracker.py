@@ -1,0 +1,104 @@
+"""The tracker: plates followed across frames, one consensus read per vehicle pass."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.alpr.base import ALPHABET, CharGuess, PlateRead
+from edge.alpr.tracker import PlateTracker, vote
+
+
+def read(text: str, x: int, *, y: int = 600, w: int = 200, confidence: float = 0.9, det: float = 0.8,
+         crop_value: int = 0) -> PlateRead:
+    h = w // 3
+    corners = np.float32([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    chars = tuple(CharGuess(c, confidence) for c in text)
+    crop = np.full((64, 128, 3), crop_value, np.uint8)
+    return PlateRead(corners=corners, box=(x, y, w, h), detection_confidence=det, chars=chars, crop=crop)
+
+
+def drive(tracker: PlateTracker, frames: list[tuple[float, list[PlateRead]]]) -> list:
+    passes = []
+    for at, reads in frames:
+        passes += tracker.update(at, reads)
+    return passes
+
+
+def test_a_plate_crossing_the_view_is_read_once_by_vote() -> None:
+    """A car crosses in 4 s at 5 analysed frames/s; 3 of 20 frames misread one character, 2 miss the plate."""
+    tracker = PlateTracker()
+    frames = []
+    for i in range(20):
+        at = 100 + i * 0.2
+        text = "ABC1234" if i % 7 != 3 else "A8C1234"
+        frames.append((at, [] if i in (9, 15) else [read(text, 40 + i * 90, crop_value=i)]))
+    passes = drive(tracker, frames) + tracker.update(110.0, [])
+    assert len(passes) == 1
+    (result,) = passes
+    assert result.text == "ABC1234"
+    assert result.observations == 18
+    assert result.first_seen == 100 and result.last_seen == 100 + 19 * 0.2
+    assert 0.8 < result.confidence <= 1.0
+    assert result.best_crop is not None
+
+
+def test_two_cars_one_after_the_other_give_two_reads() -> None:
+    tracker = PlateTracker()
+    first = [(100 + i * 0.2, [read("ABC1234", 40 + i * 90)]) for i in range(15)]
+    second = [(106 + i * 0.2, [read("XYZ9876", 40 + i * 90)]) for i in range(15)]
+    passes = drive(tracker, first + second) + tracker.flush(120)
+    assert [p.text for p in passes] == ["ABC1234", "XYZ9876"]
+
+
+def test_two_cars_in_view_at_once_are_tracked_apart() -> None:
+    tracker = PlateTracker()
+    frames = [(100 + i * 0.2, [read("ABC1234", 40 + i * 60), read("XYZ9876", 1700 - i * 60, y=300)])
+              for i in range(20)]
+    passes = drive(tracker, frames) + tracker.flush(120)
+    assert sorted(p.text for p in passes) == ["ABC1234", "XYZ9876"]
+
+
+def test_a_track_broken_by_a_long_gap_is_not_read_twice() -> None:
+    """The car stops behind a van for 3 s (longer than the gap that closes a track), then goes on."""
+    tracker = PlateTracker(max_gap_s=1.5, repeat_window_s=10)
+    before = [(100 + i * 0.2, [read("ABC1234", 40 + i * 50)]) for i in range(10)]
+    after = [(105 + i * 0.2, [read("ABC1234", 600 + i * 50)]) for i in range(10)]
+    passes = drive(tracker, before + after) + tracker.flush(120)
+    assert [p.text for p in passes] == ["ABC1234"]
+
+
+def test_a_single_frame_or_an_indecisive_vote_is_not_a_pass() -> None:
+    tracker = PlateTracker(min_observations=2)
+    assert drive(tracker, [(100, [read("ABC1234", 100)]), (105, [])]) == []
+    # A sign read as a different string every time: no character wins half the vote.
+    noise = ["0000000", "3207000", "C200000", "BK07700", "8207000"]
+    frames = [(200 + i * 0.2, [read(text, 500, confidence=0.6)]) for i, text in enumerate(noise)]
+    assert drive(tracker, frames) + tracker.flush(210) == []
+
+
+def test_vote_uses_probabilities_and_confidence() -> None:
+    def with_probs(text: str, weights: dict[int, dict[str, float]], det: float) -> PlateRead:
+        chars = []
+        for i, c in enumerate(text):
+            vector = [0.0] * len(ALPHABET)
+            for symbol, p in weights.get(i, {c: 1.0}).items():
+                vector[ALPHABET.index(symbol)] = p
+            chars.append(CharGuess(c, max(vector), tuple(vector)))
+        base = read(text, 0, det=det)
+        return PlateRead(base.corners, base.box, det, tuple(chars), base.crop)
+
+    # Two weak reads say 0, one strong read says O: the strong one wins the position.
+    reads = [with_probs("AB0", {2: {"0": 0.55, "O": 0.45}}, 0.3), with_probs("AB0", {2: {"0": 0.55, "O": 0.45}}, 0.3),
+             with_probs("ABO", {2: {"O": 0.99}}, 0.9)]
+    result = vote(reads)
+    assert "".join(c.char for c in result) == "ABO"
+    # Reads of the wrong length are outvoted as a whole.
+    assert "".join(c.char for c in vote([read("ABC123", 0), read("ABC1234", 0), read("ABC1234", 0)])) == "ABC1234"
+    assert vote([]) == ()
+
+
+def test_region_rules_apply_to_the_consensus() -> None:
+    tracker = PlateTracker(region="br")
+    frames = [(100 + i * 0.2, [read("A8C1234", 40 + i * 90)]) for i in range(8)]
+    (result,) = drive(tracker, frames) + tracker.flush(110)
+    assert result.text == "ABC1234"
