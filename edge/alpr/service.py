@@ -73,9 +73,7 @@ class PlateReader:
             models = ModelStore(self.config.model_dir or default_model_dir())
             self._backend = make_backend(self.config.backend, models, video=True)
         for camera, fanout in fanouts.items():
-            self.trackers[camera] = PlateTracker(region=self.config.region,
-                                                 min_observations=self.config.min_observations)
-            self.analysed[camera] = 0
+            self._tracker(camera)
             source = CameraFrames(camera, fanout.subscribe("alpr", max_items=FRAMES_QUEUE), self.slot,
                                   analysis_fps=self.config.analysis_fps, motion_threshold=self.config.motion_threshold,
                                   idle_after_s=self.config.idle_after_s, busy=self._tracking)
@@ -124,18 +122,27 @@ class PlateReader:
             frame = self.slot.take(order, timeout=0.25)
             if frame is not None:
                 order = [c for c in order if c != frame.camera] + [frame.camera]  # round robin
-                self._analyse(frame)
+                self.analyse(frame)
             self._close_quiet_tracks()
 
-    def _analyse(self, frame: AnalysisFrame) -> None:
+    def _tracker(self, camera: str) -> PlateTracker:
+        if camera not in self.trackers:
+            self.trackers[camera] = PlateTracker(region=self.config.region,
+                                                 min_observations=self.config.min_observations)
+            self.analysed[camera] = 0
+        return self.trackers[camera]
+
+    def analyse(self, frame: AnalysisFrame) -> None:
+        """Read one frame and feed its camera's tracker (on the worker's thread, or a test's)."""
         assert self._backend is not None
         try:
             reads = [_shifted(read, frame.origin) for read in self._backend.read(frame.image)]
         except (AlprError, RuntimeError) as exc:  # onnxruntime raises RuntimeError subclasses
             logger.warning("camera %s: plate reading failed on a frame: %s", frame.camera, exc)
             return
+        tracker = self._tracker(frame.camera)
         self.analysed[frame.camera] += 1
-        for finished in self.trackers[frame.camera].update(frame.wall_us / 1e6, reads):
+        for finished in tracker.update(frame.wall_us / 1e6, reads):
             self._handle_pass(frame.camera, finished)
 
     def _close_quiet_tracks(self) -> None:

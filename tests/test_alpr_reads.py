@@ -1,0 +1,133 @@
+"""Reads on the box: the store, the plate reader's handling of passes (hot-list hits, events), `canvass-edge reads`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.alpr.events import PlateEvent, PlateEvents, may_leave_box
+from edge.alpr.frames import AnalysisFrame
+from edge.alpr.matching import HotListMatch
+from edge.alpr.reads import ReadStore, ReadStoreError, StoredRead, new_read_id
+from edge.alpr.service import PlateReader
+from edge.cli import main as edge_main
+from edge.config import AlprConfig
+from edge.storage import Layout
+from sim.scene import StreetScene
+from tests.edge_support import config_text
+from wire.messages import HotListEntry
+
+T0 = int(dt.datetime(2026, 11, 19, 12, 0, tzinfo=dt.UTC).timestamp() * 1_000_000)
+
+
+def stored(camera: str, plate: str, first_us: int, **hit) -> StoredRead:
+    return StoredRead(new_read_id(), camera, plate, 0.93, first_us, first_us + 3_000_000, 12, None, **hit)
+
+
+def test_store_keeps_reads_with_thumbnails_and_queries_by_camera_and_time(tmp_path: Path) -> None:
+    store = ReadStore(tmp_path / "reads.sqlite3", tmp_path / "thumbs")
+    crop = np.full((64, 128, 3), 200, np.uint8)
+    a = store.add(stored("cam1", "ABC1234", T0), crop)
+    store.add(stored("cam2", "XYZ9876", T0 + 10_000_000), crop)
+    store.add(stored("cam1", "DEF5678", T0 + 20_000_000), None)
+    assert a.thumbnail is not None and a.thumbnail.read_bytes()[:2] == b"\xff\xd8"
+    assert [r.plate for r in store.query()] == ["ABC1234", "XYZ9876", "DEF5678"]
+    assert [r.plate for r in store.query(camera="cam1")] == ["ABC1234", "DEF5678"]
+    assert [r.plate for r in store.query(from_us=T0 + 5_000_000, to_us=T0 + 21_000_000)] == ["XYZ9876", "DEF5678"]
+    store.close()
+
+
+def test_prune_removes_old_reads_and_their_thumbnails_only(tmp_path: Path) -> None:
+    store = ReadStore(tmp_path / "reads.sqlite3", tmp_path / "thumbs")
+    crop = np.zeros((10, 20, 3), np.uint8)
+    old = store.add(stored("cam1", "OLD1234", T0 - 40 * 86_400_000_000), crop)
+    new = store.add(stored("cam1", "NEW1234", T0), crop)
+    other = store.add(stored("cam2", "OLD9876", T0 - 40 * 86_400_000_000), crop)
+    assert store.prune(camera="cam1", before_us=T0 - 30 * 86_400_000_000) == 1
+    assert not old.thumbnail.exists() and new.thumbnail.exists() and other.thumbnail.exists()
+    assert [r.plate for r in store.query()] == ["OLD9876", "NEW1234"]
+    store.close()
+
+
+def test_a_failed_write_loses_nothing_stored(tmp_path: Path) -> None:
+    store = ReadStore(tmp_path / "reads.sqlite3", tmp_path / "thumbs")
+    first = stored("cam1", "ABC1234", T0)
+    store.add(first, None)
+    with pytest.raises(ReadStoreError, match="ABC1234"):
+        store.add(first, None)  # the same id again: refused, clearly
+    assert [r.plate for r in store.query()] == ["ABC1234"]
+    store.close()
+
+
+def test_sharing_rule() -> None:
+    read = stored("cam1", "ABC1234", T0)
+    entry = HotListEntry(plate="ABC1234", list_name="stolen", reason="r")
+    plain, hit = PlateEvent(read, None), PlateEvent(read, HotListMatch(entry, 0))
+    assert hit.priority == "high" and plain.priority == "normal"
+    assert [may_leave_box(e, "none") for e in (plain, hit)] == [False, False]
+    assert [may_leave_box(e, "hits_only") for e in (plain, hit)] == [False, True]
+    assert [may_leave_box(e, "all") for e in (plain, hit)] == [True, True]
+
+
+def test_a_hot_list_hit_is_a_priority_event_and_stored_with_the_hit(tmp_path: Path) -> None:
+    """Real frames (the simulator's renderer) through the real offline backend, tracker, matcher and store."""
+    scene = StreetScene(width=1280, height=720, fps=15, n_frames=15 * 14, seed=3)
+    plate_pass = scene.truth()[0]
+    store = ReadStore(tmp_path / "reads.sqlite3", tmp_path / "thumbs")
+    events = PlateEvents()
+    subscription = events.subscribe()
+    reader = PlateReader(AlprConfig(backend="offline"), store, events=events, clock=lambda: 0.0)
+    reader.start({})  # no camera fan-outs: the frames are handed over directly
+    reader.set_hotlist([HotListEntry(plate=plate_pass.plate.replace("0", "O"), list_name="stolen",
+                                     reason="reported stolen", expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))])
+    try:
+        for frame in range(plate_pass.first_frame, plate_pass.last_frame + 1, 3):  # 5 analysed frames/s
+            reader.analyse(AnalysisFrame("cam1", T0 + frame * 1_000_000 // 15, scene.render(frame)))
+    finally:
+        reader.stop()  # flushes the open track
+    event = subscription.get(timeout=1)
+    assert event is not None and event.priority == "high"
+    assert event.read.plate == plate_pass.plate
+    assert event.hit.entry.list_name == "stolen"
+    (row,) = store.query()
+    assert (row.plate, row.hit_list, row.hit_reason) == (plate_pass.plate, "stolen", "reported stolen")
+    assert row.thumbnail is not None and row.thumbnail.exists()
+    store.close()
+
+
+def test_reads_cli_lists_one_item_per_pass(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text(config_text(tmp_path / "data", ["rtsp://127.0.0.1:9/a", "rtsp://127.0.0.1:9/b"]))
+    assert edge_main(["reads", "--config", str(config), "--json"]) == 0  # nothing read yet: empty list
+    assert json.loads(capsys.readouterr().out) == []
+    layout = Layout(tmp_path / "data")
+    store = ReadStore(layout.reads_path, layout.thumbnails)
+    store.add(stored("cam1", "ABC1234", T0), np.zeros((8, 8, 3), np.uint8))
+    store.add(stored("cam2", "XYZ9876", T0 + 60_000_000), None)
+    store.close()
+    assert edge_main(["reads", "--config", str(config), "--camera", "cam2", "--json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["text"] == "XYZ9876" and item["camera"] == "cam2"
+    assert set(item) >= {"confidence", "first_seen", "last_seen", "thumbnail"}
+    assert edge_main(["reads", "--config", str(config), "--from", "2026-11-19T00:00:00Z", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert edge_main(["reads", "--config", str(config), "--camera", "cam9"]) == 2  # no such camera: clear error
+    assert edge_main(["reads", "--config", str(config), "--from", "yesterday"]) == 2
+    capsys.readouterr()
+
+
+def test_a_damaged_reads_database_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text(config_text(tmp_path / "data", ["rtsp://127.0.0.1:9/a"]))
+    layout = Layout(tmp_path / "data")
+    layout.reads_path.parent.mkdir(parents=True)
+    layout.reads_path.write_bytes(b"this is not sqlite" * 100)
+    assert edge_main(["reads", "--config", str(config), "--json"]) == 2
+    assert "reads" in capsys.readouterr().err
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(layout.reads_path).execute("SELECT 1 FROM reads")
