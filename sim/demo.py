@@ -43,6 +43,10 @@ def appliance_config(data_dir: Path, urls: list[str], *, max_bytes: int) -> str:
         "",
         "[streaming]",
         'ice_host_addresses = ["127.0.0.1"]  # the hub runs on this machine',
+        "",
+        "[alpr]",
+        'backend = "offline"  # PP-OCRv4 from the installed wheel: no download; "fast" after `canvass-alpr models fetch`',
+        "analysis_fps = 3  # the demo shares this machine with the hub and the cameras",
     ]
     for n, url in enumerate(urls, start=1):
         lines += ["", "[[cameras]]", f'name = "cam{n}"', f'url = "{url}"']
