@@ -51,6 +51,7 @@ class OfflineSettings:
     max_candidates: int = 6
     max_rec_width: int = 320
     merge_boxes: bool = True
+    side_margin: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +97,7 @@ def fold_alphabet(probs: np.ndarray, allowed_index: np.ndarray) -> np.ndarray:
     keep = np.flatnonzero(allowed_index >= 0)
     folded = np.zeros((probs.shape[0], 1 + len(ALPHABET)), np.float64)
     np.add.at(folded.T, allowed_index[keep] + 1, probs[:, keep].T)
-    import os
-    if os.environ.get('STRICT'):
-        folded[:, 0] = probs[:, BLANK]
-    else:
-        folded[:, 0] = np.clip(1.0 - folded[:, 1:].sum(axis=1), 0.0, 1.0)
+    folded[:, 0] = np.clip(1.0 - folded[:, 1:].sum(axis=1), 0.0, 1.0)
     return folded
 
 
@@ -140,10 +137,12 @@ def _guess(run: np.ndarray, symbol: int) -> CharGuess:
 def detection_input(image: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """The detector's [1, 3, H, W] input and the (x, y) scale from its pixels back to the image's."""
     height, width = image.shape[:2]
-    scale = min(1.0, limit / max(height, width))
+    import os
+    scale = limit / max(height, width) if os.environ.get('UPSCALE') else min(1.0, limit / max(height, width))
     size_w = max(32, round(width * scale / 32) * 32)
     size_h = max(32, round(height * scale / 32) * 32)
-    resized = cv2.resize(image, (size_w, size_h), interpolation=cv2.INTER_LINEAR)
+    import os
+    resized = cv2.resize(image, (size_w, size_h), interpolation=int(os.environ.get('INTERP', cv2.INTER_LINEAR)))
     tensor = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[np.newaxis]
     return np.ascontiguousarray(tensor), np.array([width / size_w, height / size_h], np.float32)
 
@@ -240,15 +239,30 @@ def candidates(boxes: list[TextBox], settings: OfflineSettings) -> list[TextBox]
     return kept[: settings.max_candidates]
 
 
-def crop(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """The quadrilateral `corners` warped upright to its own size (turned if much taller than wide)."""
-    width = max(2, round(max(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3]))))
-    height = max(2, round(max(np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1]))))
-    target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+def widen(box: TextBox, margin: float) -> TextBox:
+    """The box lengthened along its text direction by `margin` times its height at each end."""
+    along = box.corners[1] - box.corners[0]
+    along = along / max(float(np.linalg.norm(along)), 1e-6) * margin * box.height
+    corners = box.corners + np.array([-along, along, along, -along], np.float32)
+    return TextBox(corners.astype(np.float32), box.score)
+
+
+def crop(image: np.ndarray, corners: np.ndarray, *, max_width: int) -> np.ndarray:
+    """The quadrilateral `corners` warped upright to the recogniser's height (turned if much taller than wide)."""
+    width = max(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3]))
+    height = max(np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1]))
+    if height >= 1.5 * width:
+        corners, width, height = np.roll(corners, -1, axis=0), height, width
+    import os
+    if os.environ.get('DIRECT'):
+        out_h = REC_HEIGHT
+    else:
+        out_h = max(2, round(height))
+    out_w = int(min(max_width * out_h / REC_HEIGHT, max(out_h // 2, math.ceil(out_h * width / max(height, 1.0)))))
+    target = np.float32([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
     transform = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
-    warped = cv2.warpPerspective(image, transform, (width, height), flags=cv2.INTER_CUBIC,
-                                 borderMode=cv2.BORDER_REPLICATE)
-    return np.rot90(warped).copy() if height >= 1.5 * width else warped
+    return cv2.warpPerspective(image, transform, (out_w, out_h), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REPLICATE)
 
 
 # ---------------------------------------------------------------- recognition
@@ -257,10 +271,12 @@ def crop(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
 def recognition_input(crops: list[np.ndarray], max_width: int) -> np.ndarray:
     """[B, 3, 48, W] batch: each crop 48 px high, width by aspect (at most `max_width`), zero-padded right."""
     widths = [min(max_width, math.ceil(REC_HEIGHT * c.shape[1] / c.shape[0])) for c in crops]
-    batch = np.zeros((len(crops), 3, REC_HEIGHT, max(widths)), np.float32)
+    import os
+    batch = np.zeros((len(crops), 3, REC_HEIGHT, max(max(widths), int(os.environ.get('MINW', 0)))), np.float32)
     for i, (image, width) in enumerate(zip(crops, widths, strict=True)):
-        resized = cv2.resize(image, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
-        batch[i, :, :, :width] = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+        if image.shape[:2] != (REC_HEIGHT, width):
+            image = cv2.resize(image, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+        batch[i, :, :, :width] = (image.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
     return batch
 
 
@@ -325,10 +341,10 @@ class OfflineBackend:
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         """Every plate-like text line in `image` (BGR uint8), most plate-like first."""
-        found = candidates(self.detect(image), self.settings)
+        found = [widen(box, self.settings.side_margin) for box in candidates(self.detect(image), self.settings)]
         if not found:
             return []
-        crops = [crop(image, box.corners) for box in found]
+        crops = [crop(image, box.corners, max_width=self.settings.max_rec_width) for box in found]
         texts = self.recognise(crops)
         scored = [
             (plate_score(box.score, chars), self._plate(box, chars, image_crop))
