@@ -20,7 +20,8 @@ def make_backend(name: str, store: ModelStore, *, video: bool = False) -> PlateB
 
         fallback = None if video or not store.available("hyperlpr3-y5fu-640") else store.load("hyperlpr3-y5fu-640")
         return FastBackend(store.load("hyperlpr3-y5fu-320"), store.load("fast-plate-ocr-cct-xs-v1-global"),
-                           fallback_detector_model=fallback, margins=(0.15,) if video else (0.10, 0.20))
+                           fallback_detector_model=fallback, margins=(0.15,) if video else (0.10, 0.20),
+                           max_plates=4 if video else 2, every_plate=video)
     if name == "offline":
         from edge.alpr.offline import OfflineBackend
 

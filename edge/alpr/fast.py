@@ -130,7 +130,7 @@ class FastBackend:
 
     Up to `max_plates` detections are read (one OCR batch, `margins` views each, averaged); they are ranked by
     detection score times the weakest character's confidence, so a sign or a sticker the detector liked loses
-    to a plate the OCR can read. With `fallback_detector_model` (the 640 model), a photo whose best read scores
+    to a plate the OCR can read (for video, `every_plate`: all of them are kept). With `fallback_detector_model` (the 640 model), a photo whose best read scores
     below `second_look_below` (nothing found, or less than even odds) gets a second look at 640: small, far
     plates. Video leaves it out (most motion frames hold no plate, and the next frame is another chance).
     """
@@ -139,13 +139,14 @@ class FastBackend:
 
     def __init__(self, detector_model: bytes, ocr_model: bytes, *, fallback_detector_model: bytes | None = None,
                  max_plates: int = 2, margins: tuple[float, ...] = (0.10, 0.20),
-                 second_look_below: float = 0.5) -> None:
+                 second_look_below: float = 0.5, every_plate: bool = False) -> None:
         self.detector = CornerDetector(detector_model)
         self.fallback = CornerDetector(fallback_detector_model) if fallback_detector_model else None
         self.ocr = SlotOcr(ocr_model)
         self.max_plates = max_plates
         self.margins = margins
         self.second_look_below = second_look_below
+        self.every_plate = every_plate
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         reads = self._read_with(self.detector, image)
@@ -154,16 +155,27 @@ class FastBackend:
         return reads
 
     def _read_with(self, detector: CornerDetector, image: np.ndarray) -> list[PlateRead]:
+        """The best detection is read first; the next ones only if it scores below `second_look_below`
+        (a photo of one vehicle), or always with `every_plate` (video: several vehicles in view)."""
         found = detector.detect(image)[: self.max_plates]
+        if self.every_plate:
+            return sorted(self._ocr(image, found), key=_score, reverse=True)
+        first = self._ocr(image, found[:1])
+        if first and _score(first[0]) >= self.second_look_below:
+            return first
+        return sorted(first + self._ocr(image, found[1:]), key=_score, reverse=True)
+
+    def _ocr(self, image: np.ndarray, found: list[tuple[np.ndarray, float]]) -> list[PlateRead]:
+        if not found:
+            return []
         views = [rectify(image, corners, margin=margin) for corners, _ in found for margin in self.margins]
         texts = self.ocr.read(views, views=len(self.margins))
         crops = views[:: len(self.margins)]
-        reads = [
+        return [
             PlateRead(corners=corners, box=_bounding_box(corners, image.shape), detection_confidence=score,
                       chars=chars, crop=crop)
             for (corners, score), crop, chars in zip(found, crops, texts, strict=True)
         ]
-        return sorted(reads, key=_score, reverse=True)
 
 
 def _score(read: PlateRead) -> float:
