@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from edge.capture import CameraCapture
 from edge.clock import ClockStatus, clock_status
 from edge.config import CameraConfig, EdgeConfig
+from edge.durability import Syncer
 from edge.errors import SegmentIndexError
 from edge.fanout import Fanout, GopCache
 from edge.index import SegmentIndex
 from edge.reconcile import reconcile
-from edge.durability import Syncer
 from edge.recorder import CameraRecorder
 from edge.retention import Retention
 from edge.service import Notifier
@@ -87,6 +87,7 @@ class EdgeApp:
         self.streamer = None  # edge.streamer.Streamer: WebRTC sessions under accepted grants, on an enrolled box
         self.hotlist = None  # edge.hotlist.HotListStore, on an enrolled box
         self.plates = None  # edge.alpr.service.PlateReader, when the config has [alpr]
+        self.substreams: list[CameraCapture] = []  # analysis-only connections to cameras' substreams
         self._started = time.monotonic()
 
     # -- start-up, in order ----------------------------------------------------
@@ -202,16 +203,38 @@ class EdgeApp:
         store = ReadStore(self.layout.reads_path, self.layout.thumbnails)
         reader = PlateReader(self.config.alpr, store, clock=self._clock, on_event=self._plate_event)
         try:
-            reader.start({name: pipeline.fanout for name, pipeline in self.cameras.items()})
+            reader.start({name: self._analysis_fanout(pipeline) for name, pipeline in self.cameras.items()})
         except AlprError as exc:  # e.g. the fast backend's models are not installed: recording goes on
             logger.error("plate reading not started: %s", exc)
             store.close()
+            self._stop_substreams()
             return
         if self.hotlist is not None:
             if self.hotlist.current is not None:
                 reader.set_hotlist(self.hotlist.current.entries)
             self.hotlist.listeners.append(lambda hotlist: reader.set_hotlist(hotlist.entries))
         self.plates = reader
+
+    def _analysis_fanout(self, pipeline: CameraPipeline) -> Fanout:
+        """The camera's substream when configured (its own connection, never recorded), else the main stream."""
+        camera = pipeline.config
+        if camera.substream_url is None:
+            return pipeline.fanout
+        fanout = Fanout(gop_cache=GopCache(max_packets=1))
+        capture = CameraCapture(
+            camera.model_copy(update={"url": camera.substream_url}), self.config.capture, fanout, clock=self._clock,
+            on_state=lambda state, detail, name=camera.name: logger.info("camera %s substream: %s %s",
+                                                                          name, state, detail))
+        capture.start()
+        self.substreams.append(capture)
+        return fanout
+
+    def _stop_substreams(self) -> None:
+        for capture in self.substreams:
+            capture.request_stop()
+        for capture in self.substreams:
+            capture.stop()
+        self.substreams = []
 
     def _plate_event(self, event) -> None:
         """A stored read: to the hub if the camera owner's plate_sharing allows it (none by default)."""
@@ -274,6 +297,7 @@ class EdgeApp:
         assert self.plates is not None
         self.plates.stop()
         self.plates.store.close()
+        self._stop_substreams()
 
     def _stop_link(self) -> None:
         assert self.link is not None

@@ -9,6 +9,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from edge.alpr.registry import ModelStore
 from sim.truth import passes_between
 from tests.alpr_support import FAST_MODEL_FILES, SHARED_MODELS
@@ -30,10 +32,15 @@ def _alpr_section(tmp_path: Path) -> str:
     return '[alpr]\nbackend = "offline"\n'
 
 
-def test_every_pass_is_read_once_with_the_right_text_while_recording(cameras, tmp_path: Path) -> None:
+@pytest.mark.parametrize("substream", [False, True], ids=["main-stream", "substream"])
+def test_every_pass_is_read_once_with_the_right_text_while_recording(cameras, tmp_path: Path, substream: bool) -> None:
+    """With `substream_url` the reader uses its own connection to it (here the same simulated stream)."""
     sim = cameras(count=1)
     agent = EdgeProcess(tmp_path / "edge", sim.urls)
-    agent.config.write_text(config_text(agent.data_dir, sim.urls, segment_seconds=10) + _alpr_section(tmp_path))
+    text = config_text(agent.data_dir, sim.urls, segment_seconds=10)
+    if substream:
+        text = text.replace(f'url = "{sim.urls[0]}"', f'url = "{sim.urls[0]}"\nsubstream_url = "{sim.urls[0]}"')
+    agent.config.write_text(text + _alpr_section(tmp_path))
     agent.start()
     try:
         wait_for(lambda: b"plate reading started" in agent.log.read_bytes(), timeout=60, what="plate reading")
@@ -57,3 +64,4 @@ def test_every_pass_is_read_once_with_the_right_text_while_recording(cameras, tm
     log = agent.log.read_text()
     assert "camera cam1: recorder queue dropped 0 packets" in log
     assert "plate reading cam1:" in log
+    assert ("camera cam1 substream: online" in log) == substream
