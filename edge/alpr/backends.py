@@ -23,7 +23,10 @@ def make_backend(name: str, store: ModelStore, *, video: bool = False) -> PlateB
                            fallback_detector_model=fallback, margins=(0.15,) if video else (0.10, 0.20),
                            max_plates=4 if video else 2, every_plate=video)
     if name == "offline":
-        from edge.alpr.offline import OfflineBackend
+        from edge.alpr.offline import OfflineBackend, OfflineSettings
 
-        return OfflineBackend(store.load("ppocr-v4-det"), store.load("ppocr-v4-rec"))
+        # Video: a smaller detection size (plates in a motion region are larger than in a whole photo, and
+        # 800 px costs ~270 ms a frame here, too much for several cameras at a few frames a second).
+        settings = OfflineSettings(det_limit=640) if video else None
+        return OfflineBackend(store.load("ppocr-v4-det"), store.load("ppocr-v4-rec"), settings=settings)
     raise ModelError(f"unknown plate backend {name!r}: choose one of {', '.join(BACKENDS)}")
