@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.alpr.base import AlprError, PlateRead
+from edge.alpr.base import AlprError, PlateRead, iou
 from edge.alpr.images import read_image
 
 
@@ -70,16 +70,6 @@ def edit_distance(a: str, b: str) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
     return previous[-1]
-
-
-def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax0, ay0, aw, ah = a
-    bx0, by0, bw, bh = b
-    w = min(ax0 + aw, bx0 + bw) - max(ax0, bx0)
-    h = min(ay0 + ah, by0 + bh) - max(ay0, by0)
-    inter = max(0, w) * max(0, h)
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def labels(directory: Path) -> Iterator[Label]:

@@ -11,6 +11,17 @@ from edge.errors import EdgeError
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
+Box = tuple[int, int, int, int]  # x, y, width, height in pixels
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two axis-aligned boxes."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(0, w) * max(0, h)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
 
 class AlprError(EdgeError):
     """Base of every error the plate reader raises on purpose."""

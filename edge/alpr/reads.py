@@ -90,6 +90,7 @@ class ReadStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA busy_timeout = 5000")  # `canvass-edge reads` reads while the agent writes
         except sqlite3.Error as exc:
             raise ReadStoreError(f"plate reads database {path}: {exc}") from exc
 

@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.alpr.base import ALPHABET, CharGuess, PlateRead
+from edge.alpr.base import ALPHABET, Box, CharGuess, PlateRead, iou
 from edge.alpr.formats import correct_chars
 from edge.alpr.matching import canonical, within_one_edit
-
-Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +65,6 @@ class _Track:
 
 def _quality(read: PlateRead) -> float:
     return read.detection_confidence * read.confidence * read.box[2]
-
-
-def iou(a: Box, b: Box) -> float:
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(0, w) * max(0, h)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def vote(reads: list[PlateRead]) -> tuple[CharGuess, ...]:
