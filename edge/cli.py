@@ -29,8 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     segments = sub.add_parser("segments", help="list recorded segments of a camera, with hashes")
     segments.add_argument("--config", type=Path, required=True)
     segments.add_argument("--camera", required=True)
-    segments.add_argument("--from", dest="from_", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
-    segments.add_argument("--to", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
+    _add_time_range(segments)
     segments.add_argument("--json", action="store_true")
     status = sub.add_parser("status", help="cameras, recording state, disk use and alarms")
     status.add_argument("--config", type=Path, required=True)
@@ -43,13 +42,25 @@ def _parser() -> argparse.ArgumentParser:
     reads = sub.add_parser("reads", help="plate reads stored on this box, one per vehicle pass")
     reads.add_argument("--config", type=Path, required=True)
     reads.add_argument("--camera", default=None)
-    reads.add_argument("--from", dest="from_", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
-    reads.add_argument("--to", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
+    _add_time_range(reads)
     reads.add_argument("--json", action="store_true")
     access = sub.add_parser("access-log", help="every access grant presented to this box and the decision")
     access.add_argument("--config", type=Path, required=True)
     access.add_argument("--json", action="store_true")
     return parser
+
+
+def _add_time_range(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="from_", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
+    parser.add_argument("--to", metavar="TIME", help="ISO-8601 time (UTC if no offset)")
+
+
+def _time_range(args: argparse.Namespace) -> tuple[int | None, int | None]:
+    """`--from` and `--to` in microseconds (None where not given); EdgeError for a time that does not parse."""
+    try:
+        return (parse_time(args.from_) if args.from_ else None, parse_time(args.to) if args.to else None)
+    except ValueError as exc:
+        raise EdgeError(f"bad time: {exc}") from None
 
 
 def _open_index(config: EdgeConfig) -> SegmentIndex:
@@ -69,11 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_segments(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     config.camera(args.camera)
-    try:
-        from_us = parse_time(args.from_) if args.from_ else None
-        to_us = parse_time(args.to) if args.to else None
-    except ValueError as exc:
-        raise EdgeError(f"bad time: {exc}") from None
+    from_us, to_us = _time_range(args)
     index = _open_index(config)
     layout = Layout(config.appliance.data_dir)
     rows = [segment_json(s, layout) for s in index.segments(args.camera, from_us=from_us, to_us=to_us)]
@@ -127,11 +134,7 @@ def _cmd_reads(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.camera:
         config.camera(args.camera)
-    try:
-        from_us = parse_time(args.from_) if args.from_ else None
-        to_us = parse_time(args.to) if args.to else None
-    except ValueError as exc:
-        raise EdgeError(f"bad time: {exc}") from None
+    from_us, to_us = _time_range(args)
     layout = Layout(config.appliance.data_dir)
     if not layout.reads_path.exists():
         rows = []

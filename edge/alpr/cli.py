@@ -52,7 +52,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.models_command == "list":
         for entry in store.manifest.model:
-            state = "installed" if store.available(entry.name) and store._intact(entry.name) else (
+            state = "installed" if store.intact(entry.name) else (
                 "damaged" if store.available(entry.name) else "missing")
             print(f"{entry.name:34} {state:9} {entry.licence:11} {entry.file}")
         return 0

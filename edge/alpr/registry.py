@@ -152,7 +152,7 @@ class ModelStore:
         """Download every downloadable model not already installed; returns (installed, problems)."""
         installed, problems = [], []
         for entry in self.downloadable():
-            if self.available(entry.name) and self._intact(entry.name):
+            if self.intact(entry.name):
                 continue
             try:
                 self.install(entry.name, _download(client, entry.url, max_bytes))
@@ -161,7 +161,10 @@ class ModelStore:
                 problems.append(f"{entry.name}: {exc}")
         return installed, problems
 
-    def _intact(self, name: str) -> bool:
+    def intact(self, name: str) -> bool:
+        """Installed and hashing to the manifest's SHA-256."""
+        if not self.available(name):
+            return False
         try:
             self.load(name)
         except ModelError:
