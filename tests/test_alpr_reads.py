@@ -131,3 +131,17 @@ def test_a_damaged_reads_database_is_a_clear_error(tmp_path: Path, capsys) -> No
     assert "reads" in capsys.readouterr().err
     with pytest.raises(sqlite3.DatabaseError):
         sqlite3.connect(layout.reads_path).execute("SELECT 1 FROM reads")
+
+
+def test_prune_removes_orphan_thumbnails_but_never_one_a_row_names(tmp_path: Path) -> None:
+    store = ReadStore(tmp_path / "reads.sqlite3", tmp_path / "thumbs")
+    midnight = int(dt.datetime(2026, 10, 1, tzinfo=dt.UTC).timestamp() * 1_000_000)
+    crop = np.zeros((10, 20, 3), np.uint8)
+    # A pass from 23:59:58 to 00:00:01: its thumbnail is filed under the day before.
+    spanning = store.add(StoredRead(new_read_id(), "cam1", "ABC1234", 0.9, midnight - 2_000_000, midnight + 1_000_000,
+                                    5, None), crop)
+    orphan = spanning.thumbnail.with_name("left-by-a-crash.jpg")
+    orphan.write_bytes(b"\xff\xd8")
+    assert store.prune(camera="cam1", before_us=midnight) == 0  # the pass ended after the cutoff: kept
+    assert spanning.thumbnail.exists() and not orphan.exists()
+    store.close()

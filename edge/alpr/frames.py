@@ -8,8 +8,8 @@ last one offered. Only the region that moved (the bounding box of the changed
 pixels, with a margin) is analysed: a passing car fills more of the detector's
 input than it would in the whole frame, and a plate-like sign that never
 moves is never read. While a plate is being tracked and nothing moves (a car
-that stopped) the whole frame is analysed. After `idle_after_s` without motion it goes back to
-keyframes only. The offered frame sits in a one-frame slot: when analysis is
+that stopped) the whole frame is analysed. After `idle_after_s` without
+motion it goes back to keyframes only. The offered frame sits in a one-frame slot: when analysis is
 busy a newer frame replaces it (counted in `dropped`), so analysis never
 queues up and never holds the recorder back (its fan-out queue is its own and
 drops to the next keyframe when full).
@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 MOTION_SIZE = (160, 90)  # motion is judged on a small grey picture
 PIXEL_CHANGE = 25  # grey levels a pixel must change by to count
-
-
 REGION_MARGIN = 0.25  # of the moving region's size, on each side
 MIN_REGION = 320  # pixels: a smaller region is grown to this (the detector's input size)
 

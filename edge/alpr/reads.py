@@ -165,15 +165,21 @@ class ReadStore:
         return len(rows)
 
     def _remove_orphans(self, camera: str, before_us: int) -> None:
-        """Thumbnails of days wholly before the cutoff that no row names (a crash between file and row)."""
+        """Files in day folders before the cutoff's day that no row names (a crash between file and row).
+
+        A file a row still names stays (a pass that began before midnight and ended after the cutoff)."""
         folder = self.thumbnails / camera
         if not folder.is_dir():
             return
         cutoff_day = datetime.fromtimestamp(before_us / 1_000_000, UTC).strftime("%Y-%m-%d")
-        for day in folder.iterdir():
-            if day.name < cutoff_day:
-                for file in day.iterdir():
+        for day in sorted(d for d in folder.iterdir() if d.is_dir() and d.name < cutoff_day):
+            with self._lock:
+                named = {row[0] for row in self._db.execute(
+                    "SELECT thumbnail FROM reads WHERE thumbnail LIKE ?", (f"{camera}/{day.name}/%",))}
+            for file in day.iterdir():
+                if f"{camera}/{day.name}/{file.name}" not in named:
                     file.unlink(missing_ok=True)
+            if not any(day.iterdir()):
                 day.rmdir()
 
 
