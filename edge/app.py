@@ -141,10 +141,10 @@ class EdgeApp:
         self.link = EdgeLink(identity, Outbox(self.layout.outbox_path), self.hotlist)
         if identity.audit_public_key_pem:
             from edge.consent import ConsentGuard
-            from edge.witness import Witness
+            from edge.witness import Witness, http_fetch
 
             self.witness = Witness(self.layout.checkpoint_path, identity.audit_public_key_pem, identity.audit_origin,
-                                   functools.partial(_get_json, identity.hub_url))
+                                   http_fetch(identity.hub_url))
             self.consent = ConsentGuard(self.layout.consent_path, device_id=identity.device_id,
                                         cameras=[camera.name for camera in self.config.cameras],
                                         grant_key_pem=identity.grant_public_key_pem,
@@ -441,10 +441,3 @@ def _utc(us: int):
 
     return dt.datetime.fromtimestamp(us / 1_000_000, dt.UTC)
 
-
-def _get_json(base_url: str, path: str, params: dict) -> dict:
-    import httpx
-
-    response = httpx.get(base_url.rstrip("/") + path, params=params, timeout=10)
-    response.raise_for_status()
-    return response.json()

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -32,7 +33,8 @@ from wire.client import persistent_session, tls_client
 
 log = logging.getLogger(__name__)
 
-CommandHandler = Callable[[object], dict]
+#: Answers one kind of command with its result (`wire.messages.RESULT_OF`); raising makes a failed reply.
+CommandHandler = Callable[[Any], m.ReplyResult]
 
 
 class EdgeLink:
@@ -52,8 +54,8 @@ class EdgeLink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.handlers: dict[str, CommandHandler] = {"ping": lambda body: {},
-                                                    "hotlist.replace": self._replace_hotlist}
+        self.handlers: dict[type, CommandHandler] = {m.Ping: lambda body: m.Pong(),
+                                                     m.HotListReplace: self._replace_hotlist}
         self._wake = threading.Condition()
         self._connected = False
         self._stopping = False
@@ -180,18 +182,28 @@ class EdgeLink:
             log.error("the hub has no record of event stream %s, whose first %d events it acknowledged before",
                       ack.stream, self._acked)
 
+    def handle(self, command_type: type, handler: CommandHandler) -> None:
+        """Answer commands of `command_type` (a `wire.messages` command class) with `handler`."""
+        if command_type not in m.RESULT_OF:
+            raise TypeError(f"{command_type.__name__} is not a command")
+        self.handlers[command_type] = handler
+
     def _on_command(self, command: m.Command) -> None:
-        handler = self.handlers.get(command.body.kind)
+        handler = self.handlers.get(type(command.body))
         try:
             if handler is None:
                 raise ValueError(f"unsupported command {command.body.kind}")
-            reply = m.Reply(request_id=command.request_id, ok=True, result=handler(command.body))
+            result = handler(command.body)
+            expected = m.RESULT_OF[type(command.body)]
+            if not isinstance(result, expected):
+                raise TypeError(f"{command.body.kind} answered with {type(result).__name__}, not {expected.__name__}")
+            reply = m.Reply(request_id=command.request_id, ok=True, result=result)
         except Exception as exc:
             log.warning("command %s (%s) failed: %s", command.body.kind, command.request_id, exc)
             reply = m.Reply(request_id=command.request_id, ok=False, error=str(exc)[:2000])
         self.client.publish(self._topic(topics.Leaf.REPLY), m.encode(reply), qos=1)
 
-    def _replace_hotlist(self, body: m.HotListReplace) -> dict:
+    def _replace_hotlist(self, body: m.HotListReplace) -> m.HotListTaken:
         self.hotlist.replace(body)
         log.info("hot list version %d with %d entries", body.version, len(body.entries))
-        return {"hotlist_version": body.version, "entries": len(body.entries)}
+        return m.HotListTaken(version=body.version, entries=len(body.entries))

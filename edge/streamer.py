@@ -25,6 +25,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -106,21 +107,22 @@ class Streamer:
 
     # -- MQTT commands (paho's thread) -------------------------------------------------
 
-    def command_handlers(self) -> dict:
+    def command_handlers(self) -> dict[type, Callable[[Any], m.ReplyResult]]:
+        """Handlers for the hub's stream commands, by command class (`edge.link.EdgeLink.handle`)."""
         return {
-            "stream.start": lambda body: self._call(self._start(body)),
-            "stream.answer": lambda body: self._call(self._answer(body)),
-            "stream.stop": lambda body: self._call(self._stop(body)),
-            "stream.keepalive": lambda body: self._call(self._keepalive(body)),
-            "stream.control": lambda body: self._call(self._control(body)),
+            m.StreamStart: lambda body: self._call(self._start(body)),
+            m.StreamAnswer: lambda body: self._call(self._answer(body)),
+            m.StreamStop: lambda body: self._call(self._stop(body)),
+            m.StreamKeepalive: lambda body: self._call(self._keepalive(body)),
+            m.StreamControl: lambda body: self._call(self._control(body)),
         }
 
-    async def _start(self, body: m.StreamStart) -> dict:
+    async def _start(self, body: m.StreamStart) -> m.StreamOffer:
         if body.session_id in self.sessions:
             raise ValueError(f"session {body.session_id} already exists")
         if len(self.sessions) >= self.settings.max_sessions:
-            return {"accepted": False, "reason": f"the appliance is already streaming {len(self.sessions)} "
-                    f"sessions (its limit is {self.settings.max_sessions})"}
+            return m.StreamOffer(accepted=False, reason=f"the appliance is already streaming {len(self.sessions)} "
+                                 f"sessions (its limit is {self.settings.max_sessions})")
         signed = c.Signed(document=body.signed.document, signature=body.signed.signature)
         try:  # what the grant asks for, before judging it (judging uses it up)
             asked = c.Grant.model_validate_json(signed.document)
@@ -130,13 +132,13 @@ class Streamer:
         if asked is not None:
             source = await asyncio.to_thread(self._source, asked, body.at)
             if isinstance(source, str):
-                return {"accepted": False, "reason": source}
+                return m.StreamOffer(accepted=False, reason=source[:2000])
         decision = await asyncio.to_thread(self.guard.judge, signed)
         if not decision.accepted:
-            return {"accepted": False, "reason": decision.reason}
+            return m.StreamOffer(accepted=False, reason=decision.reason[:2000])
         grant = decision.grant
         if source is None:  # the grant was unreadable yet accepted: cannot happen, but never stream unchecked
-            return {"accepted": False, "reason": "the grant could not be read"}
+            return m.StreamOffer(accepted=False, reason="the grant could not be read")
         now = _now()
         document = self.guard.policy(grant.camera)
         deadline = min(grant.expires_at, now + dt.timedelta(seconds=document.policy.max_session_s))
@@ -157,8 +159,7 @@ class Streamer:
         await pc.setLocalDescription(await pc.createOffer())
         log.info("streaming %s (%s) to the hub: session %s, grant %s, case %s", grant.camera, grant.mode,
                  session.id, grant.grant_id, grant.case_number)
-        return {"accepted": True, "reason": "accepted", "sdp": pc.localDescription.sdp,
-                "deadline": deadline.isoformat()}
+        return m.StreamOffer(accepted=True, reason="accepted", sdp=pc.localDescription.sdp, deadline=deadline)
 
     def _source(self, grant: c.Grant, at: dt.datetime | None) -> Fanout | Footage | str:
         """What the session would send (the camera's fan-out, or its footage from `at`), or why it cannot."""
@@ -177,30 +178,30 @@ class Streamer:
             return f"nothing of {grant.camera} is recorded from {at.isoformat()} to {grant.window_to.isoformat()}"
         return footage
 
-    async def _answer(self, body: m.StreamAnswer) -> dict:
+    async def _answer(self, body: m.StreamAnswer) -> m.AnswerTaken:
         session = self._session(body.session_id)
         await session.pc.setRemoteDescription(RTCSessionDescription(sdp=body.sdp, type="answer"))
-        return {"session_id": str(session.id)}
+        return m.AnswerTaken(session_id=session.id)
 
-    async def _stop(self, body: m.StreamStop) -> dict:
+    async def _stop(self, body: m.StreamStop) -> m.StreamStopped:
         session = self.sessions.get(body.session_id)
         if session is None:
-            return {"session_id": str(body.session_id), "already_ended": True}
+            return m.StreamStopped(session_id=body.session_id, already_ended=True)
         ended = await self._end(session, body.reason)
-        return {"session_id": str(session.id), "duration_s": (ended.ended_at - ended.started_at).total_seconds()}
+        return m.StreamStopped(session_id=session.id, duration_s=(ended.ended_at - ended.started_at).total_seconds())
 
-    async def _keepalive(self, body: m.StreamKeepalive) -> dict:
+    async def _keepalive(self, body: m.StreamKeepalive) -> m.KeepaliveTaken:
         now = time.monotonic()
         unknown = []
         for session_id in body.session_ids:
             session = self.sessions.get(session_id)
             if session is None:
-                unknown.append(str(session_id))
+                unknown.append(session_id)
             else:
                 session.last_keepalive = now
-        return {"unknown": unknown}
+        return m.KeepaliveTaken(unknown=unknown)
 
-    async def _control(self, body: m.StreamControl) -> dict:
+    async def _control(self, body: m.StreamControl) -> m.PlaybackState:
         session = self._session(body.session_id)
         track = session.track
         if not isinstance(track, PlaybackTrack):
@@ -218,9 +219,9 @@ class Streamer:
                                  f"({grant.window_from.isoformat()} to {grant.window_to.isoformat()})")
             track.seek(_us(body.at))
         position = track.position_us
-        return {"position": None if position is None else
-                dt.datetime.fromtimestamp(position / 1_000_000, dt.timezone.utc).isoformat(),
-                "paused": track.paused, "speed": track.speed}
+        return m.PlaybackState(position=None if position is None else
+                               dt.datetime.fromtimestamp(position / 1_000_000, dt.timezone.utc),
+                               paused=track.paused, speed=track.speed)
 
     def _session(self, session_id: uuid.UUID) -> Session:
         session = self.sessions.get(session_id)

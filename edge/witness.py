@@ -19,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from wire import audit as wa
 from wire import checkpoint as cp
 from wire import merkle
 
@@ -29,6 +31,17 @@ log = logging.getLogger(__name__)
 
 #: GET a hub API path with query parameters and return the decoded JSON (raises on failure).
 Fetch = Callable[[str, dict], dict]
+
+
+def http_fetch(base_url: str) -> Fetch:
+    """A `Fetch` from the hub at `base_url` over HTTP(S)."""
+
+    def get(path: str, params: dict) -> dict:
+        response = httpx.get(base_url.rstrip("/") + path, params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    return get
 
 
 class LogForked(Exception):
@@ -78,8 +91,9 @@ class Witness:
             return
         if old.size == 0:
             return
-        proof = [base64.b64decode(h) for h in
-                 self.fetch("/api/audit/proof/consistency", {"old": old.size, "new": new.size})["proof"]]
+        answer = wa.ProofOut.model_validate(self.fetch("/api/audit/proof/consistency",
+                                                       {"old": old.size, "new": new.size}))
+        proof = [base64.b64decode(h) for h in answer.proof]
         if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
             raise LogForked(problem)
 
@@ -98,7 +112,7 @@ class Witness:
 
     def check(self) -> WitnessResult:
         """Fetch and check the hub's newest checkpoint; LogForked if the log shrank or its history changed."""
-        note = self.fetch("/api/audit/checkpoint", {})["note"]
+        note = wa.CheckpointOut.model_validate(self.fetch("/api/audit/checkpoint", {})).note
         new = self._verify(note, "the hub's checkpoint")
         old = self.last()
         if old is not None:

@@ -12,14 +12,14 @@ class ApplianceUnreachable(RuntimeError):
     pass
 
 
-def _envelope(signed: c.Signed) -> m.SignedDocument:
+def envelope(signed: c.Signed) -> m.SignedDocument:
     return m.SignedDocument(document=signed.document, signature=signed.signature)
 
 
 def push_policy(hub: Hub, device_id: str, signed: c.Signed, timeout_s: float = 10) -> m.Reply:
     if hub.link is None:
         raise ApplianceUnreachable("the hub is not connected to the broker")
-    reply = hub.link.request(device_id, m.PolicyUpdate(signed=_envelope(signed)), timeout_s)
+    reply = hub.link.request(device_id, m.PolicyUpdate(signed=envelope(signed)), timeout_s)
     if reply is None:
         raise ApplianceUnreachable(f"{device_id} did not answer")
     return reply
@@ -27,26 +27,28 @@ def push_policy(hub: Hub, device_id: str, signed: c.Signed, timeout_s: float = 1
 
 def present_grant(hub: Hub, device_id: str, signed: c.Signed, timeout_s: float = 10) -> tuple[bool, str]:
     """(accepted, reason) as the appliance decided; the decision is audited either way."""
-    accepted, reason, _ = present(hub, device_id, signed, lambda envelope: m.GrantPresent(signed=envelope),
-                                  timeout_s)
-    return accepted, reason
+    decision = present(hub, device_id, signed, m.GrantPresent(signed=envelope(signed)), timeout_s)
+    return decision.accepted, decision.reason
 
 
-def present(hub: Hub, device_id: str, signed: c.Signed, command, timeout_s: float = 10) -> tuple[bool, str, dict]:
-    """Send `command(signed envelope)` (a grant-carrying command); (accepted, reason, reply result), audited."""
+def present(hub: Hub, device_id: str, signed: c.Signed, command: m.GrantPresent | m.StreamStart,
+            timeout_s: float = 10) -> m.GrantDecision | m.StreamOffer:
+    """Send a grant-carrying command (`signed` inside it); the appliance's decision, audited either way.
+
+    A failed or missing reply is a refusal with its reason; ApplianceUnreachable without a link."""
     grant = c.Grant.model_validate_json(signed.document)
     if hub.link is None:
         raise ApplianceUnreachable("the hub is not connected to the broker")
-    reply = hub.link.request(device_id, command(_envelope(signed)), timeout_s)
-    result: dict = {}
-    if reply is None or not reply.ok:
-        accepted, reason = False, (reply.error if reply else "the appliance did not answer")
-    else:
-        result = reply.result
-        accepted, reason = bool(result.get("accepted")), str(result.get("reason", ""))
+    expected = m.RESULT_OF[type(command)]
+    reply = hub.link.request(device_id, command, timeout_s)
+    try:
+        decision = m.result_of(reply, expected) if reply is not None else \
+            expected(accepted=False, reason="the appliance did not answer")
+    except m.WireError as exc:
+        decision = expected(accepted=False, reason=(reply.error if not reply.ok else str(exc))[:2000])
     with hub.db.session() as session:
         audit.append(session, actor=f"appliance:{device_id}", action="access.appliance_decision",
-                     outcome=audit.Outcome.SUCCESS if accepted else audit.Outcome.DENIED,
-                     object=f"camera:{device_id}/{grant.camera}", reason=reason, case_number=grant.case_number,
-                     grant_id=str(grant.grant_id), mode=grant.mode)
-    return accepted, reason, result
+                     outcome=audit.Outcome.SUCCESS if decision.accepted else audit.Outcome.DENIED,
+                     object=f"camera:{device_id}/{grant.camera}", reason=decision.reason,
+                     case_number=grant.case_number, grant_id=str(grant.grant_id), mode=grant.mode)
+    return decision

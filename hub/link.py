@@ -168,10 +168,10 @@ class HubLink:
         if pending is None:
             log.warning("reply from %s to unknown request %s dropped", device_id, reply.request_id)
             return
-        if reply.ok and "hotlist_version" in reply.result:
+        if isinstance(reply.result, m.HotListTaken):
             appliance = session.scalar(select(Appliance).where(Appliance.device_id == device_id))
             if appliance is not None:
-                appliance.hotlist_version_acked = int(reply.result["hotlist_version"])
+                appliance.hotlist_version_acked = reply.result.version
         pending.reply = reply
         pending.done.set()
 

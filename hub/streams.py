@@ -30,7 +30,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 from hub import audit
-from hub.access import ApplianceUnreachable, present
+from hub.access import ApplianceUnreachable, envelope, present
 from hub.core import Hub
 from hub.grants import issue_grant
 from hub.models import StreamSession, utcnow
@@ -112,23 +112,15 @@ class StreamService:
                              unit=ask.unit)
         grant = c.Grant.model_validate_json(signed.document)
         try:
-            accepted, reason, result = present(
-                self.hub, device_id, signed,
-                lambda envelope: m.StreamStart(session_id=session_id, signed=envelope, at=at))
+            offer = present(self.hub, device_id, signed, m.StreamStart(session_id=session_id, signed=envelope(signed),
+                                                                       at=at))
         except ApplianceUnreachable as exc:
             raise StreamError(f"granted, but {exc}") from None
-        if not accepted:
-            raise StreamError(f"refused by the appliance: {reason}", status=403)
-        offer = result.get("sdp")
-        if not isinstance(offer, str):
-            raise StreamError("the appliance accepted but sent no offer")
-        deadline = grant.expires_at
-        try:
-            deadline = min(deadline, dt.datetime.fromisoformat(result.get("deadline", "")))
-        except (TypeError, ValueError):
-            pass
+        if not offer.accepted:
+            raise StreamError(f"refused by the appliance: {offer.reason}", status=403)
+        deadline = min(grant.expires_at, offer.deadline)
         session = self.call(self._connect(session_id, device_id, camera, camera_id, ask.analyst, grant, deadline,
-                                          offer))
+                                          offer.sdp))
         reply = self.hub.link.request(device_id, m.StreamAnswer(session_id=session_id,
                                                                 sdp=session.pc.localDescription.sdp))
         if reply is None or not reply.ok:
@@ -197,7 +189,7 @@ class StreamService:
     # -- playback controls ---------------------------------------------------------------------
 
     def control(self, session_id: uuid.UUID, action: str, *, at: dt.datetime | None = None,
-                speed: float | None = None) -> dict:
+                speed: float | None = None) -> m.PlaybackState:
         """Pause, resume, seek or set the speed of a playback session; the appliance's reply (position, state)."""
         session = self.sessions.get(session_id)
         if session is None or session.ended:
@@ -212,7 +204,10 @@ class StreamService:
             raise StreamError("the appliance did not answer")
         if not reply.ok:
             raise StreamError(f"refused by the appliance: {reply.error}", status=422)
-        return reply.result
+        try:
+            return m.result_of(reply, m.PlaybackState)
+        except m.WireError as exc:
+            raise StreamError(str(exc)) from None
 
     # -- ending -----------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ def test_policy_and_grants_over_mqtt_with_decisions_audited(hub_stack: HubStack,
         policy = c.Policy(sharing="always", modes=["live"])
         reply = push_policy(hub, identity.device_id, sign_policy(hub, device_id=identity.device_id, camera="front",
                                                                  version=1, policy=policy))
-        assert reply.ok and reply.result == {"camera": "front", "version": 1}
+        assert reply.ok and reply.result == m.PolicyTaken(camera="front", version=1)
 
         def new_grant(**kw):
             args = dict(device_id=identity.device_id, camera="front", mode="live", analyst="ana", reason=REASON,

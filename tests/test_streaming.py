@@ -308,7 +308,7 @@ def test_no_media_without_a_valid_grant(hub_stack: HubStack, cameras, edge, tmp_
                            case_number="2026-004716", policy_version=policy_version, lifetime_s=lifetime_s,
                            not_before=not_before)
 
-    def start(signed: c.Signed) -> dict:
+    def start(signed: c.Signed) -> m.StreamOffer:
         reply = hub.link.request(device_id, m.StreamStart(session_id=uuid.uuid4(), signed=m.SignedDocument(
             document=signed.document, signature=signed.signature)))
         assert reply is not None and reply.ok, reply
@@ -326,10 +326,10 @@ def test_no_media_without_a_valid_grant(hub_stack: HubStack, cameras, edge, tmp_
         "other camera": (start(grant(camera="cam9")), "cam9"),
     }
     for name, (result, why) in cases.items():
-        assert result["accepted"] is False and why in result["reason"], (name, result)
-        assert "sdp" not in result, f"{name}: an offer was made"
+        assert result.accepted is False and why in result.reason, (name, result)
+        assert result.sdp is None, f"{name}: an offer was made"
     # The honest grant still works (the refusals were about the grants, not the box).
-    assert start(honest)["accepted"] is True
+    assert start(honest).accepted is True
     # The grants the box judged were logged for its owner (a camera it does not run is refused before judging).
     shown = subprocess.run([sys.executable, "-m", "edge.cli", "access-log", "--config", str(box.agent.config),
                             "--json"], capture_output=True, text=True, cwd=REPO, timeout=60)

@@ -10,7 +10,7 @@ the hub can store each exactly once and in order (see `edge.outbox`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Literal, TypeVar, Union
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -158,8 +158,8 @@ SessionDescription = Annotated[str, Field(min_length=10, max_length=32_000, desc
 class StreamStart(_Strict):
     """Open a WebRTC session under a grant: the appliance judges the grant, then answers with its SDP offer.
 
-    `at` is where playback starts (inside the grant's window); live ignores it. The reply's result holds
-    {"accepted": bool, "reason": str, "sdp": offer} — the offer only when accepted.
+    `at` is where playback starts (inside the grant's window); live ignores it. The reply's result is a
+    `StreamOffer`: accepted or why not, and the offer only when accepted.
     """
 
     kind: Literal["stream.start"] = "stream.start"
@@ -192,7 +192,7 @@ class StreamKeepalive(_Strict):
 class StreamControl(_Strict):
     """Playback controls: pause, resume, seek to `at` (inside the grant's window) or set `speed`.
 
-    The reply's result holds {"position": ISO time of the frame last sent or null, "paused": bool, "speed": float}.
+    The reply's result is a `PlaybackState`.
     """
 
     kind: Literal["stream.control"] = "stream.control"
@@ -220,12 +220,130 @@ class Command(_Strict):
     body: CommandBody
 
 
+# ---------------------------------------------------------------- replies (appliance → hub)
+
+
+class Pong(_Strict):
+    """The answer to `Ping`."""
+
+    kind: Literal["pong"] = "pong"
+
+
+class HotListTaken(_Strict):
+    """The appliance now matches plates against hot list `version`."""
+
+    kind: Literal["hotlist.taken"] = "hotlist.taken"
+    version: Annotated[int, Field(ge=0)]
+    entries: Annotated[int, Field(ge=0)]
+
+
+class PolicyTaken(_Strict):
+    """The appliance keeps this policy version for `camera` (older or equal versions are refused as errors)."""
+
+    kind: Literal["consent.policy_taken"] = "consent.policy_taken"
+    camera: CameraName
+    version: Annotated[int, Field(ge=1)]
+
+
+class GrantDecision(_Strict):
+    """What the appliance's consent guard decided about a presented grant, and why."""
+
+    kind: Literal["access.decision"] = "access.decision"
+    accepted: bool
+    reason: Annotated[str, Field(max_length=2000)]
+
+
+class StreamOffer(_Strict):
+    """The answer to `StreamStart`: the grant's verdict and, when accepted, the appliance's SDP offer and the
+    moment the session ends at the latest (the grant's expiry or the camera's maximum session, the sooner)."""
+
+    kind: Literal["stream.offer"] = "stream.offer"
+    accepted: bool
+    reason: Annotated[str, Field(max_length=2000)]
+    sdp: SessionDescription | None = None
+    deadline: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _offer_when_accepted(self) -> "StreamOffer":
+        if self.accepted and (self.sdp is None or self.deadline is None):
+            raise ValueError("an accepted stream needs an offer and a deadline")
+        if not self.accepted and self.sdp is not None:
+            raise ValueError("a refused stream carries no offer")
+        return self
+
+
+class AnswerTaken(_Strict):
+    """The appliance applied the hub's SDP answer to `session_id`."""
+
+    kind: Literal["stream.answer_taken"] = "stream.answer_taken"
+    session_id: UUID
+
+
+class StreamStopped(_Strict):
+    """`session_id` has ended on the appliance (or had already: `already_ended`, no duration)."""
+
+    kind: Literal["stream.stopped"] = "stream.stopped"
+    session_id: UUID
+    already_ended: bool = False
+    duration_s: Annotated[float | None, Field(ge=0)] = None
+
+
+class KeepaliveTaken(_Strict):
+    """Which of the sessions in a keepalive the appliance does not know (ended, or never started)."""
+
+    kind: Literal["stream.keepalive_taken"] = "stream.keepalive_taken"
+    unknown: Annotated[list[UUID], Field(max_length=64)] = []
+
+
+class PlaybackState(_Strict):
+    """Where a playback session stands after a control: the recorded time of the frame last sent, if any."""
+
+    kind: Literal["stream.playback_state"] = "stream.playback_state"
+    position: AwareDatetime | None = None
+    paused: bool
+    speed: Annotated[float, Field(gt=0, le=16)]
+
+
+ReplyResult = Annotated[Union[Pong, HotListTaken, PolicyTaken, GrantDecision, StreamOffer, AnswerTaken, StreamStopped,
+                              KeepaliveTaken, PlaybackState], Field(discriminator="kind")]
+
+#: What each command is answered with when it succeeds.
+RESULT_OF: dict[type, type] = {
+    Ping: Pong, HotListReplace: HotListTaken, PolicyUpdate: PolicyTaken, GrantPresent: GrantDecision,
+    StreamStart: StreamOffer, StreamAnswer: AnswerTaken, StreamStop: StreamStopped, StreamKeepalive: KeepaliveTaken,
+    StreamControl: PlaybackState,
+}
+
+
 class Reply(_Strict):
+    """The appliance's answer to one command: `ok` with the command's result, or not ok with the error."""
+
     v: Literal[1] = VERSION
     request_id: UUID
     ok: bool
     error: Annotated[str, Field(max_length=2000)] = ""
-    result: dict[str, Any] = Field(default_factory=dict)
+    result: ReplyResult | None = None
+
+    @model_validator(mode="after")
+    def _result_when_ok(self) -> "Reply":
+        if self.ok and self.result is None:
+            raise ValueError("a successful reply carries its result")
+        if not self.ok and self.result is not None:
+            raise ValueError("a failed reply carries an error, not a result")
+        return self
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def result_of(reply: Reply, kind: type[R]) -> R:
+    """The successful reply's result as `kind`; WireError if the reply failed or answered something else."""
+    if not reply.ok:
+        raise WireError(f"the appliance could not do it: {reply.error}")
+    if not isinstance(reply.result, kind):
+        got = type(reply.result).__name__
+        raise WireError(f"the appliance answered with {got} where {kind.__name__} was expected")
+    return reply.result
 
 
 # ---------------------------------------------------------------- presence

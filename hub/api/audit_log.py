@@ -22,21 +22,12 @@ from hub.api.deps import HubDep, SessionDep, client_address, require
 from hub.audit import log as audit_log
 from hub.audit.log import canonical, size_of
 from hub.models import Alert, Appliance, AuditEntry, AuditNode, Camera, Role, User, utcnow
+from wire.audit import CheckpointOut, ProofOut
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 Auditor = Annotated[User, Depends(require(Role.AUDITOR, Role.ADMIN))]
 Size = Annotated[int, Query(ge=0, le=2**62)]
 MAX_EXPORT = 100_000
-
-
-class CheckpointOut(BaseModel):
-    size: int
-    root: str
-    note: str
-
-
-class ProofOut(BaseModel):
-    proof: list[str]
 
 
 @router.get("/checkpoint", response_model=CheckpointOut)

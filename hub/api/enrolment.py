@@ -16,7 +16,7 @@ from hub.api.registry import owned_business
 from hub.core import Hub
 from hub.keys import public_pem
 from hub.models import Appliance, ApplianceState, Role, Site
-from wire.topics import DEVICE_ID_PATTERN
+from wire.enrolment import BrokerOut, EnrollIn, EnrollOut, RotateIn
 
 router = APIRouter(prefix="/api", tags=["appliances"])
 
@@ -48,37 +48,6 @@ def create_claim_code(business_id: int, body: ClaimCodeIn, request: Request, hub
                                             user=user, ttl_s=body.ttl_s or hub.settings.claim_code_ttl_s,
                                             source=client_address(request))
     return ClaimCodeOut(code=code, expires_at=row.expires_at)
-
-
-Pem = Annotated[str, Field(min_length=1, max_length=16_384)]
-
-
-class EnrollIn(_In):
-    code: Annotated[str, Field(min_length=1, max_length=64)]
-    csr_pem: Pem
-    name: Annotated[str, Field(max_length=100)] = ""
-
-
-class RotateIn(_In):
-    device_id: Annotated[str, Field(pattern=f"^{DEVICE_ID_PATTERN}$")]
-    csr_pem: Pem
-    proof_b64: Annotated[str, Field(min_length=1, max_length=400, description="base64 ECDSA signature by the "
-                                    "current key over wire.enrolment.rotation_message(csr_pem)")]
-
-
-class BrokerOut(BaseModel):
-    host: str
-    port: int
-
-
-class EnrollOut(BaseModel):
-    device_id: str
-    certificate_pem: str
-    ca_chain_pem: str
-    broker: BrokerOut
-    grant_public_key_pem: str
-    audit_public_key_pem: str
-    audit_origin: str
 
 
 def _enrolled(hub: Hub, result: enrolment.Enrolled) -> EnrollOut:

@@ -182,7 +182,7 @@ def control(session_id: uuid.UUID, body: ControlIn, request: Request, hub: HubDe
                      at=body.at.isoformat() if body.at else None, speed=body.speed)
     if result is None:
         raise HTTPException(failure.status, str(failure)) from None
-    return ControlOut.model_validate(result)
+    return ControlOut(position=result.position, paused=result.paused, speed=result.speed)
 
 
 @router.delete("/{session_id}", status_code=204)

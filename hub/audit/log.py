@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,19 +21,22 @@ from sqlalchemy.orm import Session
 
 from hub.models import AuditCheckpoint, AuditEntry, AuditNode, Counter, utcnow
 from wire import checkpoint as cp
+from wire import audit as wire_audit
 from wire import merkle
 
 SIZE_COUNTER = "audit_size"
 
 
-def canonical(entry) -> bytes:
-    """The bytes that are hashed into the tree: every field, the index included, in one fixed encoding."""
-    at = entry.at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return json.dumps({
-        "index": entry.leaf_index, "at": at, "actor": entry.actor, "action": entry.action, "object": entry.object,
-        "outcome": entry.outcome, "source": entry.source, "reason": entry.reason, "case_number": entry.case_number,
-        "details": entry.details or {},
-    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def entry_of(row) -> wire_audit.AuditEntry:
+    """The `wire.audit.AuditEntry` a stored row (or the fields of one being appended) is."""
+    return wire_audit.AuditEntry(index=row.leaf_index, at=row.at.astimezone(dt.timezone.utc), actor=row.actor,
+                      action=row.action, object=row.object, outcome=row.outcome, source=row.source,
+                      reason=row.reason, case_number=row.case_number, details=row.details or {})
+
+
+def canonical(row) -> bytes:
+    """The bytes that are hashed into the tree (`wire.audit.AuditEntry.canonical`)."""
+    return entry_of(row).canonical()
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,0 +1,172 @@
+"""The appliance's consent guard: the owner's policy, the owner's pause, and the judge of every grant.
+
+The box is the final judge. It keeps the newest policy the hub signed for each
+camera (versions only move forward), a local pause that the hub cannot lift,
+and an access log the owner can read (every grant presented, accepted or
+refused, with the reason). The decisions are `edge.consent.judge`'s; this
+class reads what they need from the store and the witness and records what
+they decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from edge.consent import judge
+from edge.consent.store import ALL_CAMERAS, ConsentStore
+from wire import checkpoint as cp
+from wire import consent as c
+from wire import messages as m
+
+__all__ = ["ALL_CAMERAS", "ConsentGuard", "Decision"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    accepted: bool
+    reason: str
+    grant: c.Grant | None = None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class ConsentGuard:
+    def __init__(self, path: Path, *, device_id: str = "", cameras: list[str] = (), grant_key_pem: str = "",
+                 audit_key_pem: str = "", audit_origin: str = "", witness=None):
+        """Without keys (the owner's pause/resume command) the guard can pause and read, but judges nothing."""
+        self.device_id, self.cameras, self.audit_origin = device_id, set(cameras), audit_origin
+        self.grant_key = serialization.load_pem_public_key(grant_key_pem.encode()) if grant_key_pem else None
+        self.audit_key = serialization.load_pem_public_key(audit_key_pem.encode()) if audit_key_pem else None
+        self.witness = witness  # edge.link.witness.Witness: a grant's checkpoint must agree with the witnessed log
+        self.store = ConsentStore(path)
+        self._cache_lock = threading.Lock()
+        self._verified: dict[str, tuple[str, c.PolicyDocument]] = {}  # camera → (signed text, its document)
+
+    # -- the owner's policy, from the hub --------------------------------------------
+
+    def accept_policy(self, signed: c.Signed) -> c.PolicyDocument:
+        document = c.open_signed(signed, self.grant_key, c.PolicyDocument)
+        if document.device_id != self.device_id:
+            raise c.ConsentError(f"policy is for device {document.device_id}, not this one")
+        if document.camera not in self.cameras:
+            raise c.ConsentError(f"policy for unknown camera {document.camera!r}")
+        self.store.put_policy(document.camera, document.version, signed, _now())
+        return document
+
+    def policy(self, camera: str) -> c.PolicyDocument | None:
+        text = self.store.signed_policy(camera)
+        if text is None:
+            return None
+        with self._cache_lock:
+            cached = self._verified.get(camera)
+        if cached is not None and cached[0] == text:
+            return cached[1]  # the same signed text as last time: verified already (asked 4×/s per session)
+        document = c.open_signed(c.Signed.model_validate_json(text), self.grant_key, c.PolicyDocument)
+        with self._cache_lock:
+            self._verified[camera] = (text, document)
+        return document
+
+    # -- the owner's pause, on the box -----------------------------------------------
+
+    def pause(self, camera: str = ALL_CAMERAS, note: str = "") -> None:
+        self.store.pause(camera, note, _now())
+
+    def resume(self, camera: str = ALL_CAMERAS) -> None:
+        self.store.resume(camera)
+
+    def paused(self, camera: str) -> bool:
+        return self.store.paused(camera)
+
+    # -- grants ----------------------------------------------------------------------
+
+    def judge(self, signed: c.Signed, now: dt.datetime | None = None) -> Decision:
+        """Accept or refuse a grant (with the reason); every decision goes in the access log."""
+        now = now or _now()
+        try:
+            grant = c.open_signed(signed, self.grant_key, c.Grant)
+        except c.ConsentError as exc:
+            return self._log(Decision(False, f"forged grant: {exc}"), now)
+        decision = Decision(False, self._refusal(grant, now) or "", grant)
+        if not decision.reason:
+            decision = Decision(True, "accepted", grant)
+        return self._log(decision, now)
+
+    def _refusal(self, grant: c.Grant, now: dt.datetime) -> str | None:
+        problem = judge.grant_problem(grant, device_id=self.device_id, cameras=self.cameras, now=now)
+        if problem:
+            return problem
+        if self.store.grant_used(str(grant.grant_id)):
+            return "replayed grant: already used"
+        if self.paused(grant.camera):
+            return "sharing paused on the appliance by its owner"
+        document = self.policy(grant.camera)
+        return judge.consent_problem(grant, document, now) or self._audit_problem(grant, document)
+
+    def session_problem(self, grant: c.Grant, now: dt.datetime | None = None, *,
+                        masks: list | None = None) -> str | None:
+        """Why a running session under `grant` must end now, or None: asked again and again while it runs.
+
+        The owner's pause, a policy that no longer shares this camera or this mode, the schedule, and the
+        grant's expiry end a session; a new policy version that still allows it does not, unless its privacy
+        masks differ from `masks`, the ones the session paints (a running session never shows what a new mask
+        hides, nor keeps hiding what the owner has unmasked).
+        """
+        now = now or _now()
+        return judge.session_problem(grant, self.policy(grant.camera), now, paused=self.paused(grant.camera),
+                                     masks=masks)
+
+    def _audit_problem(self, grant: c.Grant, document: c.PolicyDocument) -> str | None:
+        try:
+            checkpoint = cp.verify(grant.audit_checkpoint, self.audit_key, self.audit_origin, origin=self.audit_origin)
+        except cp.CheckpointError as exc:
+            return f"audit checkpoint rejected: {exc}"
+        problem = self._witness_problem(grant) or judge.audit_entry_problem(grant, checkpoint)
+        if problem is None and document.policy.sharing == "request_only":
+            problem = judge.approval_problem(grant, checkpoint)
+        return problem
+
+    def _witness_problem(self, grant: c.Grant) -> str | None:
+        if self.witness is None:
+            return None
+        from edge.witness import LogForked
+
+        try:
+            self.witness.vouch(grant.audit_checkpoint)
+        except LogForked as exc:
+            return f"the grant's audit checkpoint contradicts the log this appliance has witnessed: {exc}"
+        except Exception as exc:
+            return f"cannot check the grant's audit checkpoint against the witnessed log: {exc}"
+        return None
+
+    def _log(self, decision: Decision, now: dt.datetime) -> Decision:
+        self.store.log(now, decision.grant, decision.accepted, decision.reason)
+        return decision
+
+    def command_handlers(self) -> dict[type, Callable[[Any], m.ReplyResult]]:
+        """Handlers for the hub's `consent.policy` and `access.grant` commands, by command class (edge.link)."""
+
+        def policy(body: m.PolicyUpdate) -> m.PolicyTaken:
+            document = self.accept_policy(c.Signed(document=body.signed.document, signature=body.signed.signature))
+            return m.PolicyTaken(camera=document.camera, version=document.version)
+
+        def grant(body: m.GrantPresent) -> m.GrantDecision:
+            decision = self.judge(c.Signed(document=body.signed.document, signature=body.signed.signature))
+            return m.GrantDecision(accepted=decision.accepted, reason=decision.reason[:2000])
+
+        return {m.PolicyUpdate: policy, m.GrantPresent: grant}
+
+    def access_log(self) -> list[dict]:
+        """What the owner reads: every grant presented to this box and what became of it."""
+        return self.store.access_log()
+
+    def close(self) -> None:
+        self.store.close()

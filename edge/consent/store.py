@@ -1,0 +1,95 @@
+"""Where the box keeps its owner's consent: the newest signed policy per camera, the owner's pauses, and the
+access log (every grant presented, accepted or refused, with the reason). SQLite, synchronous=FULL: what the
+owner decided survives a power cut."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+from edge.sqlite import open_database
+from wire import consent as c
+
+ALL_CAMERAS = "*"
+
+_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS policies (camera TEXT PRIMARY KEY, version INTEGER NOT NULL,
+                                         signed TEXT NOT NULL, received_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS pauses (camera TEXT PRIMARY KEY, since TEXT NOT NULL, note TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS access_log (id INTEGER PRIMARY KEY, at TEXT NOT NULL, grant_id TEXT,
+        camera TEXT, mode TEXT, analyst TEXT, reason TEXT, case_number TEXT, accepted INTEGER NOT NULL,
+        decision TEXT NOT NULL);
+    CREATE UNIQUE INDEX IF NOT EXISTS access_log_grant ON access_log (grant_id) WHERE accepted = 1;
+"""
+
+
+class ConsentStore:
+    """The SQLite file behind `edge.consent.guard.ConsentGuard`; safe to share between threads."""
+
+    def __init__(self, path: Path):
+        self._lock = threading.Lock()
+        self._db = open_database(path, synchronous="FULL")
+        self._db.executescript(_SCHEMA)
+
+    def policy_version(self, camera: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT version FROM policies WHERE camera = ?", (camera,)).fetchone()
+        return row[0] if row else None
+
+    def put_policy(self, camera: str, version: int, signed: c.Signed, now: dt.datetime) -> None:
+        """Keep `signed` as `camera`'s policy unless one of `version` or newer is kept already (ConsentError)."""
+        with self._lock:
+            row = self._db.execute("SELECT version FROM policies WHERE camera = ?", (camera,)).fetchone()
+            if row is not None and version <= row[0]:
+                raise c.ConsentError(f"policy version {version} is not newer than {row[0]}")
+            self._db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?, ?, ?)",
+                             (camera, version, signed.model_dump_json(), now.isoformat()))
+
+    def signed_policy(self, camera: str) -> str | None:
+        """The kept policy of `camera` as its stored signed envelope (JSON), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT signed FROM policies WHERE camera = ?", (camera,)).fetchone()
+        return row[0] if row else None
+
+    def pause(self, camera: str, note: str, now: dt.datetime) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO pauses VALUES (?, ?, ?)", (camera, now.isoformat(), note))
+
+    def resume(self, camera: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM pauses WHERE camera = ?", (camera,))
+
+    def paused(self, camera: str) -> bool:
+        """Whether `camera`, or every camera, is paused."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM pauses WHERE camera IN (?, ?)",
+                                    (camera, ALL_CAMERAS)).fetchone() is not None
+
+    def grant_used(self, grant_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM access_log WHERE grant_id = ? AND accepted = 1",
+                                    (grant_id,)).fetchone() is not None
+
+    def log(self, now: dt.datetime, grant: c.Grant | None, accepted: bool, decision: str) -> None:
+        g = grant
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO access_log (at, grant_id, camera, mode, analyst, reason, case_number, accepted, decision)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now.isoformat(), str(g.grant_id) if g else None, g.camera if g else None, g.mode if g else None,
+                 g.analyst if g else None, g.reason if g else None, g.case_number if g else None,
+                 int(accepted), decision))
+
+    def access_log(self) -> list[dict]:
+        with self._lock:
+            cursor = self._db.execute("SELECT at, grant_id, camera, mode, analyst, reason, case_number, accepted, "
+                                      "decision FROM access_log ORDER BY id")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+

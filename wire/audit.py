@@ -1,0 +1,172 @@
+"""The audit log's formats, once for the hub that writes it, the appliance that checks grants against it and
+the offline verifier (`canvass-audit verify`).
+
+An entry is hashed into the log's Merkle tree as its canonical text: compact
+JSON with sorted keys, UTF-8, every field and the entry's own index, its time
+in UTC with microseconds (``2026-12-01T21:37:42.123456Z``).
+`AuditEntry.canonical()` makes exactly those bytes and `AuditEntry.parse()`
+reads them back; what an entry records about a grant or an owner's approval
+is read from its details through `GrantDetails` and `ApprovalDetails`.
+
+The HTTP payloads of the log (checkpoint, proofs) and the records of a
+verifiable export are here too, since appliances and auditors read them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr,
+                      ValidationError, field_serializer)
+
+EXPORT_FORMAT = "canvass-audit-export/1"
+AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class AuditFormatError(ValueError):
+    """Text that is not an audit entry, or details that do not record what they are read as."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "text"
+    return f"{where}: {first['msg']}"
+
+
+class AuditEntry(_Strict):
+    """One entry of the audit log, as hashed into the tree."""
+
+    index: Annotated[StrictInt, Field(ge=0, description="The entry's leaf index in the log.")]
+    at: AwareDatetime
+    actor: StrictStr
+    action: StrictStr
+    object: StrictStr
+    outcome: StrictStr
+    source: StrictStr
+    reason: StrictStr
+    case_number: StrictStr
+    details: dict[str, JsonValue] = {}
+
+    @field_serializer("at")
+    def _utc_microseconds(self, at: dt.datetime) -> str:
+        return at.astimezone(dt.timezone.utc).strftime(AT_FORMAT)
+
+    def canonical(self) -> bytes:
+        """The bytes hashed into the log: sorted-key compact JSON, UTF-8."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode()
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> "AuditEntry":
+        """The entry in `text`; AuditFormatError saying what is wrong otherwise."""
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            raise AuditFormatError(f"not an audit entry: {_first_problem(exc)}") from None
+
+    def details_as(self, model: type[D]) -> D:
+        """This entry's details read as `model`; AuditFormatError if they do not hold what it needs."""
+        try:
+            return model.model_validate(self.details)
+        except ValidationError as exc:
+            raise AuditFormatError(f"the entry's details are not {model.__name__}: {_first_problem(exc)}") from None
+
+
+class _Details(BaseModel):
+    """What an entry's details say about one kind of event; other keys in the details are not read."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+D = TypeVar("D", bound=_Details)
+
+
+class GrantDetails(_Details):
+    """An `access.grant` entry: the grant it records."""
+
+    grant_id: StrictStr
+    mode: StrictStr
+
+
+class ApprovalDetails(_Details):
+    """An `access.owner_decision` entry: what the owner approved or denied."""
+
+    approved: StrictBool
+    camera: StrictStr
+    device_id: StrictStr
+    mode: StrictStr
+    window_from: AwareDatetime | None = None
+    window_to: AwareDatetime | None = None
+
+
+# ---------------------------------------------------------------- HTTP: checkpoint and proofs
+
+
+class CheckpointOut(_Strict):
+    """The newest signed checkpoint: the size it covers, its root (base64) and the signed note (`wire.checkpoint`)."""
+
+    size: Annotated[int, Field(ge=0)]
+    root: Annotated[str, Field(max_length=100)]
+    note: Annotated[str, Field(max_length=4000)]
+
+
+class ProofOut(_Strict):
+    """An inclusion or consistency proof: base64 SHA-256 hashes, in RFC 6962 order."""
+
+    proof: Annotated[list[str], Field(max_length=128)]
+
+
+# ---------------------------------------------------------------- the verifiable export (JSON lines)
+
+
+class ExportRange(_Strict):
+    """A ranged export: leaf indexes [first, end) of a log of `size`, and the times asked for."""
+
+    first: Annotated[StrictInt, Field(ge=0)]
+    end: Annotated[StrictInt, Field(ge=0)]
+    size: Annotated[StrictInt, Field(ge=0)]
+    since: str | None = None
+    until: str | None = None
+
+
+class ExportHeader(_Strict):
+    """The first line: the format, the log's origin and key, and the range if the export is ranged."""
+
+    format: Literal["canvass-audit-export/1"] = EXPORT_FORMAT
+    origin: str
+    key_name: str
+    public_key: str
+    range: ExportRange | None = None
+
+
+class ExportedEntry(_Strict):
+    """One entry: its index, its canonical text, and its leaf hash as the hub's tree stores it."""
+
+    index: StrictInt
+    entry: StrictStr
+    leaf_hash: StrictStr | None
+
+
+#: [level, index, hex hash] of a perfect subtree covering entries a ranged export leaves out.
+Block = tuple[StrictInt, StrictInt, StrictStr]
+
+
+class LeftBlocks(_Strict):
+    left: list[Block]
+
+
+class RightBlocks(_Strict):
+    right: list[Block]
+
+
+class ExportedCheckpoint(_Strict):
+    checkpoint: StrictStr
+
+
+ExportRecord = ExportedEntry | LeftBlocks | RightBlocks | ExportedCheckpoint
