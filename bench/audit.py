@@ -35,14 +35,14 @@ from hub import audit  # noqa: E402
 from hub.audit.export import export_file  # noqa: E402
 from hub.audit.log import (SIZE_COUNTER, DbTree, canonical, consistency_proof,  # noqa: E402
                            inclusion_proof, issue_checkpoint, tree_root)
-from hub.core import Hub  # noqa: E402
-from hub.models import AuditEntry, AuditNode, Counter, utcnow  # noqa: E402
+from hub.services import HubServices  # noqa: E402
+from hub.tables import AuditEntry, AuditNode, Counter, utcnow  # noqa: E402
 from hub.settings import HubSettings  # noqa: E402
 from wire import checkpoint as cp  # noqa: E402
 from wire import merkle  # noqa: E402
 
 
-def append_rate(hub: Hub, count: int, per_transaction: int = 1) -> float:
+def append_rate(hub: HubServices, count: int, per_transaction: int = 1) -> float:
     start = time.perf_counter()
     for first in range(0, count, per_transaction):
         with hub.db.session() as session:
@@ -53,7 +53,7 @@ def append_rate(hub: Hub, count: int, per_transaction: int = 1) -> float:
     return count / (time.perf_counter() - start)
 
 
-def bulk_load(hub: Hub, total: int, batch: int = 20_000) -> None:
+def bulk_load(hub: HubServices, total: int, batch: int = 20_000) -> None:
     """Grow the log to `total` entries through the same canonical/leaf/node code, many per transaction."""
     tree = merkle.MemoryTree()
     with hub.db.session() as session:
@@ -78,7 +78,7 @@ def bulk_load(hub: Hub, total: int, batch: int = 20_000) -> None:
             session.get(Counter, SIZE_COUNTER).value = index = min(total, index + batch)
 
 
-def proof_times(hub: Hub, size: int, samples: int) -> dict:
+def proof_times(hub: HubServices, size: int, samples: int) -> dict:
     rng = random.Random(7)
     with hub.db.session() as session:
         note = issue_checkpoint(session, hub.audit_key, hub.settings.audit_origin).note
@@ -118,11 +118,11 @@ def main() -> int:
     result: dict = {"bench": "audit", "machine": f"{platform.machine()} {os.cpu_count()} cores, "
                     f"{platform.platform()}"}
     try:
-        hub = Hub(HubSettings(data_dir=root / "hub", mqtt_enabled=False))
+        hub = HubServices(HubSettings(data_dir=root / "hub", mqtt_enabled=False))
         result["append_per_s_sqlite"] = round(append_rate(hub, args.appends))
         result["append_per_s_sqlite_1000_per_txn"] = round(append_rate(hub, args.appends, per_transaction=1000))
         if args.postgres_url:
-            pg = Hub(HubSettings(data_dir=root / "hub-pg", database_url=args.postgres_url, mqtt_enabled=False))
+            pg = HubServices(HubSettings(data_dir=root / "hub-pg", database_url=args.postgres_url, mqtt_enabled=False))
             result["append_per_s_postgresql"] = round(append_rate(pg, args.appends))
             result["append_per_s_postgresql_1000_per_txn"] = round(append_rate(pg, args.appends, per_transaction=1000))
             pg.close()

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 
 from bench.measure import percentile, print_figures  # noqa: E402
-from hub.models import Role  # noqa: E402
+from hub.tables import Role  # noqa: E402
 from sim.process import CameraProcess  # noqa: E402
 from tests.edge_support import EdgeProcess  # noqa: E402
 from tests.hub_support import HubStack, eventually  # noqa: E402

@@ -1,4 +1,5 @@
-"""The hub's FastAPI application, built by `create_app(settings)`."""
+"""The hub's FastAPI application, built by `create_app(settings)`: the services, then the MQTT link and the
+stream service at start-up (`start_link`), the routers, the analyst's page."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
 
+from hub.access.errors import AccessError
+from hub.access.service import AccessService
 from hub.api import audit_log, auth, consent, enrolment, hotlists, registry, streams
-from hub.core import Hub
+from hub.link import HubLink
+from hub.services import HubServices
 from hub.settings import HubSettings
+from hub.streams import StreamService
+from wire.rtc import IceSettings
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +37,37 @@ def page_csp(html: str) -> str:
             "media-src 'self' blob: mediastream:; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
 
 
-def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
-    """The API over `hub` (built from `settings` if not given); the MQTT link starts with the app."""
-    hub = hub or Hub(settings)
+class HealthOut(BaseModel):
+    ok: bool = Field(description="The API answers.")
+    mqtt: bool = Field(description="The hub is connected to the MQTT broker (appliances can be reached).")
+
+
+def start_link(services: HubServices) -> None:
+    """Build and start the MQTT link to the appliances and the stream service that rides on it."""
+    settings = services.settings
+    services.link = HubLink(services)
+    services.link.start()
+    services.streams = StreamService(services, IceSettings(tuple(settings.ice_host_addresses),
+                                                           tuple(settings.turn_urls), settings.turn_username,
+                                                           settings.turn_password))
+    services.link.stream_ended_listeners.append(services.streams.closed_by_appliance)
+
+
+def _access_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AccessError)
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+
+def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI:
+    """The API over `hub` (built from `settings` if not given); the checkpointer and the MQTT link start with
+    the app and everything stops with it, in reverse."""
+    hub = hub or HubServices(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        hub.start_checkpointer()
+        hub.checkpointer.start()
         if settings.mqtt_enabled and hub.link is None:
-            from hub.link import HubLink
-
-            hub.link = HubLink(hub)
-            hub.link.start()
-            hub.start_streams()
+            start_link(hub)
         try:
             yield
         finally:
@@ -51,6 +76,8 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app = FastAPI(title="Canvass hub", version="0.1.0", lifespan=lifespan,
                   description="Camera registry, appliance enrolment and the MQTT link to appliances.")
     app.state.hub = hub
+    app.state.access = AccessService(hub)
+    app.add_exception_handler(AccessError, _access_error)
     for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams):
         app.include_router(module.router)
 
@@ -64,8 +91,8 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
         return HTMLResponse(analyst_page, headers={"Content-Security-Policy": analyst_csp, "X-Frame-Options": "DENY",
                                                   "Referrer-Policy": "no-referrer"})
 
-    @app.get("/api/health", tags=["health"])
-    def health() -> dict:
-        return {"ok": True, "mqtt": bool(hub.link and hub.link.connected)}
+    @app.get("/api/health", tags=["health"], response_model=HealthOut)
+    def health() -> HealthOut:
+        return HealthOut(ok=True, mqtt=bool(hub.link and hub.link.connected))
 
     return app

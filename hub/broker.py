@@ -19,7 +19,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.ca import CertificateAuthority, write_private
+from hub.ca import CertificateAuthority
+from provisioning.keys import write_private
 from wire import topics
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from hub import audit
-from hub.core import Hub
-from hub.models import Role, User
+from hub.services import HubServices
+from hub.tables import Role, User
 from hub.security import PasswordPolicyError, hash_password
 from hub.settings import HubSettings
 
@@ -29,7 +29,7 @@ def settings_from(args: argparse.Namespace) -> HubSettings:
     return HubSettings(**overrides)
 
 
-def create_admin(hub: Hub, args: argparse.Namespace) -> int:
+def create_admin(hub: HubServices, args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -52,7 +52,7 @@ def create_admin(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
-def broker_config(hub: Hub, args: argparse.Namespace) -> int:
+def broker_config(hub: HubServices, args: argparse.Namespace) -> int:
     files = hub.write_broker_config()
     print(f"wrote {files.config}")
     print(f"run the broker with: mosquitto -c {files.config}")
@@ -68,7 +68,7 @@ def utc_time(text: str) -> dt.datetime:
     return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
 
 
-def audit_export(hub: Hub, args: argparse.Namespace) -> int:
+def audit_export(hub: HubServices, args: argparse.Namespace) -> int:
     from hub.audit.export import export_file
 
     since, until = args.since, args.until
@@ -87,7 +87,7 @@ def audit_export(hub: Hub, args: argparse.Namespace) -> int:
     return 0
 
 
-def run(hub: Hub, args: argparse.Namespace) -> int:
+def run(hub: HubServices, args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.app import create_app
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"canvass-hub: bad settings: {exc}", file=sys.stderr)
         return 2
-    hub = Hub(settings)
+    hub = HubServices(settings)
     try:
         commands = {"run": run, "create-admin": create_admin, "broker-config": broker_config, "audit": audit_export}
         return commands[args.command](hub, args)

@@ -23,9 +23,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import audit
-from hub.models import Appliance, ApplianceState, Business, ClaimCode, RevokedCertificate, Site, User, utcnow
+from hub.tables import Appliance, ApplianceState, Business, ClaimCode, RevokedCertificate, Site, User, utcnow
 from hub.security import keyed_hash
-from provisioning.ca import CAError, CertificateAuthority
+from hub.ca import CAError, CertificateAuthority
 from wire.enrolment import rotation_message
 
 

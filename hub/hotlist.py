@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub.models import Counter, HotListItem, utcnow
+from hub.tables import Counter, HotListItem, utcnow
 from wire import messages as m
 
 VERSION_COUNTER = "hotlist_version"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import audit
-from hub.models import (Alert, Appliance, ApplianceState, Camera, CameraStatusValue, Event, PlateReadRow,
+from hub.tables import (Alert, Appliance, ApplianceState, Camera, CameraStatusValue, Event, PlateReadRow,
                         PlateSharing, StreamSession, utcnow)
 from wire import messages as m
 

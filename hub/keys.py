@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provisioning.ca import write_private
+from provisioning.keys import write_private
 
 
 def load_or_create_signing_key(directory: Path, name: str = "grant-signing.key") -> Ed25519PrivateKey:

@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -22,9 +23,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import select
 
 from hub import hotlist
+from hub.access.grants import current_consent, sign_policy
 from hub.broker import HUB_IDENTITY
 from hub.ingest import Ack, ingest_event, ingest_state
-from hub.models import Appliance, ApplianceState
+from hub.services import HubServices
+from hub.tables import Appliance, ApplianceState, Camera
+from wire import consent as c
 from wire import messages as m
 from wire import topics
 from wire.client import persistent_session, tls_client
@@ -46,8 +50,10 @@ class _Pending:
 
 
 class HubLink:
-    def __init__(self, hub, *, client_id: str = HUB_IDENTITY):
+    def __init__(self, hub: HubServices, *, client_id: str = HUB_IDENTITY):
         self.hub = hub
+        #: Called (from the ingest thread) with the id of each streaming session an appliance reports ended.
+        self.stream_ended_listeners: list[Callable[[UUID], None]] = []
         files = hub.broker_files
         self.client = tls_client(client_id, ca=files.ca, cert=files.hub_cert, key=files.hub_key, max_backoff_s=10)
         self.client.on_connect = self._on_connect
@@ -150,10 +156,9 @@ class HubLink:
         for ack in acks.values():
             self.client.publish(topics.device_topic(ack.device_id, topics.Leaf.ACKS),
                                 m.encode(m.EventAck(stream=ack.stream, upto=ack.upto)), qos=1)
-        streams = getattr(self.hub, "streams", None)
         for session_id in ended:
-            if streams is not None:
-                streams.closed_by_appliance(session_id)
+            for listener in self.stream_ended_listeners:
+                listener(session_id)
         if came_online:
             self.push_hotlist(came_online, only_if_behind=True)
             self.push_policies(came_online)
@@ -196,10 +201,6 @@ class HubLink:
 
     def push_policies(self, device_ids: list[str]) -> None:
         """Send each camera's current consent, signed, to appliances that just came online (they keep the newest)."""
-        from hub.grants import current_consent, sign_policy
-        from hub.models import Camera
-        from wire import consent as c
-
         with self.hub.db.session() as session:
             cameras = session.scalars(select(Camera).join(Appliance).where(Appliance.device_id.in_(device_ids)))
             documents = []

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub.models import ApiSession, LoginFailure, User, utcnow
+from hub.tables import ApiSession, LoginFailure, User, utcnow
 
 _hasher = PasswordHasher()
 #: Verified against when the user does not exist, so timing does not tell which usernames exist.

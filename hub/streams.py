@@ -1,7 +1,8 @@
 """The hub's side of "stream now": one WebRTC pull from the appliance, relayed to each viewer's browser.
 
-`StreamService.open` runs after the API's consent checks: it issues the grant
-(audit entry first, checkpoint at once — `hub.grants`), sends `stream.start`
+`StreamService.open` runs after the access service's checks
+(`hub.access.service.AccessService.clear`) with a `StreamRequest`: it issues the grant
+(audit entry first, checkpoint at once — `hub.access.grants`), sends `stream.start`
 with it over MQTT, answers the appliance's SDP offer from its own peer
 connection and records the session (table `stream_sessions`, audit
 `stream.start`). Viewers join with `add_viewer`: each browser gets its own peer
@@ -30,10 +31,12 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 from hub import audit
-from hub.access import ApplianceUnreachable, envelope, present
-from hub.core import Hub
-from hub.grants import issue_grant
-from hub.models import StreamSession, utcnow
+from hub.access.errors import ApplianceUnreachable
+from hub.access.grants import issue_grant
+from hub.access.presenting import envelope, present
+from hub.access.service import Ask, Target
+from hub.services import HubServices
+from hub.tables import StreamSession, utcnow
 from wire import consent as c
 from wire import messages as m
 from wire import rtc
@@ -50,6 +53,17 @@ class StreamError(RuntimeError):
     def __init__(self, message: str, status: int = 503):
         super().__init__(message)
         self.status = status
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """A stream the access service cleared: who asked for what (`ask`), which camera (`target`), from where
+    (`source`, the client's address) and, for playback, where in the box's buffer to start (`at`)."""
+
+    ask: Ask
+    target: Target
+    source: str
+    at: dt.datetime | None = None
 
 
 @dataclass
@@ -69,7 +83,7 @@ class LiveSession:
 
 
 class StreamService:
-    def __init__(self, hub: Hub, ice: rtc.IceSettings | None = None) -> None:
+    def __init__(self, hub: HubServices, ice: rtc.IceSettings | None = None) -> None:
         self.hub = hub
         self.ice = ice or rtc.IceSettings()
         self.relay = MediaRelay()
@@ -100,17 +114,32 @@ class StreamService:
 
     # -- opening (an API thread) --------------------------------------------------------
 
-    def open(self, *, ask, source: str, device_id: str, camera: str, camera_id: int, policy_version: int,
-             at: dt.datetime | None = None) -> LiveSession:
+    def open(self, request: StreamRequest) -> LiveSession:
         """Grant, present to the appliance with `stream.start`, answer its offer; the appliance's refusal raises."""
         if self.hub.link is None:
             raise StreamError("the hub is not connected to the broker")
+        ask, target = request.ask, request.target
         session_id = uuid.uuid4()
-        signed = issue_grant(self.hub, device_id=device_id, camera=camera, mode=ask.mode, analyst=ask.analyst,
-                             reason=ask.reason, case_number=ask.case_number, policy_version=policy_version,
-                             lifetime_s=ask.duration_s, source=source, window=ask.window, purpose=ask.purpose,
-                             unit=ask.unit)
+        signed = issue_grant(self.hub, device_id=target.device_id, camera=target.camera, mode=ask.mode,
+                             analyst=ask.analyst, reason=ask.reason, case_number=ask.case_number,
+                             policy_version=target.policy_version, lifetime_s=ask.duration_s, source=request.source,
+                             window=ask.window, purpose=ask.purpose, unit=ask.unit)
         grant = c.Grant.model_validate_json(signed.document)
+        offer = self._start_on_appliance(target.device_id, session_id, signed, request.at)
+        deadline = min(grant.expires_at, offer.deadline)
+        session = self.call(self._connect(session_id, target.device_id, target.camera, target.camera_id, ask.analyst,
+                                          grant, deadline, offer.sdp))
+        reply = self.hub.link.request(target.device_id, m.StreamAnswer(session_id=session_id,
+                                                                       sdp=session.pc.localDescription.sdp))
+        if reply is None or not reply.ok:
+            self.call(self._close(session))
+            raise StreamError(f"the appliance did not take the answer: {reply.error if reply else 'no reply'}")
+        self._record(request, session_id, grant, deadline)
+        return session
+
+    def _start_on_appliance(self, device_id: str, session_id: uuid.UUID, signed: c.Signed,
+                            at: dt.datetime | None) -> m.StreamOffer:
+        """Present the grant with `stream.start`; the appliance's accepted offer, or StreamError with its reason."""
         try:
             offer = present(self.hub, device_id, signed, m.StreamStart(session_id=session_id, signed=envelope(signed),
                                                                        at=at))
@@ -118,23 +147,18 @@ class StreamService:
             raise StreamError(f"granted, but {exc}") from None
         if not offer.accepted:
             raise StreamError(f"refused by the appliance: {offer.reason}", status=403)
-        deadline = min(grant.expires_at, offer.deadline)
-        session = self.call(self._connect(session_id, device_id, camera, camera_id, ask.analyst, grant, deadline,
-                                          offer.sdp))
-        reply = self.hub.link.request(device_id, m.StreamAnswer(session_id=session_id,
-                                                                sdp=session.pc.localDescription.sdp))
-        if reply is None or not reply.ok:
-            self.call(self._close(session))
-            raise StreamError(f"the appliance did not take the answer: {reply.error if reply else 'no reply'}")
+        return offer
+
+    def _record(self, request: StreamRequest, session_id: uuid.UUID, grant: c.Grant, deadline: dt.datetime) -> None:
+        ask, camera_id = request.ask, request.target.camera_id
         with self.hub.db.session() as db:
             db.add(StreamSession(id=str(session_id), camera_id=camera_id, grant_id=str(grant.grant_id),
                                  analyst=ask.analyst, mode=ask.mode, purpose=ask.purpose, reason=ask.reason,
                                  case_number=ask.case_number, deadline=deadline))
             audit.append(db, actor=ask.analyst, action="stream.start", outcome=audit.Outcome.SUCCESS,
-                         object=f"camera:{camera_id}", source=source, reason=ask.reason,
+                         object=f"camera:{camera_id}", source=request.source, reason=ask.reason,
                          case_number=ask.case_number, session_id=str(session_id), grant_id=str(grant.grant_id),
                          mode=ask.mode, purpose=ask.purpose, unit=ask.unit)
-        return session
 
     async def _connect(self, session_id, device_id, camera, camera_id, analyst, grant, deadline,
                        offer: str) -> LiveSession:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from provisioning.ca import key_pem, make_csr, new_key
+from provisioning.keys import key_pem, make_csr, new_key
 from provisioning.identity import Identity, IdentityError
 from wire.enrolment import EnrollIn, EnrollOut, RotateIn, rotation_message
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from provisioning.ca import write_private
+from provisioning.keys import write_private
 
 
 class IdentityError(ValueError):

@@ -13,7 +13,7 @@ import uvicorn
 
 from hub.app import create_app
 from hub.broker import BrokerFiles
-from hub.core import Hub
+from hub.services import HubServices
 from sim.process import free_port, port_open
 from tests.edge_support import wait_for
 
@@ -54,7 +54,7 @@ class Mosquitto:
 class HubServer:
     """The hub's FastAPI app served by uvicorn on loopback in a thread (the lifespan starts its MQTT link)."""
 
-    def __init__(self, hub: Hub):
+    def __init__(self, hub: HubServices):
         self.hub = hub
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -80,13 +80,13 @@ def eventually(predicate, timeout: float = 20, what: str = "condition"):
 class ApiHelpers:
     """Sign-in and set-up steps through the hub's own API; subclasses say how to reach it."""
 
-    hub: Hub
+    hub: HubServices
 
     def client(self, token: str | None = None):
         raise NotImplementedError
 
     def add_user(self, username: str, password: str, role, business_id: int | None = None, unit: str = "") -> None:
-        from hub.models import User
+        from hub.tables import User
         from hub.security import hash_password
 
         with self.hub.db.session() as session:
@@ -101,7 +101,7 @@ class ApiHelpers:
 
     def business_with_owner(self, name: str) -> tuple[int, str]:
         """A business and a signed-in owner's token."""
-        from hub.models import Role
+        from hub.tables import Role
 
         if not hasattr(self, "_admin"):
             self.add_user("admin", "admin-password-1", Role.ADMIN)
@@ -136,7 +136,7 @@ class HubStack(ApiHelpers):
         self.settings = HubSettings(data_dir=root / "hub", broker_port=port, database_url=database_url,
                                     broker_pid_file=root / "hub" / "broker" / "mosquitto.pid",
                                     broker_user=getpass.getuser(), ice_host_addresses=["127.0.0.1"])
-        self.hub = Hub(self.settings)
+        self.hub = HubServices(self.settings)
         files = self.hub.write_broker_config()
         self.broker = Mosquitto(files, port, root / "mosquitto.log")
         self.server = HubServer(self.hub)
@@ -167,7 +167,7 @@ class HubStack(ApiHelpers):
         """The hub's id for camera `name` once the hub has heard it is recording, else None."""
         from sqlalchemy import select
 
-        from hub.models import Camera
+        from hub.tables import Camera
 
         with self.hub.db.session() as session:
             row = session.scalar(select(Camera).where(Camera.name == name))
@@ -183,7 +183,7 @@ class HubApi(ApiHelpers):
 
         self.settings = HubSettings(data_dir=root / "hub", database_url=database_url, mqtt_enabled=False,
                                     **settings)
-        self.hub = Hub(self.settings)
+        self.hub = HubServices(self.settings)
         self.app = create_app(self.settings, self.hub)
 
     def client(self, token: str | None = None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from hub.models import AuditEntry, Role
+from hub.tables import AuditEntry, Role
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
 

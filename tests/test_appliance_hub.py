@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub.models import Appliance, Camera, Event
+from hub.tables import Appliance, Camera, Event
 from tests.hub_support import HubStack, eventually
 
 

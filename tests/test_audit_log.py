@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from hub import audit
 from hub.audit.export import export_file
 from hub.audit.log import DbTree, canonical
-from hub.models import AuditCheckpoint, AuditEntry, AuditNode
+from hub.tables import AuditCheckpoint, AuditEntry, AuditNode
 from tests.hub_support import HubApi
 from wire import checkpoint as cp
 from wire import merkle
@@ -177,7 +177,7 @@ def ranged_export(api: HubApi, path: Path, since, until) -> subprocess.Completed
 
 def three_periods(api: HubApi):
     """Entries 0..9, then 10..19, then 20..29; returns the moments between them."""
-    from hub.models import utcnow
+    from hub.tables import utcnow
     fill(api, 10)
     t1 = utcnow()
     fill(api, 10)

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from hub.models import Role
+from hub.tables import Role
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
 

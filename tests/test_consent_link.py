@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from edge.consent import ConsentGuard
-from hub.access import present_grant, push_policy
-from hub.grants import issue_grant, sign_policy
-from hub.models import AuditEntry, Role
+from hub.access.presenting import present_grant, push_policy
+from hub.access.grants import issue_grant, sign_policy
+from hub.tables import AuditEntry, Role
 from tests.hub_support import HubStack, eventually
 from tests.test_mqtt_link import SimAppliance, enrol
 from wire import consent as c

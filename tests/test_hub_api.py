@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from hub.models import Appliance, AuditEntry, Camera, Role
+from hub.tables import Appliance, AuditEntry, Camera, Role
 from hub.settings import HubSettings
 from tests.hub_support import HubApi
 

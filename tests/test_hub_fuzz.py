@@ -16,7 +16,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from hub.models import Appliance, Camera
+from hub.tables import Appliance, Camera
 from tests.hub_support import HubApi
 
 _ROOT = Path(tempfile.mkdtemp(prefix="canvass-fuzz-"))

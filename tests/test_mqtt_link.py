@@ -15,7 +15,7 @@ from sqlalchemy import select
 from edge.hotlist import HotListStore
 from edge.link import EdgeLink
 from edge.outbox import Outbox
-from hub.models import Alert, Appliance, AuditEntry, Camera, Event, PlateReadRow
+from hub.tables import Alert, Appliance, AuditEntry, Camera, Event, PlateReadRow
 from provisioning.enroll import EnrolmentFailed, enroll
 from provisioning.identity import Identity
 from tests.hub_support import HubStack, eventually
@@ -152,7 +152,7 @@ def test_expired_and_reused_claim_codes_are_refused(hub_stack: HubStack, tmp_pat
     assert not Identity.exists(tmp_path / "second")
 
     expiring = hub_stack.claim_code(owner, business_id, ttl_s=60)
-    from hub.models import ClaimCode
+    from hub.tables import ClaimCode
 
     with hub_stack.hub.db.session() as session:  # age it past its expiry
         for row in session.scalars(select(ClaimCode).where(ClaimCode.used_at.is_(None))):

@@ -20,8 +20,8 @@ from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select
 
 from edge.index import Segment
-from hub.grants import current_consent, issue_grant
-from hub.models import AuditEntry, Camera, Role, StreamSession, utcnow
+from hub.access.grants import current_consent, issue_grant
+from hub.tables import AuditEntry, Camera, Role, StreamSession, utcnow
 from wire import consent as c
 from wire import messages as m
 from tests.hub_support import HubStack, eventually

@@ -8,20 +8,21 @@ admins.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import csv
 import io
 import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
 from hub import audit
 from hub.api.deps import HubDep, SessionDep, client_address, require
 from hub.audit import log as audit_log
 from hub.audit.log import canonical, size_of
-from hub.models import Alert, Appliance, AuditEntry, AuditNode, Camera, Role, User, utcnow
+from hub.tables import Alert, Appliance, AuditEntry, AuditNode, Camera, Role, User, utcnow
 from wire.audit import CheckpointOut, ProofOut
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -152,8 +153,21 @@ REPORTED = {
 SPLIT = {"access.request", "access.grant"}  # the entries that carry the analyst's purpose and unit
 
 
-@router.get("/transparency", tags=["transparency"])
-def transparency(session: SessionDep) -> dict:
+#: label → count, for one month (the labels are REPORTED's values and "hot-list hits").
+Counts = dict[str, int]
+
+
+class TransparencyOut(BaseModel):
+    """The public report: counts by month, and the request and grant counts split by purpose and by unit."""
+
+    generated_at: dt.datetime
+    months: dict[str, Counts] = Field(description="month (YYYY-MM) → counts")
+    by_purpose: dict[str, dict[str, Counts]] = Field(description="month → purpose category → counts")
+    by_unit: dict[str, dict[str, Counts]] = Field(description="month → agency unit → counts")
+
+
+@router.get("/transparency", tags=["transparency"], response_model=TransparencyOut)
+def transparency(session: SessionDep) -> TransparencyOut:
     """Public counts by month, generated from the log itself: what was asked, granted, refused, streamed.
 
     `months` holds the totals; `by_purpose` and `by_unit` split the request and grant counts by the purpose
@@ -181,5 +195,5 @@ def transparency(session: SessionDep) -> dict:
         hits[at.strftime("%Y-%m")] = hits.get(at.strftime("%Y-%m"), 0) + 1
     for month, count in hits.items():
         months.setdefault(month, dict.fromkeys(REPORTED.values(), 0))["hot-list hits"] = count
-    return {"generated_at": utcnow().isoformat(), "months": dict(sorted(months.items())),
-            "by_purpose": dict(sorted(by_purpose.items())), "by_unit": dict(sorted(by_unit.items()))}
+    return TransparencyOut(generated_at=utcnow(), months=dict(sorted(months.items())),
+                           by_purpose=dict(sorted(by_purpose.items())), by_unit=dict(sorted(by_unit.items())))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub import audit
 from hub.api.deps import AdminDep, HubDep, SessionDep, UserDep, client_address
-from hub.models import ApiSession, Business, Role, User
+from hub.tables import ApiSession, Business, Role, User
 from hub.security import (PasswordPolicyError, clear_failures, hash_password, keyed_hash, new_session,
                           new_totp_secret, recent_failures, record_failure, totp_uri, verify_password, verify_totp)
 

@@ -1,4 +1,5 @@
-"""Request-scoped dependencies: the hub, a database session, the signed-in user and role checks."""
+"""Request-scoped dependencies: the hub's services, the access service, a database session, the signed-in user
+and role checks."""
 
 from __future__ import annotations
 
@@ -8,18 +9,23 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from hub.core import Hub
-from hub.models import Role, User
+from hub.access.service import AccessService
+from hub.services import HubServices
+from hub.tables import Role, User
 from hub.security import session_for_token
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from POST /api/auth/login")
 
 
-def get_hub(request: Request) -> Hub:
+def get_hub(request: Request) -> HubServices:
     return request.app.state.hub
 
 
-def get_session(hub: Annotated[Hub, Depends(get_hub)]) -> Iterator[Session]:
+def get_access(request: Request) -> AccessService:
+    return request.app.state.access
+
+
+def get_session(hub: Annotated[HubServices, Depends(get_hub)]) -> Iterator[Session]:
     with hub.db.session() as session:
         yield session
 
@@ -28,7 +34,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def current_user(hub: Annotated[Hub, Depends(get_hub)], session: Annotated[Session, Depends(get_session)],
+def current_user(hub: Annotated[HubServices, Depends(get_hub)], session: Annotated[Session, Depends(get_session)],
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first", headers={"WWW-Authenticate": "Bearer"})
@@ -50,7 +56,8 @@ def require(*roles: Role):
     return check
 
 
-HubDep = Annotated[Hub, Depends(get_hub)]
+HubDep = Annotated[HubServices, Depends(get_hub)]
+AccessDep = Annotated[AccessService, Depends(get_access)]
 SessionDep = Annotated[Session, Depends(get_session)]
 UserDep = Annotated[User, Depends(current_user)]
 AdminDep = Annotated[User, Depends(require(Role.ADMIN))]

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from hub import audit, enrolment
 from hub.api.deps import AdminDep, HubDep, SessionDep, UserDep, client_address
 from hub.api.registry import owned_business
-from hub.core import Hub
+from hub.services import HubServices
 from hub.keys import public_pem
-from hub.models import Appliance, ApplianceState, Role, Site
+from hub.tables import Appliance, ApplianceState, Role, Site
 from wire.enrolment import BrokerOut, EnrollIn, EnrollOut, RotateIn
 
 router = APIRouter(prefix="/api", tags=["appliances"])
@@ -50,7 +50,7 @@ def create_claim_code(business_id: int, body: ClaimCodeIn, request: Request, hub
     return ClaimCodeOut(code=code, expires_at=row.expires_at)
 
 
-def _enrolled(hub: Hub, result: enrolment.Enrolled) -> EnrollOut:
+def _enrolled(hub: HubServices, result: enrolment.Enrolled) -> EnrollOut:
     return EnrollOut(device_id=result.appliance.device_id, certificate_pem=result.certificate_pem,
                      ca_chain_pem=hub.ca.pem.decode(),
                      broker=BrokerOut(host=hub.settings.broker_host, port=hub.settings.broker_port),
@@ -58,7 +58,7 @@ def _enrolled(hub: Hub, result: enrolment.Enrolled) -> EnrollOut:
                      audit_public_key_pem=public_pem(hub.audit_key), audit_origin=hub.settings.audit_origin)
 
 
-def _refused(hub: Hub, exc: enrolment.EnrolmentError, action: str, source: str, actor: str) -> HTTPException:
+def _refused(hub: HubServices, exc: enrolment.EnrolmentError, action: str, source: str, actor: str) -> HTTPException:
     with hub.db.session() as session:  # the request's own transaction is rolled back
         audit.append(session, actor=actor, action=action, outcome=audit.Outcome.DENIED, source=source,
                      reason=str(exc))

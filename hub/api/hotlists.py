@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub import audit, hotlist
 from hub.api.deps import HubDep, require
-from hub.models import HotListItem, Role, User
+from hub.tables import HotListItem, Role, User
 from wire.messages import Plate
 
 router = APIRouter(prefix="/api/hotlist", tags=["hot list"])

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import audit
+from hub.access.rules import changes_business, sees_business
 from hub.api.deps import AdminDep, SessionDep, UserDep, client_address
-from hub.models import Appliance, Business, Camera, CameraStatusValue, PlateSharing, Role, Site, User
+from hub.tables import Appliance, Business, Camera, CameraStatusValue, PlateSharing, Role, Site, User
 
 router = APIRouter(prefix="/api", tags=["registry"])
 
@@ -82,13 +83,9 @@ def camera_out(camera: Camera, distance_m: float | None = None) -> CameraOut:
                      plate_sharing=camera.plate_sharing, distance_m=distance_m)
 
 
-def visible_business(user: User, business_id: int) -> bool:
-    return user.role != Role.OWNER or user.business_id == business_id
-
-
 def _business(session: Session, user: User, business_id: int) -> Business:
     business = session.get(Business, business_id)
-    if business is None or not visible_business(user, business_id):
+    if business is None or not sees_business(user, business_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such business")  # owners never learn others exist
     return business
 
@@ -96,7 +93,7 @@ def _business(session: Session, user: User, business_id: int) -> Business:
 def owned_business(session: Session, user: User, business_id: int) -> Business:
     """The business `user` may change: its owner, or an admin."""
     business = _business(session, user, business_id)
-    if user.role not in (Role.ADMIN, Role.OWNER):
+    if not changes_business(user):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the business's owner or an admin")
     return business
 
@@ -170,7 +167,7 @@ def list_cameras(session: SessionDep, user: UserDep,
 
 def visible_camera(session: Session, user: User, camera_id: int) -> Camera:
     camera = session.get(Camera, camera_id)
-    if camera is None or not visible_business(user, camera.appliance.business_id):
+    if camera is None or not sees_business(user, camera.appliance.business_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such camera")
     return camera
 

@@ -6,7 +6,7 @@
     POST   /api/streams/{id}/control    playback: pause, resume, seek to `at`, speed
     DELETE /api/streams/{id}            stop (the appliance reports the end; both are audited)
 
-The hub's consent checks are the access API's (`check_access`), then
+The hub's consent checks are the access service's (`AccessService.clear`), then
 `hub.streams.StreamService.open`: grant (audited first), the appliance's
 verdict (audited), the WebRTC session. Only the analyst who opened a session
 (or an admin) may watch or stop it; each viewer joining is audited.
@@ -22,10 +22,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub import audit
-from hub.api.consent import Analyst, Ask, Purpose, check_access
-from hub.api.deps import HubDep, SessionDep, client_address
-from hub.models import Role, StreamSession, User, utcnow
-from hub.streams import StreamError
+from hub.access.service import Ask, Purpose
+from hub.api.consent import Analyst
+from hub.api.deps import AccessDep, HubDep, SessionDep, client_address
+from hub.tables import Role, StreamSession, User, utcnow
+from hub.streams import StreamError, StreamRequest
 
 router = APIRouter(prefix="/api/streams", tags=["streams"])
 
@@ -116,24 +117,23 @@ def _is_live(hub, session_id: uuid.UUID) -> bool:
              responses={403: {"description": "Refused by the hub's checks or by the appliance (reason given)"},
                         409: {"description": "The camera shares footage only with its owner's approval"},
                         503: {"description": "The appliance could not be reached"}})
-def open_stream(body: StreamIn, request: Request, hub: HubDep, user: Analyst) -> StreamOut:
-    source = client_address(request)
+def open_stream(body: StreamIn, request: Request, hub: HubDep, access: AccessDep, user: Analyst) -> StreamOut:
     if body.mode == "playback" and body.at is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "playback needs `at`, the moment to start from")
     if body.at is not None and body.at > utcnow():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "`at` is in the future")
     if hub.streams is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "streaming is not running on this hub")
-    row, device_id, name, policy = check_access(hub, user, body, source)
-    if policy.sharing == "request_only":
-        raise HTTPException(status.HTTP_409_CONFLICT, "this camera shares footage only with its owner's approval: "
-                            "request it with POST /api/access")
     window = (body.at, body.at + dt.timedelta(seconds=body.duration_s)) if body.mode == "playback" else None
     ask = Ask(user.username, user.unit, body.purpose, body.mode, body.reason, body.case_number, body.duration_s,
               window)
+    source = client_address(request)
+    target = access.clear(ask, body.camera_id, source)
+    if target.policy.sharing == "request_only":
+        raise HTTPException(status.HTTP_409_CONFLICT, "this camera shares footage only with its owner's approval: "
+                            "request it with POST /api/access")
     try:
-        live = hub.streams.open(ask=ask, source=source, device_id=device_id, camera=name, camera_id=body.camera_id,
-                                policy_version=row.version, at=body.at)
+        live = hub.streams.open(StreamRequest(ask, target, source, at=body.at))
     except StreamError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     with hub.db.session() as session:

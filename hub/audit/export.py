@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.audit.log import DbTree, canonical, issue_checkpoint
-from hub.models import AuditCheckpoint, AuditEntry, AuditNode
+from hub.tables import AuditCheckpoint, AuditEntry, AuditNode
 from wire import merkle
 from wire.checkpoint import raw_public
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.models import AuditCheckpoint, AuditEntry, AuditNode, Counter, utcnow
+from hub.tables import AuditCheckpoint, AuditEntry, AuditNode, Counter, utcnow
 from wire import checkpoint as cp
 from wire import audit as wire_audit
 from wire import merkle

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from hub.models import Base
+from hub.tables import Base
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

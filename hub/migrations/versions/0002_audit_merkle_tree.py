@@ -6,7 +6,7 @@ Create Date: 2026-11-23 13:12:36.505461
 """
 from alembic import op
 import sqlalchemy as sa
-import hub.models
+import hub.tables
 
 
 revision = '0002'
@@ -20,7 +20,7 @@ def upgrade() -> None:
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('root', sa.LargeBinary(length=32), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('at', hub.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', hub.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('size')
     )
     op.create_table('audit_nodes',
@@ -42,7 +42,7 @@ def _backfill() -> None:
     from sqlalchemy.orm import Session
 
     from hub.audit.log import SIZE_COUNTER, DbTree, canonical
-    from hub.models import AuditEntry, Counter
+    from hub.tables import AuditEntry, Counter
     from wire import merkle
 
     session = Session(bind=op.get_bind())

@@ -6,7 +6,7 @@ Create Date: 2026-11-23 13:24:35.419082
 """
 from alembic import op
 import sqlalchemy as sa
-import hub.models
+import hub.tables
 
 
 revision = '0003'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('policy', sa.JSON(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', hub.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', hub.tables.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('camera_id', 'version')

@@ -6,7 +6,7 @@ Create Date: 2026-11-23 13:39:40.955044
 """
 from alembic import op
 import sqlalchemy as sa
-import hub.models
+import hub.tables
 
 
 revision = '0004'
@@ -21,16 +21,16 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('camera_id', sa.Integer(), nullable=False),
     sa.Column('mode', sa.String(length=16), nullable=False),
-    sa.Column('window_from', hub.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('window_to', hub.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_from', hub.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_to', hub.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('duration_s', sa.Integer(), nullable=False),
     sa.Column('analyst', sa.String(length=100), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('case_number', sa.String(length=100), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('decided_by', sa.String(length=100), nullable=True),
-    sa.Column('decided_at', hub.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', hub.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', hub.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', hub.tables.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

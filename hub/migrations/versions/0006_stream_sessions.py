@@ -6,7 +6,7 @@ Create Date: 2026-11-23 10:10:00
 """
 from alembic import op
 import sqlalchemy as sa
-import hub.models
+import hub.tables
 
 
 revision = '0006'
@@ -25,9 +25,9 @@ def upgrade() -> None:
     sa.Column('purpose', sa.String(length=32), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('case_number', sa.String(length=100), nullable=False),
-    sa.Column('started_at', hub.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('deadline', hub.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', hub.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', hub.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deadline', hub.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', hub.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('end_reason', sa.Text(), nullable=False),
     sa.Column('duration_s', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], ),

@@ -4,8 +4,9 @@
 never waits for the checkpoint timer), and puts the entry, its inclusion proof
 and that checkpoint inside the grant, so the appliance can check for itself
 that the access it is asked to give is on the record. The checks of role,
-consent and schedule that precede it belong to the access-request API; the
-appliance repeats them against its own copy of the policy regardless.
+consent and schedule that precede it are the access service's
+(`hub.access.service`); the appliance repeats them against its own copy of
+the policy regardless.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.audit.log import canonical, inclusion_proof
-from hub.core import Hub
-from hub.models import AuditEntry, ConsentVersion, utcnow
+from hub.services import HubServices
+from hub.tables import AuditEntry, ConsentVersion, utcnow
 from wire import consent as c
 
 
@@ -30,13 +31,13 @@ def current_consent(session: Session, camera_id: int) -> ConsentVersion | None:
                           .order_by(ConsentVersion.version.desc()).limit(1))
 
 
-def sign_policy(hub: Hub, *, device_id: str, camera: str, version: int, policy: c.Policy) -> c.Signed:
+def sign_policy(hub: HubServices, *, device_id: str, camera: str, version: int, policy: c.Policy) -> c.Signed:
     document = c.PolicyDocument(device_id=device_id, camera=camera, version=version, issued_at=utcnow(),
                                 policy=policy)
     return c.sign(document, hub.signing_key)
 
 
-def issue_grant(hub: Hub, *, device_id: str, camera: str, mode: c.AccessMode, analyst: str, reason: str,
+def issue_grant(hub: HubServices, *, device_id: str, camera: str, mode: c.AccessMode, analyst: str, reason: str,
                 case_number: str, policy_version: int, lifetime_s: int, source: str = "",
                 window: tuple[dt.datetime, dt.datetime] | None = None,
                 not_before: dt.datetime | None = None, approval_index: int | None = None,

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from hub import audit
-from hub.core import Hub
+from hub.access.errors import ApplianceUnreachable
+from hub.services import HubServices
 from wire import consent as c
 from wire import messages as m
-
-
-class ApplianceUnreachable(RuntimeError):
-    pass
 
 
 def envelope(signed: c.Signed) -> m.SignedDocument:
     return m.SignedDocument(document=signed.document, signature=signed.signature)
 
 
-def push_policy(hub: Hub, device_id: str, signed: c.Signed, timeout_s: float = 10) -> m.Reply:
+def push_policy(hub: HubServices, device_id: str, signed: c.Signed, timeout_s: float = 10) -> m.Reply:
     if hub.link is None:
         raise ApplianceUnreachable("the hub is not connected to the broker")
     reply = hub.link.request(device_id, m.PolicyUpdate(signed=envelope(signed)), timeout_s)
@@ -25,13 +22,13 @@ def push_policy(hub: Hub, device_id: str, signed: c.Signed, timeout_s: float = 1
     return reply
 
 
-def present_grant(hub: Hub, device_id: str, signed: c.Signed, timeout_s: float = 10) -> tuple[bool, str]:
+def present_grant(hub: HubServices, device_id: str, signed: c.Signed, timeout_s: float = 10) -> tuple[bool, str]:
     """(accepted, reason) as the appliance decided; the decision is audited either way."""
     decision = present(hub, device_id, signed, m.GrantPresent(signed=envelope(signed)), timeout_s)
     return decision.accepted, decision.reason
 
 
-def present(hub: Hub, device_id: str, signed: c.Signed, command: m.GrantPresent | m.StreamStart,
+def present(hub: HubServices, device_id: str, signed: c.Signed, command: m.GrantPresent | m.StreamStart,
             timeout_s: float = 10) -> m.GrantDecision | m.StreamOffer:
     """Send a grant-carrying command (`signed` inside it); the appliance's decision, audited either way.
 
