@@ -167,6 +167,3 @@ class RightBlocks(_Strict):
 
 class ExportedCheckpoint(_Strict):
     checkpoint: StrictStr
-
-
-ExportRecord = ExportedEntry | LeftBlocks | RightBlocks | ExportedCheckpoint

@@ -27,20 +27,21 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 from pathlib import Path
 from typing import IO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.audit.log import DbTree, canonical, issue_checkpoint
 from hub.tables import AuditCheckpoint, AuditEntry, AuditNode
+from wire import audit as wa
 from wire import merkle
 from wire.checkpoint import raw_public
 
-FORMAT = "canvass-audit-export/1"
+FORMAT = wa.EXPORT_FORMAT
 BATCH = 5000
 
 
@@ -57,10 +58,10 @@ def index_range(session: Session, size: int, since: dt.datetime | None, until: d
     return first, max(first, min(end, size))
 
 
-def _blocks(tree: DbTree, start: int, end: int) -> list[list]:
+def _blocks(tree: DbTree, start: int, end: int) -> list[wa.Block]:
     blocks = merkle.aligned_blocks(start, end)
     tree.prefetch(blocks)
-    return [[level, index, tree.perfect(level, index).hex()] for level, index in blocks]
+    return [(level, index, tree.perfect(level, index).hex()) for level, index in blocks]
 
 
 def export(session: Session, out: IO[str], key: Ed25519PrivateKey, origin: str,
@@ -76,15 +77,13 @@ def export(session: Session, out: IO[str], key: Ed25519PrivateKey, origin: str,
     if ranged:  # the fences
         first, end = (first - 1 if since is not None and first > 0 else first), \
             (end + 1 if until is not None and end < size else end)
-    header = {"format": FORMAT, "origin": origin, "key_name": origin,
-              "public_key": base64.b64encode(raw_public(key.public_key())).decode()}
-    if ranged:
-        header["range"] = {"first": first, "end": end, "size": size,
-                           "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
-    out.write(json.dumps(header) + "\n")
+    span = wa.ExportRange(first=first, end=end, size=size, since=since.isoformat() if since else None,
+                          until=until.isoformat() if until else None) if ranged else None
+    _write(out, wa.ExportHeader(origin=origin, key_name=origin, range=span,
+                                public_key=base64.b64encode(raw_public(key.public_key())).decode()))
     tree = DbTree(session, size)
     if ranged:
-        out.write(json.dumps({"left": _blocks(tree, 0, first)}) + "\n")
+        _write(out, wa.LeftBlocks(left=_blocks(tree, 0, first)))
     written, last = 0, first - 1
     while last + 1 < end:
         rows = session.execute(
@@ -95,18 +94,23 @@ def export(session: Session, out: IO[str], key: Ed25519PrivateKey, origin: str,
         if not rows:
             break
         for entry, leaf in rows:
-            out.write(json.dumps({"index": entry.leaf_index, "entry": canonical(entry).decode(),
-                                  "leaf_hash": leaf.hex() if leaf else None}, ensure_ascii=False) + "\n")
+            _write(out, wa.ExportedEntry(index=entry.leaf_index, entry=canonical(entry).decode(),
+                                         leaf_hash=leaf.hex() if leaf else None))
             last = entry.leaf_index
         written += len(rows)
         session.expunge_all()
     if ranged:
-        out.write(json.dumps({"right": _blocks(tree, end, size)}) + "\n")
-        out.write(json.dumps({"checkpoint": note}) + "\n")
+        _write(out, wa.RightBlocks(right=_blocks(tree, end, size)))
+        _write(out, wa.ExportedCheckpoint(checkpoint=note))
         return written
     for note in session.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size)):
-        out.write(json.dumps({"checkpoint": note}) + "\n")
+        _write(out, wa.ExportedCheckpoint(checkpoint=note))
     return written
+
+
+def _write(out: IO[str], record: BaseModel) -> None:
+    """One JSON line; an entry's leaf hash is written even when null (the verifier then names the entry)."""
+    out.write(record.model_dump_json(exclude_none=not isinstance(record, wa.ExportedEntry)) + "\n")
 
 
 def export_file(session: Session, path: Path, key: Ed25519PrivateKey, origin: str,

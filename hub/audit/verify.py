@@ -26,15 +26,17 @@ import base64
 import datetime as dt
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
 
+from wire import audit as wa
 from wire import checkpoint as cp
 from wire import merkle
 
-FORMAT = "canvass-audit-export/1"
+FORMAT = wa.EXPORT_FORMAT
 
 
 @dataclass
@@ -45,6 +47,42 @@ class Verdict:
     problem: str = ""
     first_bad_index: int | None = None
     scope: str = ""
+
+
+class Problem(Exception):
+    """What is wrong with the export; `index` is the first entry it concerns, if any."""
+
+    def __init__(self, text: str, index: int | None = None):
+        super().__init__(text)
+        self.text, self.index = text, index
+
+
+def _read_header(line: str | None, pinned_key: bytes | None) -> tuple[wa.ExportHeader, Ed25519PublicKey]:
+    try:
+        raw = json.loads(line) if line is not None else None
+    except ValueError:
+        raw = None
+    if raw is None:
+        raise Problem("not an audit export: no header line")
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise Problem(f"unknown export format {raw.get('format') if isinstance(raw, dict) else None!r}")
+    try:
+        header = wa.ExportHeader.model_validate(raw)
+    except ValidationError as exc:
+        if exc.errors()[0]["loc"][0] == "range":
+            raise Problem("the export's range is malformed") from None
+        raise Problem("the export's header is malformed: the public key, origin or key name is missing") from None
+    try:
+        raw_key = base64.b64decode(header.public_key, validate=True)
+        key = Ed25519PublicKey.from_public_bytes(raw_key)
+    except ValueError:
+        raise Problem("the export's public key is missing or malformed") from None
+    if pinned_key is not None and raw_key != pinned_key:
+        raise Problem("the export is signed with a different key than the one given")
+    span = header.range
+    if span is not None and not 0 <= span.first <= span.end <= span.size:
+        raise Problem(f"the export's range {span.first}..{span.end} of {span.size} is impossible")
+    return header, key
 
 
 def _blocks(record: object, start: int, end: int) -> dict[tuple[int, int], bytes] | None:
@@ -59,128 +97,146 @@ def _blocks(record: object, start: int, end: int) -> dict[tuple[int, int], bytes
     return {(level, index): digest for level, index, digest in given}
 
 
-def verify_lines(lines, pinned_key: bytes | None = None) -> Verdict:
-    lines = iter(lines)
-    try:
-        header = json.loads(next(lines))
-    except (StopIteration, ValueError):
-        return Verdict(False, 0, 0, "not an audit export: no header line")
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        return Verdict(False, 0, 0, f"unknown export format {header.get('format') if isinstance(header, dict) else None!r}")
-    origin, key_name = header.get("origin", ""), header.get("key_name", "")
-    try:
-        raw_key = base64.b64decode(header["public_key"], validate=True)
-        key = Ed25519PublicKey.from_public_bytes(raw_key)
-    except (KeyError, ValueError, TypeError):
-        return Verdict(False, 0, 0, "the export's public key is missing or malformed")
-    if pinned_key is not None and raw_key != pinned_key:
-        return Verdict(False, 0, 0, "the export is signed with a different key than the one given")
-    span = header.get("range")
-    if span is not None:
-        try:
-            first, end, size = (int(span[k]) for k in ("first", "end", "size"))
-        except (TypeError, KeyError, ValueError):
-            return Verdict(False, 0, 0, "the export's range is malformed")
-        if not 0 <= first <= end <= size:
-            return Verdict(False, 0, 0, f"the export's range {first}..{end} of {size} is impossible")
-        since, until = span.get("since"), span.get("until")
-    else:
-        first = end = size = 0
+@dataclass
+class ExportReader:
+    """Reads an export's records after the header, line by line, raising `Problem` at the first that is wrong."""
 
-    leaves: list[bytes] = []
-    leaves_at: list[str] = []  # a ranged export's entry times, for its fences
-    notes: list[str] = []
-    outside: dict[tuple[int, int], bytes] = {}
-    left = right = False
-    for number, line in enumerate(lines, start=2):
-        expected = first + len(leaves)
+    header: wa.ExportHeader
+    leaves: list[bytes] = field(default_factory=list)
+    leaves_at: list[str] = field(default_factory=list)  # a ranged export's entry times, for its fences
+    notes: list[str] = field(default_factory=list)
+    outside: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    left: bool = False
+    right: bool = False
+
+    @property
+    def span(self) -> wa.ExportRange | None:
+        return self.header.range
+
+    @property
+    def expected(self) -> int:
+        """The index the next entry must have."""
+        return (self.span.first if self.span else 0) + len(self.leaves)
+
+    def take(self, number: int, line: str) -> None:
         try:
             record = json.loads(line)
         except ValueError:
-            return Verdict(False, len(leaves), len(notes), f"line {number} is not JSON", expected)
+            raise Problem(f"line {number} is not JSON", self.expected) from None
         if not isinstance(record, dict):
-            return Verdict(False, len(leaves), len(notes), f"line {number} is not a record", expected)
+            raise Problem(f"line {number} is not a record", self.expected)
         if "checkpoint" in record:
-            notes.append(record["checkpoint"])
-            continue
-        if span is not None and ("left" in record or "right" in record):
-            side = "left" if "left" in record else "right"
-            if (side == "left" and (left or leaves)) or (side == "right" and (right or not left)) or notes:
-                return Verdict(False, len(leaves), len(notes), f"the {side} hashes are out of place (line {number})")
-            if side == "right" and expected != end:
-                what = "missing" if expected < end else "extra"
-                return Verdict(False, len(leaves), len(notes), f"the range ends at entry {end - 1} but entries "
-                               f"{min(expected, end)}..{max(expected, end) - 1} are {what}", min(expected, end))
-            blocks = _blocks(record[side], 0, first) if side == "left" else _blocks(record[side], end, size)
-            if blocks is None:
-                return Verdict(False, len(leaves), len(notes), f"the {side} hashes do not cover the entries outside "
-                               "the range exactly")
-            outside.update(blocks)
-            left, right = left or side == "left", right or side == "right"
-            continue
-        index, entry, stored = record.get("index"), record.get("entry"), record.get("leaf_hash")
-        if notes or right:
-            return Verdict(False, len(leaves), len(notes), f"entry after the checkpoints (line {number})", expected)
-        if span is not None and not left:
-            return Verdict(False, 0, 0, "a ranged export must give the hashes left of its range first")
+            try:
+                self.notes.append(wa.ExportedCheckpoint.model_validate(record).checkpoint)
+            except ValidationError:
+                raise Problem(f"line {number} is not a checkpoint record: a signed note is a string") from None
+        elif self.span is not None and ("left" in record or "right" in record):
+            self._take_blocks(number, "left" if "left" in record else "right", record)
+        else:
+            self._take_entry(number, record)
+
+    def _take_blocks(self, number: int, side: str, record: dict) -> None:
+        span = self.span
+        if (side == "left" and (self.left or self.leaves)) or (side == "right" and (self.right or not self.left)) \
+                or self.notes:
+            raise Problem(f"the {side} hashes are out of place (line {number})")
+        expected = self.expected
+        if side == "right" and expected != span.end:
+            what = "missing" if expected < span.end else "extra"
+            raise Problem(f"the range ends at entry {span.end - 1} but entries {min(expected, span.end)}.."
+                          f"{max(expected, span.end) - 1} are {what}", min(expected, span.end))
+        blocks = _blocks(record[side], 0, span.first) if side == "left" else _blocks(record[side], span.end, span.size)
+        if blocks is None:
+            raise Problem(f"the {side} hashes do not cover the entries outside the range exactly")
+        self.outside.update(blocks)
+        self.left, self.right = self.left or side == "left", self.right or side == "right"
+
+    def _take_entry(self, number: int, record: dict) -> None:
+        expected = self.expected
+        index, text, stored = record.get("index"), record.get("entry"), record.get("leaf_hash")
+        if self.notes or self.right:
+            raise Problem(f"entry after the checkpoints (line {number})", expected)
+        if self.span is not None and not self.left:
+            raise Problem("a ranged export must give the hashes left of its range first")
         if index != expected:
             what = "missing" if isinstance(index, int) and index > expected else "out of order"
-            return Verdict(False, len(leaves), len(notes), f"entry {expected} is {what} (line {number} holds "
-                           f"entry {index})", expected)
-        if not isinstance(entry, str):
-            return Verdict(False, len(leaves), len(notes), f"entry {expected} has no text", expected)
-        leaf = merkle.leaf_hash(entry.encode())
+            raise Problem(f"entry {expected} is {what} (line {number} holds entry {index})", expected)
+        if not isinstance(text, str):
+            raise Problem(f"entry {expected} has no text", expected)
+        leaf = merkle.leaf_hash(text.encode())
         if stored != leaf.hex():
-            return Verdict(False, len(leaves), len(notes), f"entry {expected} does not match its leaf hash: it was "
-                           "edited after it was logged", expected)
+            raise Problem(f"entry {expected} does not match its leaf hash: it was edited after it was logged", expected)
         try:
-            fields = json.loads(entry)
-            named = fields.get("index")
-        except (ValueError, AttributeError):
-            fields, named = {}, None
-        if named != expected:
-            return Verdict(False, len(leaves), len(notes), f"entry {expected} says it is entry {named}: entries "
-                           "were moved", expected)
-        leaves.append(leaf)
-        if span is not None:
-            leaves_at.append(str(fields.get("at", "")))
+            entry = wa.AuditEntry.parse(text)
+        except wa.AuditFormatError as exc:
+            raise Problem(f"entry {expected} is not an audit entry ({exc}): entries were moved or forged",
+                          expected) from None
+        if entry.index != expected:
+            raise Problem(f"entry {expected} says it is entry {entry.index}: entries were moved", expected)
+        self.leaves.append(leaf)
+        if self.span is not None:
+            self.leaves_at.append(entry.at.isoformat())
 
-    count = len(leaves)
-    if span is not None and not right:
-        return Verdict(False, count, len(notes), "a ranged export must end with the hashes right of its range")
-    if not notes:
-        return Verdict(False, count, 0, "no signed checkpoint: nothing vouches for these entries")
-    if span is not None:
-        fences = _check_fences(leaves_at, first, end, size, since, until)
-        if fences is not None:
-            return Verdict(False, count, len(notes), fences, first)
-        verdict = _check_ranged(notes, key, key_name, origin, outside, leaves, first, size)
-        verdict.scope = f" (entries {first}..{first + count - 1} of a log of {size})" if count else \
-            f" (an empty range of a log of {size})"
-        return verdict
-    tree = merkle.MemoryTree(leaves)
-    last_size = -1
+
+def verify_lines(lines, pinned_key: bytes | None = None) -> Verdict:
+    lines = iter(lines)
+    try:
+        header, key = _read_header(next(lines, None), pinned_key)
+    except Problem as problem:
+        return Verdict(False, 0, 0, problem.text, problem.index)
+    reader = ExportReader(header)
+    try:
+        for number, line in enumerate(lines, start=2):
+            reader.take(number, line)
+        return _conclude(reader, key)
+    except Problem as problem:
+        return Verdict(False, len(reader.leaves), len(reader.notes), problem.text, problem.index)
+
+
+def _conclude(reader: ExportReader, key: Ed25519PublicKey) -> Verdict:
+    """The verdict once every line is read: the checkpoints against the entries (and, ranged, the fences)."""
+    header, span, count = reader.header, reader.span, len(reader.leaves)
+    if span is not None and not reader.right:
+        raise Problem("a ranged export must end with the hashes right of its range")
+    if not reader.notes:
+        raise Problem("no signed checkpoint: nothing vouches for these entries")
+    if span is None:
+        _check_whole(reader.notes, key, header, reader.leaves)
+        return Verdict(True, count, len(reader.notes))
+    fences = _check_fences(reader.leaves_at, span.first, span.end, span.size, span.since, span.until)
+    if fences is not None:
+        raise Problem(fences, span.first)
+    _check_ranged(reader.notes, key, header, reader.outside, reader.leaves, span.first, span.size)
+    scope = f" (entries {span.first}..{span.first + count - 1} of a log of {span.size})" if count else \
+        f" (an empty range of a log of {span.size})"
+    return Verdict(True, count, len(reader.notes), scope=scope)
+
+
+def _checkpoint(note: str, key: Ed25519PublicKey, header: wa.ExportHeader) -> cp.Checkpoint:
+    try:
+        return cp.verify(note, key, header.key_name, origin=header.origin)
+    except cp.CheckpointError as exc:
+        raise Problem(f"checkpoint rejected: {exc}") from None
+
+
+def _check_whole(notes: list[str], key: Ed25519PublicKey, header: wa.ExportHeader, leaves: list[bytes]) -> None:
+    """A whole export: every checkpoint signs the root of the entries up to its size, sizes never shrink, and
+    the last covers every entry."""
+    count, tree, last_size = len(leaves), merkle.MemoryTree(leaves), -1
     for note in notes:
-        try:
-            checkpoint = cp.verify(note, key, key_name, origin=origin)
-        except cp.CheckpointError as exc:
-            return Verdict(False, count, len(notes), f"checkpoint rejected: {exc}")
+        checkpoint = _checkpoint(note, key, header)
         if checkpoint.size < last_size:
-            return Verdict(False, count, len(notes), f"checkpoints shrink from {last_size} to "
-                           f"{checkpoint.size} entries")
+            raise Problem(f"checkpoints shrink from {last_size} to {checkpoint.size} entries")
         if checkpoint.size > count:
-            return Verdict(False, count, len(notes), f"a signed checkpoint covers {checkpoint.size} entries "
-                           f"but the export has {count}: entries were deleted", count)
+            raise Problem(f"a signed checkpoint covers {checkpoint.size} entries but the export has {count}: "
+                          "entries were deleted", count)
         if merkle.root(tree, checkpoint.size) != checkpoint.root:
             start = max(last_size, 0)
-            return Verdict(False, count, len(notes), f"the entries do not hash to the signed root at size "
-                           f"{checkpoint.size}: an entry between {start} and {checkpoint.size - 1} was changed",
-                           start)
+            raise Problem(f"the entries do not hash to the signed root at size {checkpoint.size}: an entry between "
+                          f"{start} and {checkpoint.size - 1} was changed", start)
         last_size = checkpoint.size
     if last_size != count:
-        return Verdict(False, count, len(notes), f"entries {last_size}..{count - 1} are not covered "
-                       "by a signed checkpoint", last_size)
-    return Verdict(True, count, len(notes))
+        raise Problem(f"entries {last_size}..{count - 1} are not covered by a signed checkpoint", last_size)
 
 
 def _moment(text: str | None) -> dt.datetime | None:
@@ -212,25 +268,20 @@ def _check_fences(times: list[str], first: int, end: int, size: int, since: str 
     return None
 
 
-def _check_ranged(notes, key, key_name, origin, outside, leaves, first, size) -> Verdict:
+def _check_ranged(notes: list[str], key: Ed25519PublicKey, header: wa.ExportHeader,
+                  outside: dict[tuple[int, int], bytes], leaves: list[bytes], first: int, size: int) -> None:
     """A ranged export: its leaves and the outside hashes must rebuild the root its checkpoint signs."""
     count = len(leaves)
     nodes = dict(outside)
     nodes.update(((0, first + k), leaf) for k, leaf in enumerate(leaves))
     tree = merkle.PartialTree(size, nodes)
     for note in notes:
-        try:
-            checkpoint = cp.verify(note, key, key_name, origin=origin)
-        except cp.CheckpointError as exc:
-            return Verdict(False, count, len(notes), f"checkpoint rejected: {exc}")
+        checkpoint = _checkpoint(note, key, header)
         if checkpoint.size != size:
-            return Verdict(False, count, len(notes), f"a ranged export's checkpoint must sign the log at {size} "
-                           f"entries, not {checkpoint.size}")
+            raise Problem(f"a ranged export's checkpoint must sign the log at {size} entries, not {checkpoint.size}")
         if merkle.root(tree) != checkpoint.root:
-            return Verdict(False, count, len(notes), f"the entries {first}..{first + count - 1} and the hashes "
-                           f"around them do not rebuild the signed root at size {size}: something was changed",
-                           first)
-    return Verdict(True, count, len(notes))
+            raise Problem(f"the entries {first}..{first + count - 1} and the hashes around them do not rebuild the "
+                          f"signed root at size {size}: something was changed", first)
 
 
 def verify_file(path: Path, pinned_key: bytes | None = None) -> Verdict:
