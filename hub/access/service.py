@@ -60,7 +60,7 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class AccessResult:
     """What became of a request: the appliance's verdict on the grant, or where the request waits."""
 
     status: Literal["accepted", "refused_by_appliance", "pending_owner_approval", "denied_by_owner"]
@@ -119,7 +119,7 @@ class AccessService:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def request(self, ask: Ask, camera_id: int, source: str) -> Outcome:
+    def request(self, ask: Ask, camera_id: int, source: str) -> AccessResult:
         """Check, then grant and present; a `request_only` camera's request waits for its owner instead."""
         problem = rules.window_problem(ask.mode, *(ask.window or (None, None)))
         if problem:
@@ -129,7 +129,7 @@ class AccessService:
             return self._park(ask, camera_id, source)
         return self.grant_and_present(ask, target, source)
 
-    def _park(self, ask: Ask, camera_id: int, source: str) -> Outcome:
+    def _park(self, ask: Ask, camera_id: int, source: str) -> AccessResult:
         window_from, window_to = ask.window if ask.window else (None, None)
         with self.services.db.session() as session:
             pending = FootageRequest(camera_id=camera_id, mode=ask.mode, window_from=window_from,
@@ -142,10 +142,10 @@ class AccessService:
                          case_number=ask.case_number, mode=ask.mode, request_id=pending.id,
                          purpose=ask.purpose, unit=ask.unit)
             request_id = pending.id
-        return Outcome("pending_owner_approval", "waiting for the camera owner's decision", request_id=request_id)
+        return AccessResult("pending_owner_approval", "waiting for the camera owner's decision", request_id=request_id)
 
     def grant_and_present(self, ask: Ask, target: Target, source: str, *, approval_index: int | None = None,
-                          request_id: int | None = None) -> Outcome:
+                          request_id: int | None = None) -> AccessResult:
         """Issue the grant (audited first) and present it to the appliance (its answer audited)."""
         signed = issue_grant(self.services, device_id=target.device_id, camera=target.camera, mode=ask.mode,
                              analyst=ask.analyst, reason=ask.reason, case_number=ask.case_number,
@@ -156,12 +156,12 @@ class AccessService:
             accepted, why = present_grant(self.services, target.device_id, signed)
         except ApplianceUnreachable as exc:
             raise ApplianceUnreachable(f"granted, but {exc}") from None
-        return Outcome("accepted" if accepted else "refused_by_appliance", why, grant_id=str(grant.grant_id),
+        return AccessResult("accepted" if accepted else "refused_by_appliance", why, grant_id=str(grant.grant_id),
                        expires_at=grant.expires_at, request_id=request_id)
 
     # -- the owner's decision ------------------------------------------------------------------
 
-    def decide(self, user: User, request_id: int, approve: bool, note: str, source: str) -> Outcome:
+    def decide(self, user: User, request_id: int, approve: bool, note: str, source: str) -> AccessResult:
         """The owner approves or denies; the decision is audited, and an approval granted and presented."""
         with self.services.db.session() as session:
             pending, camera = self._pending_for_owner(session, user, request_id)
@@ -175,7 +175,7 @@ class AccessService:
             target = Target(camera.id, camera.appliance.device_id, camera.name, row.version if row else 0,
                             c.Policy.model_validate(row.policy) if row else c.Policy())
         if not approve:
-            return Outcome("denied_by_owner", "denied by the camera's owner", request_id=request_id)
+            return AccessResult("denied_by_owner", "denied by the camera's owner", request_id=request_id)
         if row is None:
             raise AccessRefused("the camera no longer has a consent policy", 409)
         return self.grant_and_present(ask, target, source, approval_index=approval_index, request_id=request_id)

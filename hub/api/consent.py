@@ -11,7 +11,6 @@ appliance, whose answer is audited too.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -20,13 +19,12 @@ from sqlalchemy import select
 
 from hub import audit
 from hub.access.grants import current_consent
-from hub.access.service import Ask, Outcome, Purpose
+from hub.access.service import AccessResult, Ask, Purpose
 from hub.api.deps import AccessDep, HubDep, SessionDep, UserDep, client_address, require
 from hub.api.registry import owned_business, visible_camera
 from hub.tables import Appliance, Camera, ConsentVersion, FootageRequest, Role, User
 from wire import consent as c
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["consent"])
 Analyst = Annotated[User, Depends(require(Role.ANALYST, Role.ADMIN))]
 
@@ -99,7 +97,7 @@ class AccessOut(BaseModel):
     request_id: int | None = None
 
 
-def _access_out(outcome: Outcome) -> AccessOut:
+def _access_out(outcome: AccessResult) -> AccessOut:
     return AccessOut(status=outcome.status, reason=outcome.reason, grant_id=outcome.grant_id,
                      expires_at=outcome.expires_at, request_id=outcome.request_id)
 
