@@ -20,18 +20,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge.capture import CameraCapture
 from edge.clock import ClockStatus, clock_status
 from edge.config import CameraConfig, EdgeConfig
-from edge.durability import Syncer
 from edge.errors import SegmentIndexError
-from edge.fanout import Fanout, GopCache
-from edge.index import SegmentIndex
-from edge.reconcile import reconcile
-from edge.recorder import CameraRecorder
-from edge.retention import Retention
+from edge.recording.capture import CameraCapture
+from edge.recording.durability import Syncer
+from edge.recording.fanout import Fanout, GopCache
+from edge.recording.index import SegmentIndex
+from edge.recording.reconcile import reconcile
+from edge.recording.recorder import CameraRecorder
+from edge.recording.retention import Retention
+from edge.recording.storage import Layout, free_bytes
 from edge.service import Notifier
-from edge.storage import Layout, free_bytes
 from wire import messages as wire
 
 logger = logging.getLogger(__name__)
@@ -81,11 +81,11 @@ class EdgeApp:
         interval_ms = config.recording.sync_interval_ms
         self.syncer: Syncer | None = Syncer(interval_ms / 1000) if interval_ms else None
         self._maintenance: asyncio.Task | None = None
-        self.link = None  # edge.link.EdgeLink on an enrolled box
-        self.witness = None  # edge.witness.Witness of the hub's audit log, on an enrolled box
+        self.link = None  # edge.link.mqtt.EdgeLink on an enrolled box
+        self.witness = None  # edge.link.witness.Witness of the hub's audit log, on an enrolled box
         self.consent = None  # edge.consent.ConsentGuard: judges every grant, on an enrolled box
-        self.streamer = None  # edge.streamer.Streamer: WebRTC sessions under accepted grants, on an enrolled box
-        self.hotlist = None  # edge.hotlist.HotListStore, on an enrolled box
+        self.streamer = None  # edge.streaming.streamer.Streamer: WebRTC sessions under accepted grants, on an enrolled box
+        self.hotlist = None  # edge.link.hotlist.HotListStore, on an enrolled box
         self.plates = None  # edge.alpr.service.PlateReader, when the config has [alpr]
         self.substreams: list[CameraCapture] = []  # analysis-only connections to cameras' substreams
         self._started = time.monotonic()
@@ -128,9 +128,9 @@ class EdgeApp:
         if not Identity.exists(self.layout.identity):
             logger.info("not enrolled with a hub (%s absent): recording only", self.layout.identity)
             return
-        from edge.hotlist import HotListStore
-        from edge.link import EdgeLink
-        from edge.outbox import Outbox
+        from edge.link.hotlist import HotListStore
+        from edge.link.mqtt import EdgeLink
+        from edge.link.outbox import Outbox
 
         try:
             identity = Identity.load(self.layout.identity)
@@ -141,7 +141,7 @@ class EdgeApp:
         self.link = EdgeLink(identity, Outbox(self.layout.outbox_path), self.hotlist)
         if identity.audit_public_key_pem:
             from edge.consent import ConsentGuard
-            from edge.witness import Witness, http_fetch
+            from edge.link.witness import Witness, http_fetch
 
             self.witness = Witness(self.layout.checkpoint_path, identity.audit_public_key_pem, identity.audit_origin,
                                    http_fetch(identity.hub_url))
@@ -151,7 +151,7 @@ class EdgeApp:
                                         audit_key_pem=identity.audit_public_key_pem,
                                         audit_origin=identity.audit_origin, witness=self.witness)
             self.link.handlers.update(self.consent.command_handlers())
-            from edge.streamer import Streamer
+            from edge.streaming.streamer import Streamer
 
             self.streamer = Streamer(self.consent, self._fanout_for, self.publish, self.config.streaming,
                                      footage_for=self._footage_for)
@@ -326,7 +326,7 @@ class EdgeApp:
         return self.index
 
     def _footage_for(self, camera: str, start_us: int, end_us: int):
-        from edge.playback import Footage
+        from edge.streaming.playback import Footage
 
         return Footage(self._index, self.layout.recordings, camera, start_us=start_us, end_us=end_us)
 
@@ -391,7 +391,7 @@ class EdgeApp:
     def _prune_reads(self) -> None:
         """Plate reads are kept as long as their camera's video."""
         from edge.alpr.base import AlprError
-        from edge.retention import age_cutoff_us
+        from edge.recording.retention import age_cutoff_us
 
         now_us = int(self._clock() * 1_000_000)
         for camera in self.config.cameras:
@@ -404,7 +404,7 @@ class EdgeApp:
                 logger.info("pruned %d plate reads of %s past %s days", gone, camera.name, camera.retention_days)
 
     def _witness_check(self) -> None:
-        from edge.witness import LogForked
+        from edge.link.witness import LogForked
 
         try:
             self.witness.check()

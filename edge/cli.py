@@ -14,10 +14,10 @@ from edge.app import EdgeApp
 from edge.clock import clock_status
 from edge.config import EdgeConfig, load_config
 from edge.errors import EdgeError
-from edge.index import SegmentIndex
+from edge.recording.index import SegmentIndex
+from edge.recording.storage import Layout
 from edge.service import setup_logging
 from edge.status import build_status, format_status, parse_time, segment_json
-from edge.storage import Layout
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,7 +103,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_pause(args: argparse.Namespace, *, paused: bool = True) -> int:
     """The owner's switch: recorded in the box's consent store, reported to the hub through the outbox."""
     from edge.consent import ALL_CAMERAS, ConsentGuard
-    from edge.outbox import Outbox
+    from edge.link.outbox import Outbox
     from wire import messages as wire
 
     config = load_config(args.config)

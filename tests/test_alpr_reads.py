@@ -17,7 +17,7 @@ from edge.alpr.reads import ReadStore, ReadStoreError, StoredRead, new_read_id
 from edge.alpr.service import PlateReader
 from edge.cli import main as edge_main
 from edge.config import AlprConfig
-from edge.storage import Layout
+from edge.recording.storage import Layout
 from sim.scene import StreetScene
 from tests.edge_support import config_text
 from wire.messages import HotListEntry

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.witness import LogForked, Witness
+from edge.link.witness import LogForked, Witness
 from hub import audit
 from hub.keys import public_pem
 from tests.hub_support import HubApi

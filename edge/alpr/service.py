@@ -30,7 +30,7 @@ from edge.alpr.reads import ReadStore, StoredRead, new_read_id
 from edge.alpr.registry import ModelStore, default_model_dir
 from edge.alpr.tracker import PlateTracker, VehiclePass
 from edge.config import AlprConfig
-from edge.fanout import Fanout
+from edge.recording.fanout import Fanout
 from wire.messages import HotListEntry
 
 logger = logging.getLogger(__name__)

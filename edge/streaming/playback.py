@@ -30,8 +30,8 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.bitstream import BitStreamFilterContext
 
-from edge.index import Segment, SegmentIndex
-from edge.tracks import CLOCK, TIME_BASE
+from edge.recording.index import Segment, SegmentIndex
+from edge.streaming.tracks import CLOCK, TIME_BASE
 
 log = logging.getLogger(__name__)
 

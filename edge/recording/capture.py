@@ -18,9 +18,9 @@ import av
 
 from edge.config import CameraConfig, CaptureConfig, redact_url
 from edge.errors import CameraError
-from edge.fanout import Fanout
-from edge.h264 import parameter_sets
-from edge.packets import MediaPacket, StreamInfo, StreamLost
+from edge.recording.fanout import Fanout
+from edge.recording.h264 import parameter_sets
+from edge.recording.packets import MediaPacket, StreamInfo, StreamLost
 
 logger = logging.getLogger(__name__)
 
