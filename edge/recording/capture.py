@@ -16,11 +16,12 @@ from fractions import Fraction
 
 import av
 
-from edge.config import CameraConfig, CaptureConfig, redact_url
+from edge.config import CameraConfig, CaptureConfig
 from edge.errors import CameraError
 from edge.recording.fanout import Fanout
 from edge.recording.h264 import parameter_sets
 from edge.recording.packets import MediaPacket, StreamInfo, StreamLost
+from wire.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
