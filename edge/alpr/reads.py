@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from edge.alpr.base import AlprError
+from edge.sqlite import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reads (
@@ -82,15 +83,9 @@ class ReadStore:
         self.thumbnails = thumbnails
         self._lock = threading.Lock()
         try:
-            if readonly:
-                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = open_database(path, readonly=readonly)  # `canvass-edge reads` reads while the agent writes
+            if not readonly:
                 self._db.executescript(_SCHEMA)
-            self._db.execute("PRAGMA busy_timeout = 5000")  # `canvass-edge reads` reads while the agent writes
         except sqlite3.Error as exc:
             raise ReadStoreError(f"plate reads database {path}: {exc}") from exc
 
