@@ -3,18 +3,26 @@
 Every stored read is published to each subscriber's bounded queue (a slow
 subscriber loses its oldest events, counted, and never slows plate reading).
 What goes to the hub follows the camera owner's `plate_sharing`: none,
-hits_only (hot-list hits only) or all — `may_leave_box` is that rule.
+hits_only (hot-list hits only) or all — `may_leave_box` is that rule, and
+`hub_message` the `PlateRead` the hub gets.
+
+Light to import (the types of reads and matches are for annotations only):
+the agent imports it whether or not it reads plates.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from edge.alpr.matching import HotListMatch
-from edge.alpr.reads import StoredRead
+from wire import messages as wire
+
+if TYPE_CHECKING:  # edge.alpr.reads loads OpenCV and numpy
+    from edge.alpr.matching import HotListMatch
+    from edge.alpr.reads import StoredRead
 
 PlateSharing = Literal["none", "hits_only", "all"]
 
@@ -31,6 +39,23 @@ class PlateEvent:
 
 def may_leave_box(event: PlateEvent, sharing: PlateSharing) -> bool:
     return sharing == "all" or (sharing == "hits_only" and event.hit is not None)
+
+
+def hub_message(event: PlateEvent, sharing: PlateSharing) -> wire.PlateRead | None:
+    """The read as the hub gets it (with its hot-list hit), or None if `sharing` keeps it on the box."""
+    if not may_leave_box(event, sharing):
+        return None
+    hit = None
+    if event.hit is not None:
+        hit = wire.HotListHit(list_name=event.hit.entry.list_name, entry_plate=event.hit.entry.plate,
+                              reason=event.hit.entry.reason)
+    read = event.read
+    return wire.PlateRead(camera=read.camera, plate=read.plate, confidence=min(1.0, read.confidence),
+                          first_seen=_utc(read.first_seen_us), last_seen=_utc(read.last_seen_us), hit=hit)
+
+
+def _utc(us: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(us / 1_000_000, dt.UTC)
 
 
 class EventSubscription:

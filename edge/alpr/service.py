@@ -30,6 +30,7 @@ from edge.alpr.reads import ReadStore, StoredRead, new_read_id
 from edge.alpr.registry import ModelStore, default_model_dir
 from edge.alpr.tracker import PlateTracker, VehiclePass
 from edge.config import AlprConfig
+from edge.link.hotlist import HotListStore
 from edge.recording.fanout import Fanout
 from wire.messages import HotListEntry
 
@@ -108,6 +109,12 @@ class PlateReader:
 
     def set_hotlist(self, entries: list[HotListEntry]) -> None:
         self.matcher = HotListMatcher(entries, max_edits=self.config.hotlist_max_edits)
+
+    def follow(self, hotlists: HotListStore) -> None:
+        """Match against the hot list the box holds now and each one the hub pushes later."""
+        if hotlists.current is not None:
+            self.set_hotlist(hotlists.current.entries)
+        hotlists.listeners.append(lambda hotlist: self.set_hotlist(hotlist.entries))
 
     # -- the worker ----------------------------------------------------------------
 

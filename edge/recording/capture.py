@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from fractions import Fraction
 
 import av
@@ -239,8 +240,6 @@ class CameraCapture:
 
 
 def _with_extradata(info: StreamInfo, extradata: bytes) -> StreamInfo:
-    from dataclasses import replace
-
     return replace(info, extradata=extradata) if extradata else info
 
 
