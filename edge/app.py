@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from edge.alpr.events import PlateEvent, hub_message
 from edge.clock import ClockStatus, clock_status
 from edge.config import EdgeConfig
-from edge.consent import ConsentGuard
+from edge.consent.guard import ConsentGuard
 from edge.link.hotlist import HotListStore
 from edge.link.mqtt import EdgeLink
 from edge.link.outbox import Outbox

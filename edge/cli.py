@@ -14,7 +14,7 @@ from pathlib import Path
 from edge.app import EdgeApp
 from edge.clock import clock_status
 from edge.config import EdgeConfig, load_config
-from edge.consent import ALL_CAMERAS, ConsentGuard
+from edge.consent.guard import ALL_CAMERAS, ConsentGuard
 from edge.errors import EdgeError
 from edge.link.outbox import Outbox
 from edge.recording.index import SegmentIndex

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from edge.consent import ConsentGuard
+from edge.consent.guard import ConsentGuard
 from hub.access import present_grant, push_policy
 from hub.grants import issue_grant, sign_policy
 from hub.models import AuditEntry, Role

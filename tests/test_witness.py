@@ -110,7 +110,7 @@ def test_refuses_a_checkpoint_signed_by_another_key(hub_a: HubApi, tmp_path: Pat
 
 def test_a_grant_checkpoint_must_agree_with_the_witnessed_log(hub_a: HubApi, tmp_path: Path):
     """The consent guard asks the witness to vouch for the checkpoint inside each grant."""
-    from edge.consent import ConsentGuard
+    from edge.consent.guard import ConsentGuard
     from hub.grants import issue_grant, sign_policy
     from wire import consent as c
 

@@ -31,7 +31,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from edge.config import StreamingConfig
-from edge.consent import ConsentGuard
+from edge.consent.guard import ConsentGuard
 from edge.recording.fanout import Fanout
 from edge.streaming.masks import MaskedTrack
 from edge.streaming.playback import Footage, PlaybackTrack
