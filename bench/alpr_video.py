@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.measure import measure, print_figures, rss_bytes  # noqa: E402
-from edge.index import SegmentIndex  # noqa: E402
+from edge.recording.index import SegmentIndex  # noqa: E402
 from sim.process import CameraProcess  # noqa: E402
 from sim.truth import WallPass, passes_between  # noqa: E402
 from tests.edge_support import config_text, wait_for  # noqa: E402

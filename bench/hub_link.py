@@ -41,9 +41,9 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from bench.measure import cpu_times, percentile, print_figures, rss_bytes  # noqa: E402
-from edge.hotlist import HotListStore  # noqa: E402
-from edge.link import EdgeLink  # noqa: E402
-from edge.outbox import Outbox  # noqa: E402
+from edge.link.hotlist import HotListStore  # noqa: E402
+from edge.link.mqtt import EdgeLink  # noqa: E402
+from edge.link.outbox import Outbox  # noqa: E402
 from provisioning.enroll import enroll  # noqa: E402
 from sim.process import free_port, port_open  # noqa: E402
 from tests.edge_support import wait_for  # noqa: E402

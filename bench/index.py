@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.measure import print_figures  # noqa: E402
 from edge.config import CameraConfig, RecordingConfig  # noqa: E402
-from edge.index import SegmentIndex  # noqa: E402
-from edge.reconcile import reconcile  # noqa: E402
-from edge.retention import DAY_US, Retention  # noqa: E402
-from edge.storage import Layout  # noqa: E402
+from edge.recording.index import SegmentIndex  # noqa: E402
+from edge.recording.reconcile import reconcile  # noqa: E402
+from edge.recording.retention import DAY_US, Retention  # noqa: E402
+from edge.recording.storage import Layout  # noqa: E402
 
 SEGMENT_US = 60_000_000
 T0_US = 1_790_000_000 * 1_000_000 // DAY_US * DAY_US  # a UTC midnight

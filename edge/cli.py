@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -13,11 +14,14 @@ from pathlib import Path
 from edge.app import EdgeApp
 from edge.clock import clock_status
 from edge.config import EdgeConfig, load_config
+from edge.consent.guard import ALL_CAMERAS, ConsentGuard
 from edge.errors import EdgeError
-from edge.index import SegmentIndex
+from edge.link.outbox import Outbox
+from edge.recording.index import SegmentIndex
+from edge.recording.storage import Layout
 from edge.service import setup_logging
 from edge.status import build_status, format_status, parse_time, segment_json
-from edge.storage import Layout
+from wire import messages as wire
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,8 +77,21 @@ def _open_index(config: EdgeConfig) -> SegmentIndex:
 def _cmd_run(args: argparse.Namespace) -> int:
     setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
     config = load_config(args.config)
-    asyncio.run(EdgeApp(config).run_until_signal())
+    asyncio.run(_run_until_signal(EdgeApp(config)))
     return 0
+
+
+async def _run_until_signal(app: EdgeApp) -> None:
+    """Run the agent until SIGTERM or SIGINT, then stop it gracefully (open segments are closed)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await app.async_start()
+    try:
+        await stop.wait()
+    finally:
+        await app.async_stop()
 
 
 def _cmd_segments(args: argparse.Namespace) -> int:
@@ -102,10 +119,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_pause(args: argparse.Namespace, *, paused: bool = True) -> int:
     """The owner's switch: recorded in the box's consent store, reported to the hub through the outbox."""
-    from edge.consent import ALL_CAMERAS, ConsentGuard
-    from edge.outbox import Outbox
-    from wire import messages as wire
-
     config = load_config(args.config)
     camera = args.camera or ALL_CAMERAS
     if args.camera:
@@ -129,7 +142,7 @@ def _cmd_pause(args: argparse.Namespace, *, paused: bool = True) -> int:
 
 
 def _cmd_reads(args: argparse.Namespace) -> int:
-    from edge.alpr.reads import ReadStore
+    from edge.alpr.reads import ReadStore  # loads OpenCV and numpy: only this command needs them
 
     config = load_config(args.config)
     if args.camera:
@@ -154,8 +167,6 @@ def _cmd_reads(args: argparse.Namespace) -> int:
 
 
 def _cmd_access_log(args: argparse.Namespace) -> int:
-    from edge.consent import ConsentGuard
-
     config = load_config(args.config)
     guard = ConsentGuard(Layout(config.appliance.data_dir).consent_path)
     try:

@@ -2,7 +2,7 @@
 
 Every field is bounded and described; unknown keys are refused so a typo
 never silently falls back to a default. Camera URLs may carry credentials:
-they are kept out of every log line and error message (see `redact_url`).
+they are kept out of every log line and error message (see `wire.urls.redact_url`).
 """
 
 from __future__ import annotations
@@ -10,29 +10,15 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.errors import ConfigError
 from wire.messages import NAME_PATTERN
+from wire.urls import redact_url
 
 MAX_CAMERAS = 4
-
-
-def redact_url(url: str) -> str:
-    """Return `url` with any user name and password replaced by `***`."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _check_rtsp_url(url: str) -> str:

@@ -7,9 +7,9 @@ from typing import Any
 
 from edge.clock import ClockStatus
 from edge.config import EdgeConfig
-from edge.index import Segment, SegmentIndex
-from edge.retention import bytes_to_free, Budget, DiskUsage
-from edge.storage import Layout, free_bytes
+from edge.recording.index import Segment, SegmentIndex
+from edge.recording.retention import Budget, DiskUsage, bytes_to_free
+from edge.recording.storage import Layout, free_bytes
 
 HEARTBEAT_KEY = "agent_heartbeat_us"
 AGENT_STALE_US = 30_000_000

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import av
 
-from edge.config import redact_url
+from wire.urls import redact_url
 
 MAX_GOP_S = 2.0
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import av
 
-from edge.index import Segment, SegmentIndex
+from edge.recording.index import Segment, SegmentIndex
 
 T = TypeVar("T")
 

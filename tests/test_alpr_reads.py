@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.alpr.events import PlateEvent, PlateEvents, may_leave_box
+from edge.alpr.events import PlateEvent, hub_message, may_leave_box
 from edge.alpr.frames import AnalysisFrame
 from edge.alpr.matching import HotListMatch
 from edge.alpr.reads import ReadStore, ReadStoreError, StoredRead, new_read_id
 from edge.alpr.service import PlateReader
 from edge.cli import main as edge_main
 from edge.config import AlprConfig
-from edge.storage import Layout
+from edge.recording.storage import Layout
 from sim.scene import StreetScene
 from tests.edge_support import config_text
 from wire.messages import HotListEntry
@@ -74,14 +74,29 @@ def test_sharing_rule() -> None:
     assert [may_leave_box(e, "all") for e in (plain, hit)] == [True, True]
 
 
+def test_hub_message_is_the_read_with_its_hit_only_where_sharing_allows() -> None:
+    read = StoredRead("r1", "cam1", "ABC1234", 1.02, T0, T0 + 3_000_000, 12, None)
+    entry = HotListEntry(plate="ABC1234", list_name="stolen", reason="reported stolen")
+    plain, hit = PlateEvent(read, None), PlateEvent(read, HotListMatch(entry, 0))
+    assert hub_message(plain, "hits_only") is None and hub_message(hit, "none") is None
+    message = hub_message(hit, "hits_only")
+    assert message is not None
+    assert (message.camera, message.plate, message.confidence) == ("cam1", "ABC1234", 1.0)  # capped at 1
+    assert (message.first_seen, message.last_seen) == (dt.datetime(2026, 11, 19, 12, 0, tzinfo=dt.UTC),
+                                                       dt.datetime(2026, 11, 19, 12, 0, 3, tzinfo=dt.UTC))
+    assert (message.hit.list_name, message.hit.entry_plate, message.hit.reason) == ("stolen", "ABC1234",
+                                                                                    "reported stolen")
+    assert hub_message(plain, "all").hit is None
+
+
 def test_a_hot_list_hit_is_a_priority_event_and_stored_with_the_hit(tmp_path: Path) -> None:
-    """Real frames (the simulator's renderer) through the real offline backend, tracker, matcher and store."""
+    """Real frames (the simulator's renderer) through the real offline backend, tracker, matcher and store, to
+    the reader's `on_event` (the agent's callback) and on to the message the hub gets."""
     scene = StreetScene(width=1280, height=720, fps=15, n_frames=15 * 14, seed=3)
     plate_pass = scene.truth()[0]
     store = ReadStore(tmp_path / "reads.sqlite3", tmp_path / "thumbs")
-    events = PlateEvents()
-    subscription = events.subscribe()
-    reader = PlateReader(AlprConfig(backend="offline"), store, events=events, clock=lambda: 0.0)
+    received: list[PlateEvent] = []
+    reader = PlateReader(AlprConfig(backend="offline"), store, clock=lambda: 0.0, on_event=received.append)
     reader.start({})  # no camera fan-outs: the frames are handed over directly
     reader.set_hotlist([HotListEntry(plate=plate_pass.plate.replace("0", "O"), list_name="stolen",
                                      reason="reported stolen", expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))])
@@ -90,10 +105,12 @@ def test_a_hot_list_hit_is_a_priority_event_and_stored_with_the_hit(tmp_path: Pa
             reader.analyse(AnalysisFrame("cam1", T0 + frame * 1_000_000 // 15, scene.render(frame)))
     finally:
         reader.stop()  # flushes the open track
-    event = subscription.get(timeout=1)
+    event = received[0] if received else None
     assert event is not None and event.priority == "high"
     assert event.read.plate == plate_pass.plate
     assert event.hit.entry.list_name == "stolen"
+    message = hub_message(event, "hits_only")  # the owner shares hot-list hits only
+    assert message is not None and (message.plate, message.hit.list_name) == (plate_pass.plate, "stolen")
     (row,) = store.query()
     assert (row.plate, row.hit_list, row.hit_reason) == (plate_pass.plate, "stolen", "reported stolen")
     assert row.thumbnail is not None and row.thumbnail.exists()

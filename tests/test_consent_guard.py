@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.consent import ConsentGuard
+from edge.consent.guard import ConsentGuard
 from hub.access.grants import issue_grant, sign_policy
 from hub.keys import public_pem
 from tests.hub_support import HubApi

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from edge.consent import ConsentGuard
+from edge.consent.guard import ConsentGuard
 from hub.access.presenting import present_grant, push_policy
 from hub.access.grants import issue_grant, sign_policy
 from hub.tables import AuditEntry, Role

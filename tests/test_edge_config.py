@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, load_config, parse_config, redact_url
+from edge.config import ConfigError, load_config, parse_config
+from wire.urls import redact_url
 
 MINIMAL = """
 [appliance]

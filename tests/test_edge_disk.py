@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.storage import sha256_file
+from edge.recording.storage import sha256_file
 from tests.edge_support import decode_all, wait_for
 
 MB = 1 << 20
@@ -20,7 +20,7 @@ def test_small_budget_evicts_oldest_keeps_held_and_recording_goes_on(cameras, ed
     sim = cameras(1)
     agent = edge(sim.urls, segment_seconds=3, max_bytes=4 * MB, retention_check_seconds=1)
     first = wait_for(lambda: agent.closed_segments("cam1"), timeout=60, what="a first segment")[0]
-    from edge.index import SegmentIndex
+    from edge.recording.index import SegmentIndex
 
     writer = SegmentIndex(agent.data_dir / "index.sqlite3")  # as the hub's hold request will
     writer.add_hold(camera="cam1", start_us=first.start_us, end_us=first.end_us, reason="footage request 1")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.durability import Syncer
-from edge.packets import MediaPacket, StreamInfo
-from edge.segment_file import SegmentFile
+from edge.recording.durability import Syncer
+from edge.recording.packets import MediaPacket, StreamInfo
+from edge.recording.segment_file import SegmentFile
 from sim.clip import ClipSpec, prepare_clip
 from tests.edge_support import decode_all, wait_for
 

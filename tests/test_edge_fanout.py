@@ -3,8 +3,8 @@
 import threading
 from fractions import Fraction
 
-from edge.fanout import Fanout, GopCache, Subscription
-from edge.packets import MediaPacket, StreamInfo, StreamLost
+from edge.recording.fanout import Fanout, GopCache, Subscription
+from edge.recording.packets import MediaPacket, StreamInfo, StreamLost
 
 INFO = StreamInfo("cam", 1, "h264", 640, 360, Fraction(1, 90_000), 6000, b"")
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge.errors import SegmentIndexError
-from edge.index import SegmentIndex
+from edge.recording.index import SegmentIndex
 
 S = 1_000_000
 

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.capture import TimestampFixer, WallClockMapper, backoff_delays
-from edge.h264 import annexb_extradata, avcc_to_annexb, iter_nals, nal_type, parameter_sets
-from edge.index import Segment
-from edge.recorder import CUT_TOLERANCE_US, should_cut
-from edge.retention import DAY_US, Budget, DiskUsage, age_cutoff_us, bytes_to_free, select_evictions
-from edge.storage import Layout, parse_segment_name
+from edge.recording.capture import TimestampFixer, WallClockMapper, backoff_delays
+from edge.recording.h264 import annexb_extradata, avcc_to_annexb, iter_nals, nal_type, parameter_sets
+from edge.recording.index import Segment
+from edge.recording.recorder import CUT_TOLERANCE_US, should_cut
+from edge.recording.retention import DAY_US, Budget, DiskUsage, age_cutoff_us, bytes_to_free, select_evictions
+from edge.recording.storage import Layout, parse_segment_name
 
 
 def _segment(i: int, size: int) -> Segment:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.storage import sha256_file
+from edge.recording.storage import sha256_file
 from tests.edge_support import decode_all, wait_for
 
 FRAME_US = 1_000_000 // 15

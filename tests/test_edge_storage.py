@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from edge.config import CameraConfig, RecordingConfig
-from edge.index import SegmentIndex
-from edge.packets import MediaPacket, StreamInfo
-from edge.reconcile import probe_segment, reconcile
-from edge.retention import ALARM_DISK, ALARM_HOLDS, DAY_US, Retention
-from edge.segment_file import SegmentFile
-from edge.storage import PART_SUFFIX, Layout, sha256_file
+from edge.recording.index import SegmentIndex
+from edge.recording.packets import MediaPacket, StreamInfo
+from edge.recording.reconcile import probe_segment, reconcile
+from edge.recording.retention import ALARM_DISK, ALARM_HOLDS, DAY_US, Retention
+from edge.recording.segment_file import SegmentFile
+from edge.recording.storage import PART_SUFFIX, Layout, sha256_file
 from sim.clip import ClipSpec, prepare_clip
 
 MB = 1 << 20

@@ -1,4 +1,4 @@
-"""Privacy mask rasterization and painting (edge.masks), on plain arrays and frames."""
+"""Privacy mask rasterization and painting (edge.streaming.masks), on plain arrays and frames."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import av
 import numpy as np
 import pytest
 
-from edge.masks import BLACK_Y, NEUTRAL_C, MaskPainter, rasterize
+from edge.streaming.masks import BLACK_Y, NEUTRAL_C, MaskPainter, rasterize
 
 LEFT_HALF = [(0, 0), (0.5, 0), (0.5, 1), (0, 1)]
 

@@ -12,9 +12,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import select
 
-from edge.hotlist import HotListStore
-from edge.link import EdgeLink
-from edge.outbox import Outbox
+from edge.link.hotlist import HotListStore
+from edge.link.mqtt import EdgeLink
+from edge.link.outbox import Outbox
 from hub.tables import Alert, Appliance, AuditEntry, Camera, Event, PlateReadRow
 from provisioning.enroll import EnrolmentFailed, enroll
 from provisioning.identity import Identity

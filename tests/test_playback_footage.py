@@ -1,4 +1,4 @@
-"""Reading recorded footage back (edge.playback.Footage): order, boundaries, gaps, damaged and missing files."""
+"""Reading recorded footage back (edge.streaming.playback.Footage): order, boundaries, gaps, damaged and missing files."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.h264 import NAL_SPS, iter_nals, nal_type
-from edge.index import SegmentIndex
-from edge.playback import Footage, Waiting
+from edge.recording.h264 import NAL_SPS, iter_nals, nal_type
+from edge.recording.index import SegmentIndex
+from edge.streaming.playback import Footage, Waiting
 
 T0 = 1_800_000_000_000_000
 S = 1_000_000

@@ -1,10 +1,10 @@
-"""When recorded frames go out (edge.playback.Pacer): pure, given the time; no clock is read here."""
+"""When recorded frames go out (edge.streaming.playback.Pacer): pure, given the time; no clock is read here."""
 
 from __future__ import annotations
 
 import pytest
 
-from edge.playback import BEHIND_S, PRE_ROLL_PACE_S, Pacer
+from edge.streaming.playback import BEHIND_S, PRE_ROLL_PACE_S, Pacer
 
 FRAME_US = 66_667  # 15 fps
 T0 = 1_700_000_000_000_000

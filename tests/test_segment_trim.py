@@ -1,4 +1,4 @@
-"""A torn last fragment is cut off (edge.segment_file.trim_torn_tail) so a closed segment always decodes whole."""
+"""A torn last fragment is cut off (edge.recording.segment_file.trim_torn_tail) so a closed segment always decodes whole."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from edge.segment_file import MOVFLAGS, trim_torn_tail
+from edge.recording.segment_file import MOVFLAGS, trim_torn_tail
 
 
 def fragmented(path: Path) -> Path:

@@ -8,7 +8,7 @@ import time
 import av
 import pytest
 
-from edge.h264 import has_parameter_sets
+from edge.recording.h264 import has_parameter_sets
 from sim.truth import passes_between
 from tests.edge_support import wait_for
 

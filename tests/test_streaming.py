@@ -19,7 +19,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select
 
-from edge.index import Segment
+from edge.recording.index import Segment
 from hub.access.grants import current_consent, issue_grant
 from hub.tables import AuditEntry, Camera, Role, StreamSession, utcnow
 from wire import consent as c

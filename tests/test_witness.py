@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.witness import LogForked, Witness
+from edge.link.witness import LogForked, Witness
 from hub import audit
 from hub.keys import public_pem
 from tests.hub_support import HubApi
@@ -110,7 +110,7 @@ def test_refuses_a_checkpoint_signed_by_another_key(hub_a: HubApi, tmp_path: Pat
 
 def test_a_grant_checkpoint_must_agree_with_the_witnessed_log(hub_a: HubApi, tmp_path: Path):
     """The consent guard asks the witness to vouch for the checkpoint inside each grant."""
-    from edge.consent import ConsentGuard
+    from edge.consent.guard import ConsentGuard
     from hub.access.grants import issue_grant, sign_policy
     from wire import consent as c
 

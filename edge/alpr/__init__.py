@@ -3,6 +3,7 @@
 `base` holds the backend interface and the data every part passes around;
 `backends` the factory; `fast` (HyperLPR3 detector + fast-plate-ocr) and
 `offline` (PP-OCRv4 from the rapidocr wheel) the two backends; `formats`,
-`matching`, `tracker` the pure policy; `analyser` the per-camera loop on the
-camera fan-out; `reads` the SQLite store on the box.
+`matching`, `tracker` the pure policy; `frames` the per-camera decoder on the
+camera fan-out and `service` the plate reader that drives it all; `reads` the
+SQLite store on the box; `events` what of a read may leave the box.
 """

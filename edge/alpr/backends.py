@@ -15,6 +15,7 @@ def make_backend(name: str, store: ModelStore, *, video: bool = False) -> PlateB
     """A ready backend. `video=True` tunes it for frames that come many per vehicle: no second, larger
     detector when nothing is found (most motion frames hold no plate) and one OCR view per plate (the
     tracker's vote over frames does what the second view does for a single photo)."""
+    # Imported only when a backend is made: both load ONNX Runtime, which `canvass-alpr models` never needs.
     if name == "fast":
         from edge.alpr.fast import FastBackend
 

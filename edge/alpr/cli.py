@@ -16,6 +16,7 @@ from edge.alpr.base import AlprError, PlateBackend, PlateRead
 from edge.alpr.formats import REGION_FORMATS, correct_chars
 from edge.alpr.images import read_image
 from edge.alpr.registry import ModelStore, default_model_dir
+from models.evaluate import evaluate
 
 DEFAULT_BACKEND = "offline"
 
@@ -113,8 +114,6 @@ def _cmd_read(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from models.evaluate import evaluate
-
     backend: PlateBackend = make_backend(args.backend, _store(args))
 
     def read(image: np.ndarray, region: str) -> tuple[list[PlateRead], str]:

@@ -1,20 +1,26 @@
-"""The in-process stream of plate events, and what of it may leave the box.
+"""Plate events, and what of them may leave the box.
 
-Every stored read is published to each subscriber's bounded queue (a slow
-subscriber loses its oldest events, counted, and never slows plate reading).
-What goes to the hub follows the camera owner's `plate_sharing`: none,
-hits_only (hot-list hits only) or all — `may_leave_box` is that rule.
+The plate reader hands every stored read, with its hot-list hit if any (a
+high-priority event), to its `on_event` callback: the agent's, which sends
+the hub what the camera owner's `plate_sharing` allows — none, hits_only
+(hot-list hits only) or all. `may_leave_box` is that rule, and `hub_message`
+the `PlateRead` the hub gets.
+
+Light to import (the types of reads and matches are for annotations only):
+the agent imports it whether or not it reads plates.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from edge.alpr.matching import HotListMatch
-from edge.alpr.reads import StoredRead
+from wire import messages as wire
+
+if TYPE_CHECKING:  # edge.alpr.reads loads OpenCV and numpy
+    from edge.alpr.matching import HotListMatch
+    from edge.alpr.reads import StoredRead
 
 PlateSharing = Literal["none", "hits_only", "all"]
 
@@ -33,44 +39,18 @@ def may_leave_box(event: PlateEvent, sharing: PlateSharing) -> bool:
     return sharing == "all" or (sharing == "hits_only" and event.hit is not None)
 
 
-class EventSubscription:
-    def __init__(self, max_items: int) -> None:
-        self.queue: queue.Queue[PlateEvent] = queue.Queue(max_items)
-        self.lost = 0
+def hub_message(event: PlateEvent, sharing: PlateSharing) -> wire.PlateRead | None:
+    """The read as the hub gets it (with its hot-list hit), or None if `sharing` keeps it on the box."""
+    if not may_leave_box(event, sharing):
+        return None
+    hit = None
+    if event.hit is not None:
+        hit = wire.HotListHit(list_name=event.hit.entry.list_name, entry_plate=event.hit.entry.plate,
+                              reason=event.hit.entry.reason)
+    read = event.read
+    return wire.PlateRead(camera=read.camera, plate=read.plate, confidence=min(1.0, read.confidence),
+                          first_seen=_utc(read.first_seen_us), last_seen=_utc(read.last_seen_us), hit=hit)
 
-    def get(self, timeout: float | None = None) -> PlateEvent | None:
-        try:
-            return self.queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
 
-
-class PlateEvents:
-    """Publish/subscribe for plate events inside the agent. Thread-safe."""
-
-    def __init__(self) -> None:
-        self._subscribers: list[EventSubscription] = []
-        self._lock = threading.Lock()
-
-    def subscribe(self, *, max_items: int = 1000) -> EventSubscription:
-        subscription = EventSubscription(max_items)
-        with self._lock:
-            self._subscribers = [*self._subscribers, subscription]
-        return subscription
-
-    def unsubscribe(self, subscription: EventSubscription) -> None:
-        with self._lock:
-            self._subscribers = [s for s in self._subscribers if s is not subscription]
-
-    def publish(self, event: PlateEvent) -> None:
-        for subscription in self._subscribers:
-            while True:
-                try:
-                    subscription.queue.put_nowait(event)
-                    break
-                except queue.Full:
-                    try:
-                        subscription.queue.get_nowait()
-                        subscription.lost += 1
-                    except queue.Empty:
-                        pass
+def _utc(us: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(us / 1_000_000, dt.UTC)

@@ -26,8 +26,8 @@ import av
 import cv2
 import numpy as np
 
-from edge.fanout import Subscription
-from edge.packets import MediaPacket, StreamInfo
+from edge.recording.fanout import Subscription
+from edge.recording.packets import MediaPacket, StreamInfo
 
 logger = logging.getLogger(__name__)
 

@@ -3,17 +3,19 @@
 One row per vehicle pass: text, confidence, camera, first and last seen
 (integer microseconds, UTC), the box, the thumbnail's path relative to the
 thumbnails directory, and the hot-list hit if any. Reads are kept as long as
-the camera's video (`prune`), thumbnails going with their rows. The thumbnail
+the camera's video (`prune_past_retention`), thumbnails going with their rows. The thumbnail
 is written (fsync, rename) before its row, so a row never names a missing file;
 a thumbnail without a row (a crash between the two) is removed by `prune`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,11 @@ import cv2
 import numpy as np
 
 from edge.alpr.base import AlprError
+from edge.config import CameraConfig
+from edge.recording.retention import age_cutoff_us
+from edge.sqlite import open_database
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reads (
@@ -82,15 +89,9 @@ class ReadStore:
         self.thumbnails = thumbnails
         self._lock = threading.Lock()
         try:
-            if readonly:
-                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = open_database(path, readonly=readonly)  # `canvass-edge reads` reads while the agent writes
+            if not readonly:
                 self._db.executescript(_SCHEMA)
-            self._db.execute("PRAGMA busy_timeout = 5000")  # `canvass-edge reads` reads while the agent writes
         except sqlite3.Error as exc:
             raise ReadStoreError(f"plate reads database {path}: {exc}") from exc
 
@@ -163,6 +164,19 @@ class ReadStore:
                 (self.thumbnails / relative).unlink(missing_ok=True)
         self._remove_orphans(camera, before_us)
         return len(rows)
+
+    def prune_past_retention(self, cameras: Iterable[CameraConfig], *, now_us: int) -> None:
+        """Each camera's reads past its `retention_days` go (reads are kept as long as the camera's video).
+
+        A camera whose reads could not be pruned is logged and tried again next time."""
+        for camera in cameras:
+            try:
+                gone = self.prune(camera=camera.name, before_us=age_cutoff_us(now_us, camera.retention_days))
+            except (AlprError, OSError) as exc:
+                logger.warning("plate reads of %s not pruned: %s", camera.name, exc)
+                continue
+            if gone:
+                logger.info("pruned %d plate reads of %s past %s days", gone, camera.name, camera.retention_days)
 
     def _remove_orphans(self, camera: str, before_us: int) -> None:
         """Files in day folders before the cutoff's day that no row names (a crash between file and row).

@@ -5,8 +5,8 @@
 worker: it takes the newest waiting frame of each camera in turn (round
 robin), reads it, feeds the camera's tracker and handles every finished
 vehicle pass: hot-list match (a hit is a high-priority event), thumbnail and
-row in the read store, the in-process event stream, and `on_event` (the agent
-sends what the owner's plate_sharing allows to the hub). One worker: the box
+row in the read store, and the event to `on_event` (the agent's callback,
+which sends the hub what the owner's plate_sharing allows). One worker: the box
 has two cores and the recorder, the decoders and the streamer need the other.
 """
 
@@ -23,14 +23,15 @@ import numpy as np
 
 from edge.alpr.backends import make_backend
 from edge.alpr.base import AlprError, PlateBackend, PlateRead
-from edge.alpr.events import PlateEvent, PlateEvents
+from edge.alpr.events import PlateEvent
 from edge.alpr.frames import AnalysisFrame, CameraFrames, FrameSlot
 from edge.alpr.matching import HotListMatcher
 from edge.alpr.reads import ReadStore, StoredRead, new_read_id
 from edge.alpr.registry import ModelStore, default_model_dir
 from edge.alpr.tracker import PlateTracker, VehiclePass
 from edge.config import AlprConfig
-from edge.fanout import Fanout
+from edge.link.hotlist import HotListStore
+from edge.recording.fanout import Fanout
 from wire.messages import HotListEntry
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,10 @@ def _shifted(read: PlateRead, origin: tuple[int, int]) -> PlateRead:
 
 
 class PlateReader:
-    def __init__(self, config: AlprConfig, store: ReadStore, *, events: PlateEvents | None = None,
-                 clock: Callable[[], float] = time.time, backend: PlateBackend | None = None,
-                 on_event: Callable[[PlateEvent], None] | None = None) -> None:
+    def __init__(self, config: AlprConfig, store: ReadStore, *, clock: Callable[[], float] = time.time,
+                 backend: PlateBackend | None = None, on_event: Callable[[PlateEvent], None] | None = None) -> None:
         self.config = config
         self.store = store
-        self.events = events or PlateEvents()
         self._clock = clock
         self._backend = backend
         self._on_event = on_event
@@ -108,6 +107,12 @@ class PlateReader:
 
     def set_hotlist(self, entries: list[HotListEntry]) -> None:
         self.matcher = HotListMatcher(entries, max_edits=self.config.hotlist_max_edits)
+
+    def follow(self, hotlists: HotListStore) -> None:
+        """Match against the hot list the box holds now and each one the hub pushes later."""
+        if hotlists.current is not None:
+            self.set_hotlist(hotlists.current.entries)
+        hotlists.listeners.append(lambda hotlist: self.set_hotlist(hotlist.entries))
 
     # -- the worker ----------------------------------------------------------------
 
@@ -170,6 +175,5 @@ class PlateReader:
         event = PlateEvent(read, hit)
         if hit is not None:
             logger.warning("hot-list hit on %s: %s (%s: %s)", camera, read.plate, hit.entry.list_name, hit.entry.reason)
-        self.events.publish(event)
         if self._on_event is not None:
             self._on_event(event)

@@ -4,7 +4,3 @@
 `store` keeps policies, pauses and the access log in SQLite; `guard` puts the
 two together with the witness of the hub's audit log.
 """
-
-from edge.consent.guard import ALL_CAMERAS, ConsentGuard, Decision
-
-__all__ = ["ALL_CAMERAS", "ConsentGuard", "Decision"]

@@ -137,7 +137,7 @@ class ConsentGuard:
     def _witness_problem(self, grant: c.Grant) -> str | None:
         if self.witness is None:
             return None
-        from edge.witness import LogForked
+        from edge.link.witness import LogForked
 
         try:
             self.witness.vouch(grant.audit_checkpoint)

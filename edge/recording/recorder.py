@@ -21,13 +21,13 @@ import av
 
 from edge.config import CameraConfig, RecordingConfig
 from edge.errors import SegmentIndexError
-from edge.fanout import Subscription
-from edge.index import SegmentIndex
-from edge.packets import MediaPacket, StreamLost
-from edge.reconcile import probe_segment
-from edge.durability import Syncer
-from edge.segment_file import SegmentFile, trim_torn_tail
-from edge.storage import PART_SUFFIX, Layout, fsync_dir, sha256_file
+from edge.recording.durability import Syncer
+from edge.recording.fanout import Subscription
+from edge.recording.index import SegmentIndex
+from edge.recording.packets import MediaPacket, StreamLost
+from edge.recording.reconcile import probe_segment
+from edge.recording.segment_file import SegmentFile, trim_torn_tail
+from edge.recording.storage import PART_SUFFIX, Layout, fsync_dir, sha256_file
 
 logger = logging.getLogger(__name__)
 

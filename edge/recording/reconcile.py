@@ -18,8 +18,8 @@ from pathlib import Path
 
 import av
 
-from edge.index import SegmentIndex
-from edge.storage import PART_SUFFIX, Layout, fsync_dir, parse_segment_name, sha256_file
+from edge.recording.index import SegmentIndex
+from edge.recording.storage import PART_SUFFIX, Layout, fsync_dir, parse_segment_name, sha256_file
 
 logger = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from collections import deque
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from edge.fanout import Fanout
-from edge.h264 import NAL_SPS, iter_nals, nal_type
-from edge.packets import MediaPacket, StreamLost
+from edge.recording.fanout import Fanout
+from edge.recording.h264 import NAL_SPS, iter_nals, nal_type
+from edge.recording.packets import MediaPacket, StreamLost
 
 CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, CLOCK)

@@ -4,7 +4,7 @@ Signaling rides the MQTT command channel (`wire.messages`): `stream.start`
 carries the signed grant; the consent guard judges it (and logs it for the
 owner); if accepted the streamer makes a send-only H.264 peer connection and
 replies with its SDP offer (ICE gathered: no trickle). The hub answers with
-`stream.answer`. Media is the camera's own packets (`edge.tracks`).
+`stream.answer`. Media is the camera's own packets (`edge.streaming.tracks`).
 
 A session ends — and a `stream_ended` event with its duration goes to the hub
 through the durable outbox — when the hub stops it, when its keepalives stop,
@@ -25,17 +25,17 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from edge.config import StreamingConfig
-from edge.consent import ConsentGuard
-from edge.fanout import Fanout
-from edge.masks import MaskedTrack
-from edge.playback import Footage, PlaybackTrack
-from edge.tracks import LiveTrack
+from edge.consent.guard import ConsentGuard
+from edge.recording.fanout import Fanout
+from edge.streaming.masks import MaskedTrack
+from edge.streaming.playback import Footage, PlaybackTrack
+from edge.streaming.tracks import LiveTrack
 from wire import consent as c
 from wire import messages as m
 from wire import rtc
@@ -108,7 +108,7 @@ class Streamer:
     # -- MQTT commands (paho's thread) -------------------------------------------------
 
     def command_handlers(self) -> dict[type, Callable[[Any], m.ReplyResult]]:
-        """Handlers for the hub's stream commands, by command class (`edge.link.EdgeLink.handle`)."""
+        """Handlers for the hub's stream commands, by command class (`edge.link.mqtt.EdgeLink.handle`)."""
         return {
             m.StreamStart: lambda body: self._call(self._start(body)),
             m.StreamAnswer: lambda body: self._call(self._answer(body)),

@@ -12,15 +12,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from fractions import Fraction
 
 import av
 
-from edge.config import CameraConfig, CaptureConfig, redact_url
+from edge.config import CameraConfig, CaptureConfig
 from edge.errors import CameraError
-from edge.fanout import Fanout
-from edge.h264 import parameter_sets
-from edge.packets import MediaPacket, StreamInfo, StreamLost
+from edge.recording.fanout import Fanout
+from edge.recording.h264 import parameter_sets
+from edge.recording.packets import MediaPacket, StreamInfo, StreamLost
+from wire.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -238,8 +240,6 @@ class CameraCapture:
 
 
 def _with_extradata(info: StreamInfo, extradata: bytes) -> StreamInfo:
-    from dataclasses import replace
-
     return replace(info, extradata=extradata) if extradata else info
 
 

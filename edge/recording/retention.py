@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from edge.config import CameraConfig, RecordingConfig
 from edge.errors import SegmentIndexError
-from edge.index import Segment, SegmentIndex
-from edge.storage import Layout, free_bytes, remove_empty_dirs
+from edge.recording.index import Segment, SegmentIndex
+from edge.recording.storage import Layout, free_bytes, remove_empty_dirs
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import SegmentIndexError
+from edge.sqlite import open_database
 
 SCHEMA_VERSION = 1
 
@@ -142,15 +143,8 @@ class SegmentIndex:
         self.path = path
         self._lock = threading.RLock()
         try:
-            if readonly:
-                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 5000")
+            self._db = open_database(path, readonly=readonly)
             if not readonly:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
         except sqlite3.Error as exc:
             raise SegmentIndexError(f"cannot open index {path}: {exc}") from exc

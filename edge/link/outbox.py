@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 import threading
 import uuid
 from pathlib import Path
 
+from edge.sqlite import open_database
 from wire import messages as m
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,7 @@ DEFAULT_CAPACITY = 1_000_000
 
 class Outbox:
     def __init__(self, path: Path, *, capacity: int = DEFAULT_CAPACITY):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_database(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                          "payload BLOB NOT NULL)")

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import av
 
-from edge.durability import Syncer
-from edge.h264 import annexb_extradata, has_parameter_sets
-from edge.packets import MediaPacket, StreamInfo
+from edge.recording.durability import Syncer
+from edge.recording.h264 import annexb_extradata, has_parameter_sets
+from edge.recording.packets import MediaPacket, StreamInfo
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+frag_every_frame"
 

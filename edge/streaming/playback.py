@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +30,8 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.bitstream import BitStreamFilterContext
 
-from edge.index import Segment, SegmentIndex
-from edge.tracks import CLOCK, TIME_BASE
+from edge.recording.index import Segment, SegmentIndex
+from edge.streaming.tracks import CLOCK, TIME_BASE
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,15 @@ class Footage:
                         yield Frame(bytes(out), at_us, keyframe, after_gap)
             except av.FFmpegError as exc:  # a torn tail (the recorder is mid-frame) or a damaged file
                 log.debug("playback of %s stops reading %s: %s", self.camera, segment.path, exc)
+
+
+def footage_reader(index: SegmentIndex, recordings: Path) -> Callable[[str, int, int], Footage]:
+    """The streamer's `footage_for` on this box: a camera's recorded frames from start_us to end_us."""
+
+    def footage_for(camera: str, start_us: int, end_us: int) -> Footage:
+        return Footage(index, recordings, camera, start_us=start_us, end_us=end_us)
+
+    return footage_for
 
 
 class Pacer:

@@ -24,8 +24,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.hotlist import HotListStore
-from edge.outbox import Outbox
+from edge.link.hotlist import HotListStore
+from edge.link.outbox import Outbox
 from provisioning.identity import Identity
 from wire import messages as m
 from wire import topics

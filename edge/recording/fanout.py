@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from edge.packets import MediaPacket, StreamInfo, StreamLost
+from edge.recording.packets import MediaPacket, StreamInfo, StreamLost
 
 Item = MediaPacket | StreamLost
 
