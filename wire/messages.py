@@ -4,7 +4,7 @@ Every payload is JSON produced and parsed by these pydantic models with
 ``extra="forbid"``; anything else is rejected with a `WireError` naming the
 problem (and the receiver logs it and carries on). Events carry an idempotent
 id and a per-appliance sequence number from the appliance's durable outbox, so
-the hub can store each exactly once and in order (see `edge.outbox`).
+the hub can store each exactly once and in order (see `edge.link.outbox`).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from edge.consent import judge
 from edge.consent.store import ALL_CAMERAS, ConsentStore
+from edge.link.witness import LogForked, Witness
 from wire import checkpoint as cp
 from wire import consent as c
 from wire import messages as m
@@ -41,12 +42,12 @@ def _now() -> dt.datetime:
 
 class ConsentGuard:
     def __init__(self, path: Path, *, device_id: str = "", cameras: list[str] = (), grant_key_pem: str = "",
-                 audit_key_pem: str = "", audit_origin: str = "", witness=None):
+                 audit_key_pem: str = "", audit_origin: str = "", witness: Witness | None = None):
         """Without keys (the owner's pause/resume command) the guard can pause and read, but judges nothing."""
         self.device_id, self.cameras, self.audit_origin = device_id, set(cameras), audit_origin
         self.grant_key = serialization.load_pem_public_key(grant_key_pem.encode()) if grant_key_pem else None
         self.audit_key = serialization.load_pem_public_key(audit_key_pem.encode()) if audit_key_pem else None
-        self.witness = witness  # edge.link.witness.Witness: a grant's checkpoint must agree with the witnessed log
+        self.witness: Witness | None = witness  # a grant's checkpoint must agree with the witnessed log
         self.store = ConsentStore(path)
         self._cache_lock = threading.Lock()
         self._verified: dict[str, tuple[str, c.PolicyDocument]] = {}  # camera → (signed text, its document)
@@ -137,8 +138,6 @@ class ConsentGuard:
     def _witness_problem(self, grant: c.Grant) -> str | None:
         if self.witness is None:
             return None
-        from edge.link.witness import LogForked
-
         try:
             self.witness.vouch(grant.audit_checkpoint)
         except LogForked as exc:
