@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from hub.access.errors import AccessError
 from hub.access.service import AccessService
-from hub.api import audit_log, auth, consent, enrolment, hotlists, registry, streams
+from hub.api import audit_log, auth, boundary, consent, enrolment, hotlists, registry, streams
 from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
@@ -78,6 +78,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.hub = hub
     app.state.access = AccessService(hub)
     app.add_exception_handler(AccessError, _access_error)
+    boundary.install(app, max_body_bytes=settings.max_body_bytes)
     for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams):
         app.include_router(module.router)
 

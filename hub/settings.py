@@ -46,6 +46,13 @@ class HubSettings(BaseSettings):
     ] = "canvass-hub/audit"
     checkpoint_interval_s: Annotated[float, Field(ge=0.2, le=60, description=(
         "How often a new signed checkpoint is issued while audit entries arrive."))] = 2.0
+    footage_max_age_days: Annotated[int, Field(ge=1, le=366, description=(
+        "Oldest footage anyone may ask for: what an appliance's buffer holds (30 days by design)."))] = 30
+    footage_max_window_s: Annotated[int, Field(ge=60, le=86400, description=(
+        "Longest footage window of one request or playback session, per camera."))] = 2 * 3600
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024, description=(
+        "Largest request body the API reads; larger ones are refused with 413 before they are parsed."))
+    ] = 1024 * 1024
     ice_host_addresses: Annotated[list[str], Field(max_length=8, description=(
         "Addresses the hub offers as WebRTC host candidates (empty: every interface); list 127.0.0.1 when "
         "appliances or browsers are on the same machine."))] = []

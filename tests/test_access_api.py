@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from hub.tables import AuditEntry, Role
@@ -9,6 +11,9 @@ from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
 
 REASON = "armed robbery reported at the corner store"
+#: Five minutes of yesterday's footage: inside what any box keeps, whenever the test runs.
+_YESTERDAY = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=1)
+WINDOW = (_YESTERDAY.isoformat(), (_YESTERDAY + dt.timedelta(minutes=5)).isoformat())
 OPEN = {"sharing": "always", "modes": ["live", "playback"], "max_session_s": 900}
 
 
@@ -62,10 +67,10 @@ def test_access_requests_are_checked_and_audited_first(hub_api: HubApi):
         r = c.post("/api/access", json=request)
         assert r.status_code == 403 and "does not allow live" in r.json()["detail"]
         r = c.post("/api/access", json={**request, "mode": "playback", "duration_s": 3600,
-                                        "window_from": "2026-11-20T10:00:00Z", "window_to": "2026-11-20T10:05:00Z"})
+                                        "window_from": WINDOW[0], "window_to": WINDOW[1]})
         assert r.status_code == 403 and "maximum session" in r.json()["detail"]
-        r = c.post("/api/access", json={**request, "mode": "playback", "window_from": "2026-11-20T10:00:00Z",
-                                        "window_to": "2026-11-20T10:05:00Z"})
+        r = c.post("/api/access", json={**request, "mode": "playback", "window_from": WINDOW[0],
+                                        "window_to": WINDOW[1]})
         # Every check passed: the grant is audited and signed; no broker in this test, so the box is unreachable.
         assert r.status_code == 503 and r.json()["detail"].startswith("granted, but")
     assert actions(hub_api) == [("access.request", "denied")] + [("consent.change", "success")] + \

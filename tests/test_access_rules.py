@@ -32,12 +32,19 @@ def test_the_hubs_policy_check(policy, mode, duration_s, why):
     assert rules.policy_refusal(policy, mode, duration_s, MONDAY_NOON) == why
 
 
-def test_recorded_footage_needs_a_window_that_starts_before_it_ends():
-    later = MONDAY_NOON + dt.timedelta(minutes=5)
-    assert rules.window_problem("live", None, None) is None
-    assert rules.window_problem("playback", MONDAY_NOON, later) is None
-    for window in ((None, later), (MONDAY_NOON, None), (later, MONDAY_NOON), (MONDAY_NOON, MONDAY_NOON)):
-        assert rules.window_problem("clip", *window) == "playback and clip need window_from < window_to"
+def test_recorded_footage_needs_a_window_a_box_can_still_serve():
+    bounds = dict(now=MONDAY_NOON, max_age_s=30 * 86400, max_length_s=7200)
+    before = MONDAY_NOON - dt.timedelta(minutes=5)
+    assert rules.window_problem("live", None, None, **bounds) is None
+    assert rules.window_problem("playback", before, MONDAY_NOON, **bounds) is None
+    for window in ((None, before), (before, None), (MONDAY_NOON, before), (before, before)):
+        assert rules.window_problem("clip", *window, **bounds) == "playback and clip need window_from < window_to"
+    ten_years = (MONDAY_NOON - dt.timedelta(days=3650), MONDAY_NOON)
+    assert rules.window_problem("clip", *ten_years, **bounds) == "the footage window is longer than 7200 s"
+    in_2100 = (dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2100, 1, 1, 1, tzinfo=dt.timezone.utc))
+    assert rules.window_problem("playback", *in_2100, **bounds) == "the footage window starts in the future"
+    old = (MONDAY_NOON - dt.timedelta(days=31), MONDAY_NOON - dt.timedelta(days=31) + dt.timedelta(hours=1))
+    assert "more than 30 days ago" in rules.window_problem("playback", *old, **bounds)
 
 
 def grant(**overrides) -> c.Grant:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,9 @@ from wire import messages as m
 
 REPO = Path(__file__).resolve().parents[1]
 REASON = "armed robbery reported at the corner store"
+#: Five minutes of yesterday's footage: inside what any box keeps, whenever the test runs.
+_YESTERDAY = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=1)
+WINDOW = (_YESTERDAY.isoformat(), (_YESTERDAY + dt.timedelta(minutes=5)).isoformat())
 
 
 def appliance_with_guard(root: Path, identity) -> tuple[SimAppliance, ConsentGuard]:
@@ -120,7 +124,7 @@ def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_p
             c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "request_only", "modes": ["playback"]})
         eventually(lambda: guard.policy("front").version == 2, what="policy v2 on the box")
         footage = {"camera_id": camera_id, "mode": "playback", "purpose": "violent_crime", "reason": REASON, "case_number": "2026-000902",
-                   "window_from": "2026-11-20T10:00:00Z", "window_to": "2026-11-20T10:05:00Z"}
+                   "window_from": WINDOW[0], "window_to": WINDOW[1]}
         with hub_stack.client(analyst) as c:
             r = c.post("/api/access", json=footage)
             assert r.status_code == 202 and r.json()["status"] == "pending_owner_approval"

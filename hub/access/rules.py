@@ -24,10 +24,20 @@ def policy_refusal(policy: c.Policy | None, mode: c.AccessMode, duration_s: int,
     return None
 
 
-def window_problem(mode: c.AccessMode, window_from: dt.datetime | None, window_to: dt.datetime | None) -> str | None:
-    """Recorded footage (playback, clip) needs a window that starts before it ends."""
-    if mode != "live" and (window_from is None or window_to is None or window_to <= window_from):
+def window_problem(mode: c.AccessMode, window_from: dt.datetime | None, window_to: dt.datetime | None, *,
+                   now: dt.datetime, max_age_s: int, max_length_s: int) -> str | None:
+    """Recorded footage (playback, clip) needs a window that starts before it ends, no longer than
+    `max_length_s`, starting in what a box can still hold (the last `max_age_s`) and not in the future."""
+    if mode == "live":
+        return None
+    if window_from is None or window_to is None or window_to <= window_from:
         return "playback and clip need window_from < window_to"
+    if (window_to - window_from).total_seconds() > max_length_s:
+        return f"the footage window is longer than {max_length_s} s"
+    if window_from > now:
+        return "the footage window starts in the future"
+    if (now - window_from).total_seconds() > max_age_s:
+        return f"the footage window starts more than {max_age_s // 86400} days ago: no appliance keeps it"
     return None
 
 

@@ -96,8 +96,16 @@ class AccessService:
     # -- the hub's checks ---------------------------------------------------------------
 
     def clear(self, ask: Ask, camera_id: int, source: str) -> Target:
-        """The hub's own checks of `ask` for `camera_id`: the camera's consent in force, its mode, schedule and
-        maximum session. AccessRefused (404 for no such camera; 403 audited, for a refusal) otherwise."""
+        """The hub's own checks of `ask` for `camera_id`: its footage window, the camera's consent in force, its
+        mode, schedule and maximum session. AccessRefused (422 for a window no box can serve; 404 for no such
+        camera; 403 audited, for a refusal) otherwise."""
+        settings = self.services.settings
+        window_from, window_to = ask.window or (None, None)
+        problem = rules.window_problem(ask.mode, window_from, window_to, now=utcnow(),
+                                       max_age_s=settings.footage_max_age_days * 86400,
+                                       max_length_s=settings.footage_max_window_s)
+        if problem:
+            raise AccessRefused(problem, 422)
         with self.services.db.session() as session:
             camera = session.get(Camera, camera_id)
             if camera is None:
@@ -121,9 +129,6 @@ class AccessService:
 
     def request(self, ask: Ask, camera_id: int, source: str) -> AccessResult:
         """Check, then grant and present; a `request_only` camera's request waits for its owner instead."""
-        problem = rules.window_problem(ask.mode, *(ask.window or (None, None)))
-        if problem:
-            raise AccessRefused(problem, 422)
         target = self.clear(ask, camera_id, source)
         if target.policy.sharing == "request_only":
             return self._park(ask, camera_id, source)

@@ -14,12 +14,13 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub import audit
 from hub.access.grants import current_consent
 from hub.access.service import AccessResult, Ask, Purpose
+from hub.api.boundary import Id, Moment
 from hub.api.deps import AccessDep, HubDep, SessionDep, UserDep, client_address, require
 from hub.api.registry import owned_business, visible_camera
 from hub.tables import Appliance, Camera, ConsentVersion, FootageRequest, Role, User
@@ -43,7 +44,7 @@ def _out(row: ConsentVersion) -> ConsentOut:
 
 
 @router.get("/cameras/{camera_id}/consent", response_model=ConsentOut)
-def get_consent(camera_id: int, session: SessionDep, user: UserDep) -> ConsentOut:
+def get_consent(camera_id: Id, session: SessionDep, user: UserDep) -> ConsentOut:
     visible_camera(session, user, camera_id)
     row = current_consent(session, camera_id)
     if row is None:
@@ -52,14 +53,14 @@ def get_consent(camera_id: int, session: SessionDep, user: UserDep) -> ConsentOu
 
 
 @router.get("/cameras/{camera_id}/consent/history", response_model=list[ConsentOut])
-def consent_history(camera_id: int, session: SessionDep, user: UserDep) -> list[ConsentOut]:
+def consent_history(camera_id: Id, session: SessionDep, user: UserDep) -> list[ConsentOut]:
     visible_camera(session, user, camera_id)
     return [_out(r) for r in session.scalars(select(ConsentVersion).where(ConsentVersion.camera_id == camera_id)
                                              .order_by(ConsentVersion.version))]
 
 
 @router.put("/cameras/{camera_id}/consent", response_model=ConsentOut)
-def set_consent(camera_id: int, policy: c.Policy, request: Request, hub: HubDep, access: AccessDep,
+def set_consent(camera_id: Id, policy: c.Policy, request: Request, hub: HubDep, access: AccessDep,
                 user: UserDep) -> ConsentOut:
     with hub.db.session() as session:
         camera = visible_camera(session, user, camera_id)
@@ -85,8 +86,8 @@ class AccessIn(BaseModel):
     reason: Annotated[str, Field(min_length=10, max_length=2000, description="Why: free text, kept.")]
     case_number: Annotated[str, Field(min_length=3, max_length=100)]
     duration_s: Annotated[int, Field(ge=10, le=24 * 3600)] = 600
-    window_from: AwareDatetime | None = None
-    window_to: AwareDatetime | None = None
+    window_from: Moment | None = None
+    window_to: Moment | None = None
 
 
 class AccessOut(BaseModel):
@@ -150,6 +151,6 @@ class DecisionIn(BaseModel):
 
 
 @router.post("/requests/{request_id}/decision", response_model=AccessOut, tags=["consent"])
-def decide(request_id: int, body: DecisionIn, request: Request, access: AccessDep, user: UserDep) -> AccessOut:
+def decide(request_id: Id, body: DecisionIn, request: Request, access: AccessDep, user: UserDep) -> AccessOut:
     """The owner approves or denies; an approval is audited, then granted and presented to the appliance."""
     return _access_out(access.decide(user, request_id, body.approve, body.note, client_address(request)))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub import audit, enrolment
+from hub.api.boundary import Id
 from hub.api.deps import AdminDep, HubDep, SessionDep, UserDep, client_address
 from hub.api.registry import owned_business
 from hub.services import HubServices
@@ -36,7 +37,7 @@ class ClaimCodeOut(BaseModel):
 
 
 @router.post("/businesses/{business_id}/claim-codes", response_model=ClaimCodeOut, status_code=201)
-def create_claim_code(business_id: int, body: ClaimCodeIn, request: Request, hub: HubDep, session: SessionDep,
+def create_claim_code(business_id: Id, body: ClaimCodeIn, request: Request, hub: HubDep, session: SessionDep,
                       user: UserDep) -> ClaimCodeOut:
     business = owned_business(session, user, business_id)
     site = None

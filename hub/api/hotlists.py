@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub import audit, hotlist
+from hub.api.boundary import Id, Moment
 from hub.api.deps import HubDep, require
 from hub.tables import HotListItem, Role, User
 from wire.messages import Plate
@@ -23,7 +24,7 @@ class HotListIn(BaseModel):
     plate: Plate
     list_name: Annotated[str, Field(min_length=1, max_length=100)]
     reason: Annotated[str, Field(min_length=3, max_length=500)]
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
 
 
 class HotListOut(BaseModel):
@@ -65,7 +66,7 @@ def add_entry(body: HotListIn, request: Request, hub: HubDep, user: Editor) -> H
 
 
 @router.delete("/{entry_id}", status_code=204)
-def remove_entry(entry_id: int, request: Request, hub: HubDep, user: Editor) -> None:
+def remove_entry(entry_id: Id, request: Request, hub: HubDep, user: Editor) -> None:
     with hub.db.session() as session:
         item = session.get(HotListItem, entry_id)
         if item is None:

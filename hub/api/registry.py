@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.access.rules import changes_business, sees_business
+from hub.api.boundary import Id
 from hub.api.deps import AdminDep, SessionDep, UserDep, client_address
 from hub.tables import Appliance, Business, Camera, CameraStatusValue, PlateSharing, Role, Site, User
 
@@ -119,7 +120,7 @@ def list_businesses(session: SessionDep, user: UserDep) -> list[BusinessOut]:
 
 
 @router.post("/businesses/{business_id}/sites", response_model=SiteOut, status_code=201)
-def create_site(business_id: int, body: SiteIn, request: Request, session: SessionDep, user: UserDep) -> SiteOut:
+def create_site(business_id: Id, body: SiteIn, request: Request, session: SessionDep, user: UserDep) -> SiteOut:
     owned_business(session, user, business_id)
     site = Site(business_id=business_id, **body.model_dump())
     session.add(site)
@@ -130,7 +131,7 @@ def create_site(business_id: int, body: SiteIn, request: Request, session: Sessi
 
 
 @router.get("/businesses/{business_id}/sites", response_model=list[SiteOut])
-def list_sites(business_id: int, session: SessionDep, user: UserDep) -> list[SiteOut]:
+def list_sites(business_id: Id, session: SessionDep, user: UserDep) -> list[SiteOut]:
     business = _business(session, user, business_id)
     return [SiteOut(id=s.id, business_id=s.business_id, name=s.name, address=s.address, latitude=s.latitude,
                     longitude=s.longitude) for s in business.sites]
@@ -173,12 +174,12 @@ def visible_camera(session: Session, user: User, camera_id: int) -> Camera:
 
 
 @router.get("/cameras/{camera_id}", response_model=CameraOut)
-def get_camera(camera_id: int, session: SessionDep, user: UserDep) -> CameraOut:
+def get_camera(camera_id: Id, session: SessionDep, user: UserDep) -> CameraOut:
     return camera_out(visible_camera(session, user, camera_id))
 
 
 @router.patch("/cameras/{camera_id}", response_model=CameraOut)
-def update_camera(camera_id: int, body: CameraPatch, request: Request, session: SessionDep,
+def update_camera(camera_id: Id, body: CameraPatch, request: Request, session: SessionDep,
                   user: UserDep) -> CameraOut:
     camera = visible_camera(session, user, camera_id)
     owned_business(session, user, camera.appliance.business_id)

@@ -1,0 +1,119 @@
+"""What an outsider found on the hub's edges, each a 4xx now: huge bodies, numbers and times out of range,
+NaN, lone surrogates, echoed input, footage windows no box can hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from hub.api.boundary import BodyError, check_json
+from tests.hub_support import HubApi, HubServer
+from tests.test_access_api import OPEN, REASON, setup
+
+
+@pytest.fixture
+def hub_api(tmp_path: Path):
+    api = HubApi(tmp_path)
+    api.business_with_owner("Corner shop")  # and the admin, signed in
+    yield api
+    api.close()
+
+
+def strict_client(api: HubApi, token: str | None = None) -> TestClient:
+    """A client that turns a server error into a 500 response instead of raising it in the test."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return TestClient(api.app, headers=headers, raise_server_exceptions=False)
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_parsed(tmp_path: Path):
+    api = HubApi(tmp_path, max_body_bytes=64 * 1024)
+    server = HubServer(api.hub)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        huge = json.dumps({"code": "x" * (4 * 1024 * 1024), "csr_pem": "y"}).encode()
+        response = httpx.post(f"{url}/api/enroll", content=huge, headers={"content-type": "application/json"},
+                              timeout=30)
+        assert response.status_code == 413 and len(response.content) < 200
+        assert "larger than 65536 bytes" in response.json()["detail"]
+
+        def chunks():  # no Content-Length: the limit is applied while the body streams in
+            for _ in range(64):
+                yield b"x" * 8192
+
+        streamed = httpx.post(f"{url}/api/enroll", content=chunks(), headers={"content-type": "application/json"},
+                              timeout=30)
+        assert streamed.status_code == 413
+        assert httpx.get(f"{url}/api/health", timeout=5).json()["ok"] is True
+    finally:
+        server.stop()
+        api.close()
+
+
+def test_validation_errors_never_echo_the_input(hub_api: HubApi):
+    secret_looking = "S3CRET-" + "q" * 200
+    with strict_client(hub_api) as c:
+        response = c.post("/api/enroll", json={"code": secret_looking, "csr_pem": "y"})
+    assert response.status_code == 422
+    assert "S3CRET" not in response.text and "qqqq" not in response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "code"]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"name": NaN}', b'{"name": Infinity}', b'{"name": -Infinity}', b'{"name": 1e400}',
+    b'{"name": "bakery", "extra": 9223372036854775808}', b'{"name": -9223372036854775809}',
+    b'{"name": "ab\\ud800cd"}', b'{"name\\udfff": "x"}', b'[' * 100 + b']' * 100,
+])
+def test_json_the_hub_cannot_keep_is_a_clear_422(hub_api: HubApi, body: bytes):
+    with strict_client(hub_api, hub_api.admin_token) as c:
+        response = c.post("/api/businesses", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert "bakery" not in response.text and "ab" not in response.json()["detail"][:2]
+
+
+def test_json_that_fits_passes_the_guard():
+    check_json(b'{"a": [1, -9223372036854775808, 9223372036854775807, 1.5, "caf\\u00e9 \\ud83d\\ude00", true]}')
+    with pytest.raises(BodyError):
+        check_json(b'{"a": 9223372036854775808}')
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("get", f"/api/cameras/{2**63}", None),
+    ("get", f"/api/cameras/{2**64}/consent", None),
+    ("put", f"/api/cameras/{2**63}/consent", {"sharing": "off"}),
+    ("post", "/api/access", {"camera_id": 2**63, "mode": "live", "purpose": "other", "reason": REASON,
+                             "case_number": "2026-1"}),
+    ("post", "/api/access", {"camera_id": 1, "mode": "playback", "purpose": "other", "reason": REASON,
+                             "case_number": "2026-1", "window_from": "0001-01-01T00:00:00+14:00",
+                             "window_to": "0001-01-01T01:00:00+14:00"}),
+    ("get", "/api/audit/entries?since=0001-01-01T00:00:00%2B14:00", None),
+])
+def test_numbers_and_times_out_of_range_are_a_4xx_not_a_500(hub_api: HubApi, method: str, path: str, body):
+    with strict_client(hub_api, hub_api.admin_token) as c:
+        response = c.request(method.upper(), path, json=body)
+    assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
+
+
+def test_footage_windows_no_box_can_hold_are_refused(hub_api: HubApi):
+    camera, owner, _, analyst = setup(hub_api)
+    with hub_api.client(owner) as c:
+        c.put(f"/api/cameras/{camera}/consent", json={**OPEN, "modes": ["playback", "clip"]})
+    now = dt.datetime.now(dt.timezone.utc)
+    cases = {
+        "in 2100": ("2100-01-01T00:00:00Z", "2100-01-01T00:05:00Z", "starts in the future"),
+        "ten years long": ((now - dt.timedelta(days=3650)).isoformat(), now.isoformat(), "longer than 7200 s"),
+        "before the buffer": ((now - dt.timedelta(days=45)).isoformat(),
+                              (now - dt.timedelta(days=45) + dt.timedelta(minutes=5)).isoformat(), "30 days ago"),
+    }
+    request = {"camera_id": camera, "mode": "clip", "purpose": "property_crime", "reason": REASON,
+               "case_number": "2026-000321"}
+    with hub_api.client(analyst) as c:
+        for name, (start, end, why) in cases.items():
+            response = c.post("/api/access", json={**request, "window_from": start, "window_to": end})
+            assert response.status_code == 422 and why in response.json()["detail"], (name, response.text)
+
