@@ -118,11 +118,12 @@ def main() -> int:
     result: dict = {"bench": "audit", "machine": f"{platform.machine()} {os.cpu_count()} cores, "
                     f"{platform.platform()}"}
     try:
-        hub = HubServices(HubSettings(data_dir=root / "hub", mqtt_enabled=False))
+        hub = HubServices(HubSettings(data_dir=root / "hub", mqtt_enabled=False, environment="development"))
         result["append_per_s_sqlite"] = round(append_rate(hub, args.appends))
         result["append_per_s_sqlite_1000_per_txn"] = round(append_rate(hub, args.appends, per_transaction=1000))
         if args.postgres_url:
-            pg = HubServices(HubSettings(data_dir=root / "hub-pg", database_url=args.postgres_url, mqtt_enabled=False))
+            pg = HubServices(HubSettings(data_dir=root / "hub-pg", database_url=args.postgres_url, mqtt_enabled=False,
+                                         environment="development"))
             result["append_per_s_postgresql"] = round(append_rate(pg, args.appends))
             result["append_per_s_postgresql_1000_per_txn"] = round(append_rate(pg, args.appends, per_transaction=1000))
             pg.close()

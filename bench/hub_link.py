@@ -97,7 +97,7 @@ def main() -> int:
     env = {**os.environ, "CANVASS_HUB_BROKER_PORT": str(mqtt_port), "CANVASS_HUB_BROKER_USER": getpass.getuser(),
            "CANVASS_HUB_BROKER_PID_FILE": str(data / "broker" / "mosquitto.pid")}
     hub_cli = [sys.executable, "-m", "hub.cli", "--data", str(data)]
-    subprocess.run(hub_cli + ["broker-config"], env=env, check=True, capture_output=True, cwd=REPO)
+    subprocess.run(hub_cli + ["init"], env=env, check=True, capture_output=True, cwd=REPO)
     subprocess.run(hub_cli + ["create-admin", "--username", "admin", "--password-stdin"], env=env, check=True,
                    input="bench-admin-password\n", text=True, capture_output=True, cwd=REPO)
     broker_log = open(root / "mosquitto.log", "wb")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from hub import audit
 from hub.services import HubServices
 from hub.tables import Role, User
 from hub.security import PasswordPolicyError, hash_password
-from hub.settings import HubSettings
+from hub.settings import SECRET_FILE, HubSettings, new_secret, read_secret
+from provisioning.keys import write_private
 
 
 def settings_from(args: argparse.Namespace) -> HubSettings:
@@ -50,6 +52,21 @@ def create_admin(hub: HubServices, args: argparse.Namespace) -> int:
                      object=f"user:{args.username}", source="local", role=Role.ADMIN.value)
     print(f"admin {args.username!r} created")
     return 0
+
+
+def write_secret(data_dir: Path) -> bool:
+    """Give the hub at `data_dir` a server secret of its own (0600) unless it has one; True if one was made."""
+    path = data_dir / "keys" / SECRET_FILE
+    if read_secret(path) is not None:
+        return False
+    write_private(path, new_secret().encode())
+    return True
+
+
+def init(hub: HubServices, args: argparse.Namespace) -> int:
+    """The files a hub needs before `run`: its server secret (made by `main`) and the broker's files."""
+    print(f"server secret in {hub.settings.keys_dir / SECRET_FILE}")
+    return broker_config(hub, args)
 
 
 def broker_config(hub: HubServices, args: argparse.Namespace) -> int:
@@ -92,6 +109,11 @@ def run(hub: HubServices, args: argparse.Namespace) -> int:
 
     from hub.app import create_app
 
+    files = hub.broker_files
+    if hub.settings.mqtt_enabled and not (files.hub_cert.exists() and files.hub_key.exists() and files.ca.exists()):
+        print(f"canvass-hub: the broker's files are missing in {files.directory}: run "
+              f"`canvass-hub --data {hub.settings.data_dir} init` first", file=sys.stderr)
+        return 2
     uvicorn.run(create_app(hub.settings, hub), host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -107,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     p_admin = sub.add_parser("create-admin", help="create an admin account")
     p_admin.add_argument("--username", required=True)
     p_admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p_init = sub.add_parser("init", help="make the hub's server secret (once) and write the broker's files")
+    p_init.add_argument("--broker-host", default=None, help="address the broker listens on and appliances use")
+    p_init.add_argument("--broker-port", type=int, default=None)
     p_broker = sub.add_parser("broker-config", help="write mosquitto's config, ACL, CRL and certificates")
     p_broker.add_argument("--broker-host", default=None, help="address the broker listens on and appliances use")
     p_broker.add_argument("--broker-port", type=int, default=None)
@@ -120,14 +145,18 @@ def main(argv: list[str] | None = None) -> int:
                           help="first moment to leave out, ISO 8601")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "init" and not os.environ.get("CANVASS_HUB_SECRET_KEY"):
+        write_secret(args.data or Path(os.environ.get("CANVASS_HUB_DATA_DIR", "hub-data")))
     try:
         settings = settings_from(args)
     except ValidationError as exc:
-        print(f"canvass-hub: bad settings: {exc}", file=sys.stderr)
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        print(f"canvass-hub: bad settings: {problems}", file=sys.stderr)
         return 2
     hub = HubServices(settings)
     try:
-        commands = {"run": run, "create-admin": create_admin, "broker-config": broker_config, "audit": audit_export}
+        commands = {"run": run, "init": init, "create-admin": create_admin, "broker-config": broker_config,
+                    "audit": audit_export}
         return commands[args.command](hub, args)
     finally:
         hub.db.dispose()

@@ -1,12 +1,16 @@
 """Hub settings: pydantic-settings from the environment (CANVASS_HUB_*) and the command line.
 
 Everything a hub keeps lives under `data_dir` unless a setting points
-elsewhere: the SQLite database, the CA and signing keys, the broker's files.
-Outside development the hub refuses to start with the default secret.
+elsewhere: the SQLite database, the CA and signing keys, the broker's files,
+and the server secret (`keys/server-secret`, written by `canvass-hub init`,
+or `CANVASS_HUB_SECRET_KEY`). The environment is production unless it is
+explicitly development; only development has a default secret, and a hub
+without a secret of its own refuses to start.
 """
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -14,22 +18,38 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
+SECRET_FILE = "server-secret"
 
 
 class SettingsError(ValueError):
     pass
 
 
+def read_secret(path: Path) -> str | None:
+    """The server secret stored at `path`, or None if there is none."""
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return secret or None
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(48)
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CANVASS_HUB_", extra="forbid")
 
     environment: Annotated[Literal["development", "production"], Field(
-        description="`production` refuses default secrets and development conveniences.")] = "development"
+        description="`production` (the default) refuses default secrets and development conveniences.")
+    ] = "production"
     data_dir: Annotated[Path, Field(description="Where the hub keeps its database, keys and broker files.")] = Path("hub-data")
     database_url: Annotated[str | None, Field(
         description="SQLAlchemy URL; default SQLite in data_dir (postgresql+psycopg://… for PostgreSQL).")] = None
-    secret_key: Annotated[str, Field(min_length=16, repr=False,
-                                     description="Server secret (pepper for claim codes and tokens).")] = DEVELOPMENT_SECRET
+    secret_key: Annotated[str | None, Field(min_length=16, max_length=512, repr=False, description=(
+        "Server secret (pepper for claim codes and tokens); default: data_dir/keys/server-secret, written by "
+        "`canvass-hub init`."))] = None
     session_ttl_s: Annotated[int, Field(ge=60, le=7 * 86400, description="Sign-in session lifetime.")] = 12 * 3600
     lockout_failures: Annotated[int, Field(ge=1, le=100, description="Failed sign-ins that lock an account.")] = 5
     lockout_window_s: Annotated[int, Field(ge=60, le=86400, description="Window for counting failed sign-ins.")] = 15 * 60
@@ -62,7 +82,14 @@ class HubSettings(BaseSettings):
     ca_dir: Annotated[Path | None, Field(description="CA key and certificate; default data_dir/ca.")] = None
 
     @model_validator(mode="after")
-    def _production_has_secrets(self) -> "HubSettings":
+    def _has_its_own_secret(self) -> "HubSettings":
+        if self.secret_key is None:
+            self.secret_key = read_secret(self.keys_dir / SECRET_FILE)
+        if self.secret_key is None and self.environment == "development":
+            self.secret_key = DEVELOPMENT_SECRET
+        if self.secret_key is None:
+            raise ValueError(f"no server secret: run `canvass-hub --data {self.data_dir} init` (it writes "
+                             f"{self.keys_dir / SECRET_FILE}) or set CANVASS_HUB_SECRET_KEY")
         if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError("secret_key is the development default; set CANVASS_HUB_SECRET_KEY outside development")
         return self

@@ -86,7 +86,7 @@ class DemoHub:
     def start(self) -> None:
         if self.data.exists():
             shutil.rmtree(self.data)  # a fresh hub each run: new CA, new users, new passwords
-        self._hub("broker-config")
+        self._hub("init")  # the hub's own server secret (0600, under its data) and the broker's files
         admin_password = secrets.token_urlsafe(12)
         self._hub("create-admin", "--username", "admin", "--password-stdin", input=admin_password + "\n")
         self.users["admin"] = admin_password

@@ -13,6 +13,7 @@ import uvicorn
 
 from hub.app import create_app
 from hub.broker import BrokerFiles
+from hub.cli import write_secret
 from hub.services import HubServices
 from sim.process import free_port, port_open
 from tests.edge_support import wait_for
@@ -133,6 +134,7 @@ class HubStack(ApiHelpers):
 
         self.root = root
         port = free_port()
+        write_secret(root / "hub")  # as `canvass-hub init` does, so the CLI finds it too
         self.settings = HubSettings(data_dir=root / "hub", broker_port=port, database_url=database_url,
                                     broker_pid_file=root / "hub" / "broker" / "mosquitto.pid",
                                     broker_user=getpass.getuser(), ice_host_addresses=["127.0.0.1"])
@@ -181,6 +183,7 @@ class HubApi(ApiHelpers):
         from hub.app import create_app
         from hub.settings import HubSettings
 
+        write_secret(root / "hub")  # as `canvass-hub init` does, so the CLI finds it too
         self.settings = HubSettings(data_dir=root / "hub", database_url=database_url, mqtt_enabled=False,
                                     **settings)
         self.hub = HubServices(self.settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from hub.tables import Appliance, AuditEntry, Camera, Role
-from hub.settings import HubSettings
+from hub.settings import DEVELOPMENT_SECRET, HubSettings
 from tests.hub_support import HubApi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,11 +161,39 @@ def test_bad_input_gets_clear_errors(hub_api: HubApi):
 
 def test_production_refuses_the_default_secret(tmp_path: Path):
     with pytest.raises(ValidationError, match="development default"):
-        HubSettings(environment="production", data_dir=tmp_path)
+        HubSettings(environment="production", data_dir=tmp_path, secret_key=DEVELOPMENT_SECRET)
     HubSettings(environment="production", data_dir=tmp_path, secret_key="x" * 32)
 
 
+def test_a_hub_without_a_secret_of_its_own_refuses_to_start_unless_told_it_is_development(tmp_path: Path):
+    with pytest.raises(ValidationError, match="no server secret: run `canvass-hub --data .* init`"):
+        HubSettings(data_dir=tmp_path)  # production is the default
+    assert HubSettings(environment="development", data_dir=tmp_path).secret_key == DEVELOPMENT_SECRET
+    cli = [sys.executable, "-m", "hub.cli", "--data", str(tmp_path / "hub")]
+    refused = subprocess.run([*cli, "run"], capture_output=True, text=True, cwd=REPO, timeout=60,
+                             env={k: v for k, v in os.environ.items() if not k.startswith("CANVASS_HUB_")})
+    assert refused.returncode == 2 and "no server secret" in refused.stderr and "Traceback" not in refused.stderr
+    made = subprocess.run([*cli, "init"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert made.returncode == 0, made.stderr
+    secret_file = tmp_path / "hub" / "keys" / "server-secret"
+    assert secret_file.stat().st_mode & 0o777 == 0o600 and len(secret_file.read_text()) >= 48
+    first = secret_file.read_text()
+    assert subprocess.run([*cli, "init"], capture_output=True, cwd=REPO, timeout=60).returncode == 0
+    assert secret_file.read_text() == first  # init never replaces a secret (tokens and claim codes depend on it)
+    assert HubSettings(data_dir=tmp_path / "hub").secret_key == first
+
+
+def test_run_before_init_says_what_to_run(tmp_path: Path):
+    env = {**os.environ, "CANVASS_HUB_SECRET_KEY": "s" * 40}
+    done = subprocess.run([sys.executable, "-m", "hub.cli", "--data", str(tmp_path / "hub"), "run"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60, env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"run `canvass-hub --data {tmp_path / 'hub'} init` first" in done.stderr
+
+
 def test_create_admin_cli_non_interactive(tmp_path: Path):
+    subprocess.run([sys.executable, "-m", "hub.cli", "--data", str(tmp_path / "hub"), "init"], check=True,
+                   capture_output=True, cwd=REPO, timeout=60)
     cmd = [sys.executable, "-m", "hub.cli", "--data", str(tmp_path / "hub"), "create-admin", "--username", "root-admin",
            "--password-stdin"]
     weak = subprocess.run(cmd, input="short\n", capture_output=True, text=True, cwd=REPO)
