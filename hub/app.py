@@ -21,6 +21,7 @@ from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
 from hub.streams import StreamService
+from hub.throttle import Throttle
 from wire.rtc import IceSettings
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
                   description="Camera registry, appliance enrolment and the MQTT link to appliances.")
     app.state.hub = hub
     app.state.access = AccessService(hub)
+    app.state.throttle = Throttle(settings.signed_out_attempts_per_minute, 60)
     app.add_exception_handler(AccessError, _access_error)
     boundary.install(app, max_body_bytes=settings.max_body_bytes)
     for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams):

@@ -2,7 +2,8 @@
 
 The broker runs a single TLS listener that requires a client certificate
 signed by the hub's CA and takes the client's identity from its common name
-(`use_identity_as_username`). The ACL names every active appliance
+(`use_identity_as_username`), which is also its MQTT client id whatever the
+client asks for (`use_username_as_clientid`). The ACL names every active appliance
 explicitly and confines it to its own topic tree, with only the directions
 `wire.topics` allows; the hub's own identity reads and writes every device
 tree. Revoked certificates go in the CRL. After changing the ACL or the CRL
@@ -109,6 +110,9 @@ def config_text(files: BrokerFiles, host: str, port: int, *, user: str, log_dest
         f"crlfile {files.crl}",
         "require_certificate true",
         "use_identity_as_username true",
+        # The client id is the certificate's name whatever the client asks for: one box cannot take over
+        # (and so disconnect) another's session by connecting with its id.
+        "use_username_as_clientid true",
         "tls_version tlsv1.2",
         "",
     ])

@@ -70,6 +70,9 @@ class HubSettings(BaseSettings):
         "Oldest footage anyone may ask for: what an appliance's buffer holds (30 days by design)."))] = 30
     footage_max_window_s: Annotated[int, Field(ge=60, le=86400, description=(
         "Longest footage window of one request or playback session, per camera."))] = 2 * 3600
+    signed_out_attempts_per_minute: Annotated[int, Field(ge=1, le=10_000, description=(
+        "Enrolment and key-rotation attempts one address may make per minute (429 beyond; first refusal audited)."))
+    ] = 10
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024, description=(
         "Largest request body the API reads; larger ones are refused with 413 before they are parsed."))
     ] = 1024 * 1024

@@ -10,8 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from hub.api.boundary import BodyError, check_json
+from hub.tables import AuditEntry
+from hub.throttle import Throttle
 from tests.hub_support import HubApi, HubServer
 from tests.test_access_api import OPEN, REASON, setup
 
@@ -117,3 +120,34 @@ def test_footage_windows_no_box_can_hold_are_refused(hub_api: HubApi):
             response = c.post("/api/access", json={**request, "window_from": start, "window_to": end})
             assert response.status_code == 422 and why in response.json()["detail"], (name, response.text)
 
+
+
+def test_the_throttle_admits_its_limit_per_window_and_reports_the_first_refusal():
+    now = [0.0]
+    throttle = Throttle(3, 60, clock=lambda: now[0], max_keys=2)
+    assert [throttle.admit("enroll", "10.0.0.1").allowed for _ in range(3)] == [True] * 3
+    refused = [throttle.admit("enroll", "10.0.0.1") for _ in range(3)]
+    assert [v.allowed for v in refused] == [False] * 3 and [v.first_refusal for v in refused] == [True, False, False]
+    assert refused[0].retry_after_s == 60
+    assert throttle.admit("enroll", "10.0.0.2").allowed and throttle.admit("rotate", "10.0.0.1").allowed
+    now[0] = 61
+    assert throttle.admit("enroll", "10.0.0.1").allowed  # the window moved on (and memory stays bounded)
+
+
+def test_signed_out_callers_cannot_flood_the_audit_log(hub_api: HubApi):
+    """40 bad claim codes from one address (bounded loop): 10 are judged and audited, the rest get 429 and
+    only the first of them is on the record; a failed key rotation names the source, not the claimed box."""
+    with hub_api.client() as c:
+        codes = [c.post("/api/enroll", json={"code": f"AAAAA-BBBBB-CCCCC-{i:05d}", "csr_pem": "x"}).status_code
+                 for i in range(40)]
+        rotate = c.post("/api/enroll/rotate", json={"device_id": "dev-aaaaaaaaaaaa", "csr_pem": "x",
+                                                     "proof_b64": "AAAA"})
+    assert codes[:10] == [403] * 10 and set(codes[10:]) == {429}
+    assert rotate.status_code == 403
+    with hub_api.hub.db.session() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(
+            ["appliance.enroll", "appliance.rotate_key"])).order_by(AuditEntry.leaf_index)).all()
+        assert len(entries) == 12 and all(e.actor == "unauthenticated" and e.source for e in entries)
+        assert "throttled" in entries[10].reason
+        assert entries[11].action == "appliance.rotate_key" and entries[11].details == {
+            "claimed_device_id": "dev-aaaaaaaaaaaa"}

@@ -51,10 +51,10 @@ def enrol(stack: HubStack, root: Path, business: str) -> tuple[Identity, int, st
     return identity, business_id, owner
 
 
-def raw_client(identity: Identity) -> tuple[mqtt.Client, dict]:
+def raw_client(identity: Identity, client_id: str | None = None) -> tuple[mqtt.Client, dict]:
     """A bare MQTT 5 client with an appliance's certificate, recording what the broker answers."""
     seen: dict = {"connect": None, "disconnect": None, "puback": {}, "suback": {}, "messages": []}
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=identity.device_id + "-raw",
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or identity.device_id + "-raw",
                          protocol=mqtt.MQTTv5)
     client.tls_set(ca_certs=str(identity.ca), certfile=str(identity.cert), keyfile=str(identity.key),
                    cert_reqs=ssl.CERT_REQUIRED)
@@ -128,6 +128,30 @@ def test_enrolled_appliances_are_confined_to_their_own_topics(hub_stack: HubStac
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_an_appliance_cannot_take_over_another_appliances_session(hub_stack: HubStack, tmp_path: Path):
+    """B connects again and again with A's client id: the broker uses B's certificate name as its id, so A's
+    link is never knocked off."""
+    a, _, _ = enrol(hub_stack, tmp_path / "a", "Bakery")
+    b, _, _ = enrol(hub_stack, tmp_path / "b", "Garage")
+    victim = SimAppliance(tmp_path / "a", a).start()
+    drops: list[object] = []
+    noticed = victim.link.client.on_disconnect
+    victim.link.client.on_disconnect = lambda *args: (drops.append(args[3]), noticed(*args))
+    try:
+        for _ in range(5):  # bounded: five takeover attempts
+            attacker, seen = raw_client(b, client_id=a.device_id)
+            attacker.connect("127.0.0.1", hub_stack.broker.port)
+            attacker.loop_start()
+            eventually(lambda: seen["connect"] is not None, what="the attacker's CONNACK")
+            time.sleep(0.3)  # time for the broker to close the session it replaced, if it did
+            attacker.loop_stop()
+            attacker.disconnect()
+        assert drops == [] and victim.link.connected
+        assert "already connected, closing old connection" not in hub_stack.broker.log()
+    finally:
+        victim.stop()
 
 
 def test_revoked_appliance_cannot_connect(hub_stack: HubStack, tmp_path: Path):
@@ -270,14 +294,11 @@ def test_malformed_payloads_are_rejected_and_logged_without_harm(hub_stack: HubS
     identity, _, _ = enrol(hub_stack, tmp_path / "a", "Bakery")
     appliance = SimAppliance(tmp_path / "a", identity).start()
     caplog.set_level(logging.WARNING)
-    client, seen = raw_client(identity)
-    client.connect("127.0.0.1", hub_stack.broker.port)
-    client.loop_start()
     try:
-        eventually(lambda: seen["connect"] is not None, what="CONNACK")
+        # Garbage from the box, on its own connection (the broker lets each certificate hold one session).
         events = topics.device_topic(identity.device_id, topics.Leaf.EVENTS)
         for payload in (b"not json", b'{"v": 1}', b"\xff" * 100, b'{"v":2,"stream":"x"}', b"[]" * 10):
-            client.publish(events, payload, qos=1).wait_for_publish(5)
+            appliance.link.client.publish(events, payload, qos=1).wait_for_publish(5)
         # And the hub sends the appliance a malformed command (as the hub: through the hub's own client).
         hub_stack.hub.link.client.publish(topics.device_topic(identity.device_id, topics.Leaf.CMD), b"{oops", qos=1)
         eventually(lambda: hub_stack.hub.link.rejected >= 5, what="hub rejected the bad events")
@@ -288,7 +309,5 @@ def test_malformed_payloads_are_rejected_and_logged_without_harm(hub_stack: HubS
         reply = hub_stack.hub.link.request(identity.device_id, m.Ping(), timeout_s=10)
         assert reply is not None and reply.ok
     finally:
-        client.loop_stop()
-        client.disconnect()
         appliance.stop()
     assert any("rejected events message from " + identity.device_id in r.getMessage() for r in caplog.records)

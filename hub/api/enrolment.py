@@ -59,10 +59,27 @@ def _enrolled(hub: HubServices, result: enrolment.Enrolled) -> EnrollOut:
                      audit_public_key_pem=public_pem(hub.audit_key), audit_origin=hub.settings.audit_origin)
 
 
-def _refused(hub: HubServices, exc: enrolment.EnrolmentError, action: str, source: str, actor: str) -> HTTPException:
+#: Who a signed-out caller is on the record: only its source address is known, not what it claims to be.
+UNAUTHENTICATED = "unauthenticated"
+
+
+def _throttled(request: Request, action: str, source: str, hub: HubServices) -> None:
+    """429 once `source` has tried `action` signed out too often; the first refusal of a spell is audited."""
+    verdict = request.app.state.throttle.admit(action, source)
+    if verdict.allowed:
+        return
+    if verdict.first_refusal:
+        with hub.db.session() as session:
+            audit.append(session, actor=UNAUTHENTICATED, action=action, outcome=audit.Outcome.DENIED, source=source,
+                         reason="too many attempts from this address: throttled (further refusals not logged)")
+    raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many attempts from this address; try again later",
+                        headers={"Retry-After": str(verdict.retry_after_s)})
+
+
+def _refused(hub: HubServices, exc: enrolment.EnrolmentError, action: str, source: str, **claimed: str) -> HTTPException:
     with hub.db.session() as session:  # the request's own transaction is rolled back
-        audit.append(session, actor=actor, action=action, outcome=audit.Outcome.DENIED, source=source,
-                     reason=str(exc))
+        audit.append(session, actor=UNAUTHENTICATED, action=action, outcome=audit.Outcome.DENIED, source=source,
+                     reason=str(exc), **claimed)
     code = status.HTTP_422_UNPROCESSABLE_CONTENT if isinstance(exc, enrolment.BadCsr) else status.HTTP_403_FORBIDDEN
     return HTTPException(code, f"enrolment refused: {exc}")
 
@@ -72,13 +89,14 @@ def _refused(hub: HubServices, exc: enrolment.EnrolmentError, action: str, sourc
 def enroll(body: EnrollIn, request: Request, hub: HubDep) -> EnrollOut:
     """Called by `canvass-provision enroll` on the appliance; the claim code is the credential."""
     source = client_address(request)
+    _throttled(request, "appliance.enroll", source, hub)
     try:
         with hub.db.session() as session:
             result = enrolment.enroll(session, ca=hub.ca, secret=hub.settings.secret_key, code=body.code,
                                       csr_pem=body.csr_pem, name=body.name, source=source)
             out = _enrolled(hub, result)
     except enrolment.EnrolmentError as exc:
-        raise _refused(hub, exc, "appliance.enroll", source, "appliance:unenrolled") from None
+        raise _refused(hub, exc, "appliance.enroll", source) from None
     hub.refresh_broker_access()
     return out
 
@@ -88,6 +106,7 @@ def enroll(body: EnrollIn, request: Request, hub: HubDep) -> EnrollOut:
 def rotate(body: RotateIn, request: Request, hub: HubDep) -> EnrollOut:
     """Re-enrolment: a new key for an enrolled appliance, proven by a signature from its current key."""
     source = client_address(request)
+    _throttled(request, "appliance.rotate_key", source, hub)
     try:
         proof = base64.b64decode(body.proof_b64, validate=True)
     except ValueError:
@@ -98,7 +117,7 @@ def rotate(body: RotateIn, request: Request, hub: HubDep) -> EnrollOut:
                                       proof=proof, source=source)
             out = _enrolled(hub, result)
     except enrolment.EnrolmentError as exc:
-        raise _refused(hub, exc, "appliance.rotate_key", source, f"appliance:{body.device_id}") from None
+        raise _refused(hub, exc, "appliance.rotate_key", source, claimed_device_id=body.device_id) from None
     hub.refresh_broker_access()
     return out
 
