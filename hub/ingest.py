@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import audit
+from hub.access.grants import plate_sharing
 from hub.tables import (Alert, Appliance, ApplianceState, Camera, CameraStatusValue, Event, PlateReadRow,
                         PlateSharing, StreamSession, utcnow)
 from wire import messages as m
@@ -82,7 +83,7 @@ def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope) ->
         appliance.online = True
     elif isinstance(body, m.PlateRead):
         cam = camera(session, appliance, body.camera)
-        sharing = cam.plate_sharing
+        sharing = PlateSharing(plate_sharing(session, cam.id))  # the owner's policy, the one source of truth
         shared = sharing == PlateSharing.ALL or (sharing == PlateSharing.HITS_ONLY and body.hit is not None)
         if shared:
             session.add(PlateReadRow(camera_id=cam.id, event_id=event_id, plate=body.plate,

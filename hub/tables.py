@@ -207,8 +207,9 @@ class Camera(Base):
     status: Mapped[CameraStatusValue] = mapped_column(Enum(CameraStatusValue, native_enum=False, length=16),
                                                       default=CameraStatusValue.OFFLINE)
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # No longer read: the owner's consent policy says what is shared of plate reads (hub.access.grants.plate_sharing).
     plate_sharing: Mapped[PlateSharing] = mapped_column(Enum(PlateSharing, native_enum=False, length=16),
-                                                        default=PlateSharing.HITS_ONLY)
+                                                        default=PlateSharing.NONE)
     appliance: Mapped[Appliance] = relationship(back_populates="cameras")
     __table_args__ = (UniqueConstraint("appliance_id", "name"),)
 

@@ -32,6 +32,17 @@ def test_the_hubs_policy_check(policy, mode, duration_s, why):
     assert rules.policy_refusal(policy, mode, duration_s, MONDAY_NOON) == why
 
 
+def test_emergency_live_means_live_in_an_emergency_and_recorded_footage_on_approval():
+    policy = c.Policy(sharing="emergency_live", modes=["live", "playback"])
+    assert "emergency only" in rules.policy_refusal(policy, "live", 60, MONDAY_NOON, "traffic")
+    assert "emergency only" in rules.policy_refusal(policy, "live", 60, MONDAY_NOON, None)
+    assert rules.policy_refusal(policy, "live", 60, MONDAY_NOON, "emergency") is None
+    assert [policy.needs_approval(mode) for mode in ("live", "playback")] == [False, True]
+    assert [c.Policy(sharing=s).needs_approval("playback") for s in ("always", "request_only")] == [False, True]
+    assert judge.policy_problem(grant(purpose="traffic"), policy, MONDAY_NOON).endswith(
+        "missing_person)") and judge.policy_problem(grant(purpose="violent_crime"), policy, MONDAY_NOON) is None
+
+
 def test_recorded_footage_needs_a_window_a_box_can_still_serve():
     bounds = dict(now=MONDAY_NOON, max_age_s=30 * 86400, max_length_s=7200)
     before = MONDAY_NOON - dt.timedelta(minutes=5)

@@ -240,8 +240,12 @@ def test_camera_status_plate_reads_and_hotlist_hits_are_ingested(database_url, h
     try:
         link = appliance.link
         link.publish_event(m.CameraStatus(camera="front", status="recording"))
+        eventually(lambda: link.acked == 1, what="the camera known at the hub")
+        with hub_stack.client(owner) as c:  # the owner shares hot-list hits only (the default is none)
+            [camera] = c.get("/api/cameras").json()
+            c.put(f"/api/cameras/{camera['id']}/consent", json={"sharing": "off", "plate_sharing": "hits_only"})
         link.publish_event(m.PlateRead(camera="front", plate="ABC1234", confidence=0.9, first_seen=NOW,
-                                       last_seen=NOW))  # hits_only by default: withheld
+                                       last_seen=NOW))  # no hit: withheld
         link.publish_event(m.PlateRead(camera="front", plate="XYZ9876", confidence=0.95, first_seen=NOW,
                                        last_seen=NOW, hit=m.HotListHit(list_name="stolen", entry_plate="XYZ9876",
                                                                        reason="stolen vehicle")))

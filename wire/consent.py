@@ -24,6 +24,10 @@ from wire.topics import DEVICE_ID_PATTERN
 SharingMode = Literal["off", "request_only", "emergency_live", "always"]
 AccessMode = Literal["live", "playback", "clip"]
 PlateSharing = Literal["none", "hits_only", "all"]
+#: Why an analyst asks: the transparency report counts by it, and `emergency_live` cameras go live only for
+#: the emergency ones.
+Purpose = Literal["violent_crime", "property_crime", "missing_person", "traffic", "emergency", "other"]
+EMERGENCY_PURPOSES: frozenset[str] = frozenset({"emergency", "violent_crime", "missing_person"})
 
 
 class ConsentError(ValueError):
@@ -67,6 +71,19 @@ class Policy(_Strict):
     privacy_masks: Annotated[list[Annotated[list[Point], Field(min_length=3, max_length=64)]],
                              Field(max_length=32, description="Polygons in 0..1 image coordinates.")] = []
 
+    def needs_approval(self, mode: AccessMode) -> bool:
+        """Whether each request in `mode` waits for the owner's own approval: recorded footage of a
+        `request_only` or `emergency_live` camera (an `emergency_live` camera goes live without one, in an
+        emergency only)."""
+        return self.sharing == "request_only" or (self.sharing == "emergency_live" and mode != "live")
+
+    def purpose_problem(self, mode: AccessMode, purpose: str | None) -> str | None:
+        """Why `purpose` may not have `mode` on this camera, or None."""
+        if self.sharing == "emergency_live" and mode == "live" and purpose not in EMERGENCY_PURPOSES:
+            return "this camera shares live video in an emergency only (purpose emergency, violent_crime or " \
+                   "missing_person)"
+        return None
+
     def in_schedule(self, when: dt.datetime) -> bool:
         if not self.schedule:
             return True
@@ -94,6 +111,7 @@ class Grant(_Strict):
     window_from: AwareDatetime | None = None  # footage time range, for playback and clip
     window_to: AwareDatetime | None = None
     analyst: Annotated[str, Field(min_length=1, max_length=100)]
+    purpose: Purpose | None = None  # the box checks it where the owner's policy depends on it (emergency_live)
     reason: Annotated[str, Field(min_length=10, max_length=2000)]
     case_number: Annotated[str, Field(min_length=3, max_length=100)]
     not_before: AwareDatetime

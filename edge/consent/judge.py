@@ -5,8 +5,9 @@ a camera of this box; validity time; never seen before; not paused here; a
 policy exists and allows sharing, this mode, now, and is the version the grant
 was issued under; the grant's audit entry is in the hub's signed audit log
 (inclusion proof against a checkpoint signed by the hub's audit key) and names
-this grant; for a `request_only` camera, the owner's approval is on the same
-log and covers this grant. Each function returns the reason for refusing, or
+this grant; where the policy needs the owner's approval (recorded footage of a
+`request_only` or `emergency_live` camera), that approval is on the same log
+and covers this grant. Each function returns the reason for refusing, or
 None.
 """
 
@@ -22,11 +23,14 @@ from wire import merkle
 
 
 def policy_problem(grant: c.Grant, policy: c.Policy, now: dt.datetime) -> str | None:
-    """What the owner's (sharing) policy says against this grant now: its mode, live on request_only, schedule."""
+    """What the owner's (sharing) policy says against this grant now: its mode, live on request_only, live for
+    a purpose that is no emergency on emergency_live, schedule."""
     if grant.mode not in policy.modes:
         return f"mode {grant.mode} is not allowed for this camera"
     if policy.sharing == "request_only" and grant.mode == "live":
         return "this camera shares recorded footage on request only, never live"
+    if problem := policy.purpose_problem(grant.mode, grant.purpose):
+        return problem
     if not policy.in_schedule(now):
         return "outside the camera's allowed schedule"
     return None

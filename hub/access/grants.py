@@ -31,6 +31,12 @@ def current_consent(session: Session, camera_id: int) -> ConsentVersion | None:
                           .order_by(ConsentVersion.version.desc()).limit(1))
 
 
+def plate_sharing(session: Session, camera_id: int) -> c.PlateSharing:
+    """What the camera's owner lets the hub keep of its plate reads: their policy in force says; none without one."""
+    row = current_consent(session, camera_id)
+    return c.Policy.model_validate(row.policy).plate_sharing if row is not None else "none"
+
+
 def sign_policy(hub: HubServices, *, device_id: str, camera: str, version: int, policy: c.Policy) -> c.Signed:
     document = c.PolicyDocument(device_id=device_id, camera=camera, version=version, issued_at=utcnow(),
                                 policy=policy)
@@ -42,7 +48,8 @@ def issue_grant(hub: HubServices, *, device_id: str, camera: str, mode: c.Access
                 window: tuple[dt.datetime, dt.datetime] | None = None,
                 not_before: dt.datetime | None = None, approval_index: int | None = None,
                 purpose: str = "other", unit: str = "") -> c.Signed:
-    """Audit, checkpoint, sign. `purpose` and `unit` go on the record only (the transparency report counts them)."""
+    """Audit, checkpoint, sign. `purpose` goes on the record and into the grant (the box checks it where the
+    owner's policy depends on it); `unit` on the record only (the transparency report counts both)."""
     grant_id = uuid.uuid4()
     with hub.db.session() as session:
         index = audit.append(session, actor=analyst, action="access.grant", outcome=audit.Outcome.SUCCESS,
@@ -63,7 +70,7 @@ def issue_grant(hub: HubServices, *, device_id: str, camera: str, mode: c.Access
     start = not_before or utcnow()
     grant = c.Grant(grant_id=grant_id, device_id=device_id, camera=camera, mode=mode,
                     window_from=window[0] if window else None, window_to=window[1] if window else None,
-                    analyst=analyst, reason=reason, case_number=case_number, not_before=start,
+                    analyst=analyst, purpose=purpose, reason=reason, case_number=case_number, not_before=start,
                     expires_at=start + dt.timedelta(seconds=lifetime_s), policy_version=policy_version,
                     audit_index=index, audit_entry=entry_text,
                     audit_proof=[base64.b64encode(h).decode() for h in proof], audit_checkpoint=checkpoint.note,

@@ -9,14 +9,18 @@ from hub.tables import Role, User
 from wire import consent as c
 
 
-def policy_refusal(policy: c.Policy | None, mode: c.AccessMode, duration_s: int, now: dt.datetime) -> str | None:
-    """Why the camera's consent in force (`policy`, None if never set) refuses `mode` for `duration_s` now."""
+def policy_refusal(policy: c.Policy | None, mode: c.AccessMode, duration_s: int, now: dt.datetime,
+                   purpose: str | None = None) -> str | None:
+    """Why the camera's consent in force (`policy`, None if never set) refuses `mode` for `duration_s` now, for
+    `purpose`."""
     if policy is None or policy.sharing == "off":
         return "the owner does not share this camera"
     if mode not in policy.modes:
         return f"the owner does not allow {mode} for this camera"
     if policy.sharing == "request_only" and mode == "live":
         return "this camera shares recorded footage on request only, never live"
+    if problem := policy.purpose_problem(mode, purpose):
+        return problem
     if not policy.in_schedule(now):
         return "outside the camera's allowed schedule"
     if duration_s > policy.max_session_s:

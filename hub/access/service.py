@@ -30,7 +30,7 @@ from wire import consent as c
 
 log = logging.getLogger(__name__)
 
-Purpose = Literal["violent_crime", "property_crime", "missing_person", "traffic", "emergency", "other"]
+Purpose = c.Purpose
 Window = tuple[dt.datetime, dt.datetime]
 
 
@@ -113,7 +113,7 @@ class AccessService:
             row = current_consent(session, camera.id)
             device_id, name = camera.appliance.device_id, camera.name
         policy = c.Policy.model_validate(row.policy) if row else None
-        why = rules.policy_refusal(policy, ask.mode, ask.duration_s, utcnow())
+        why = rules.policy_refusal(policy, ask.mode, ask.duration_s, utcnow(), ask.purpose)
         if why:
             self._audit_refusal(ask, camera_id, source, why)
             raise AccessRefused(f"access refused: {why}")
@@ -128,9 +128,9 @@ class AccessService:
     # -- requests ---------------------------------------------------------------------------
 
     def request(self, ask: Ask, camera_id: int, source: str) -> AccessResult:
-        """Check, then grant and present; a `request_only` camera's request waits for its owner instead."""
+        """Check, then grant and present; a request the owner must approve (`Policy.needs_approval`) waits."""
         target = self.clear(ask, camera_id, source)
-        if target.policy.sharing == "request_only":
+        if target.policy.needs_approval(ask.mode):
             return self._park(ask, camera_id, source)
         return self.grant_and_present(ask, target, source)
 

@@ -7,11 +7,12 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from hub import audit
+from hub.access.grants import plate_sharing
 from hub.access.rules import changes_business, sees_business
 from hub.api.boundary import Id
 from hub.api.deps import AdminDep, SessionDep, UserDep, client_address
@@ -60,7 +61,8 @@ class CameraOut(BaseModel):
     view_direction_deg: float | None
     status: CameraStatusValue
     last_seen: dt.datetime | None
-    plate_sharing: PlateSharing
+    plate_sharing: PlateSharing = Field(description="What the owner's consent policy in force shares of plate "
+                                        "reads (none without a policy); change it with the camera's consent.")
     distance_m: float | None = None
 
 
@@ -68,20 +70,13 @@ class CameraPatch(_In):
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     view_direction_deg: Annotated[float | None, Field(ge=0, lt=360)] = None
-    plate_sharing: PlateSharing | None = None
-
-    @model_validator(mode="after")
-    def _sharing_not_null(self) -> "CameraPatch":
-        if "plate_sharing" in self.model_fields_set and self.plate_sharing is None:
-            raise ValueError("plate_sharing cannot be null; give none, hits_only or all")
-        return self
 
 
 def camera_out(camera: Camera, distance_m: float | None = None) -> CameraOut:
     return CameraOut(id=camera.id, name=camera.name, business_id=camera.appliance.business_id,
                      appliance=camera.appliance.device_id, latitude=camera.latitude, longitude=camera.longitude,
                      view_direction_deg=camera.view_direction_deg, status=camera.status, last_seen=camera.last_seen,
-                     plate_sharing=camera.plate_sharing, distance_m=distance_m)
+                     plate_sharing=plate_sharing(object_session(camera), camera.id), distance_m=distance_m)
 
 
 def _business(session: Session, user: User, business_id: int) -> Business:

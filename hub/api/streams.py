@@ -129,7 +129,7 @@ def open_stream(body: StreamIn, request: Request, hub: HubDep, access: AccessDep
               window)
     source = client_address(request)
     target = access.clear(ask, body.camera_id, source)
-    if target.policy.sharing == "request_only":
+    if target.policy.needs_approval(ask.mode):
         raise HTTPException(status.HTTP_409_CONFLICT, "this camera shares footage only with its owner's approval: "
                             "request it with POST /api/access")
     try:
