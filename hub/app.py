@@ -16,7 +16,18 @@ from pydantic import BaseModel, Field
 
 from hub.access.errors import AccessError
 from hub.access.service import AccessService
-from hub.api import audit_log, auth, boundary, consent, enrolment, hotlists, registry, streams
+from hub.api import (
+    audit_log,
+    auth,
+    boundary,
+    consent,
+    enrolment,
+    hotlists,
+    registry,
+    streams,
+)
+from hub.api.access_audit import AccessAudit
+from hub.audit.recorder import AccessRecorder
 from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
@@ -64,6 +75,8 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     the app and everything stops with it, in reverse."""
     hub = hub or HubServices(settings)
 
+    recorder = AccessRecorder(hub.db)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         hub.checkpointer.start()
@@ -72,6 +85,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
         try:
             yield
         finally:
+            recorder.flush()
             hub.close()
 
     app = FastAPI(title="Canvass hub", version="0.1.0", lifespan=lifespan,
@@ -80,6 +94,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.access = AccessService(hub)
     app.state.throttle = Throttle(settings.signed_out_attempts_per_minute, 60)
     app.add_exception_handler(AccessError, _access_error)
+    app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     boundary.install(app, max_body_bytes=settings.max_body_bytes)
     for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams):
         app.include_router(module.router)
