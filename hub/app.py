@@ -93,6 +93,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.hub = hub
     app.state.access = AccessService(hub)
     app.state.throttle = Throttle(settings.signed_out_attempts_per_minute, 60)
+    app.state.access_recorder = recorder
     app.add_exception_handler(AccessError, _access_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     boundary.install(app, max_body_bytes=settings.max_body_bytes)

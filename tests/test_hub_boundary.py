@@ -151,3 +151,28 @@ def test_signed_out_callers_cannot_flood_the_audit_log(hub_api: HubApi):
         assert "throttled" in entries[10].reason
         assert entries[11].action == "appliance.rotate_key" and entries[11].details == {
             "claimed_device_id": "dev-aaaaaaaaaaaa"}
+
+
+def test_reads_and_failed_attempts_are_on_the_record_without_flooding_it(hub_api: HubApi):
+    """An auditor reading the log and the users is recorded; 200 probes of camera ids and 30 signed-out calls
+    (bounded loops) leave one entry each plus a count, not 230."""
+    admin = hub_api.admin_token
+    with hub_api.client(admin) as c:
+        assert c.get("/api/users").status_code == 200
+        assert c.get("/api/audit/entries").status_code == 200
+        probes = {c.get(f"/api/cameras/{n}").status_code for n in range(1000, 1200)}
+    with hub_api.client() as c:
+        signed_out = {c.get("/api/users").status_code for _ in range(30)}
+    assert probes == {404} and signed_out == {401}
+    hub_api.app.state.access_recorder.flush()
+    with hub_api.hub.db.session() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action.like("read.%") |
+                                                           AuditEntry.action.like("request.%"))).all()
+        seen = [(e.actor, e.action, e.object, e.details.get("repeats")) for e in entries]
+    assert ("admin", "read.users", "GET /api/users", None) in seen
+    assert ("admin", "read.audit_entries", "GET /api/audit/entries", None) in seen
+    probe = "GET /api/cameras/{camera_id}"
+    assert seen.count(("admin", "request.not_found", probe, None)) == 1
+    assert ("admin", "request.not_found", probe, 199) in seen
+    assert ("unauthenticated", "request.unauthenticated", "GET /api/users", 29) in seen
+    assert len(seen) <= 8, seen
