@@ -6,7 +6,9 @@ JSON with sorted keys, UTF-8, every field and the entry's own index, its time
 in UTC with microseconds (``2026-12-01T21:37:42.123456Z``).
 `AuditEntry.canonical()` makes exactly those bytes and `AuditEntry.parse()`
 reads them back; what an entry records about a grant or an owner's approval
-is read from its details through `GrantDetails` and `ApprovalDetails`.
+is read from its details through `GrantDetails` and `ApprovalDetails`, and
+the footage an access entry names (`window_from`/`window_to`) through
+`FootageWindow`.
 
 The HTTP payloads of the log (checkpoint, proofs) and the records of a
 verifiable export are here too, since appliances and auditors read them.
@@ -92,8 +94,25 @@ class _Details(BaseModel):
 D = TypeVar("D", bound=_Details)
 
 
-class GrantDetails(_Details):
-    """An `access.grant` entry: the grant it records."""
+def iso_utc(moment: dt.datetime | None) -> str | None:
+    """`moment` as ISO 8601 in UTC (how access entries name footage times), None stays None."""
+    return None if moment is None else moment.astimezone(dt.timezone.utc).isoformat()
+
+
+class FootageWindow(_Details):
+    """The recorded footage an access entry names: [window_from, window_to), both None for live."""
+
+    window_from: AwareDatetime | None = None
+    window_to: AwareDatetime | None = None
+
+    def details(self) -> dict[str, JsonValue]:
+        """As an entry's details (ISO 8601 in UTC, null for live), so an auditor sees what could be shown."""
+        return {"window_from": iso_utc(self.window_from), "window_to": iso_utc(self.window_to)}
+
+
+class GrantDetails(FootageWindow):
+    """An `access.grant` entry: the grant it records and the footage window it grants (entries written before
+    windows were recorded read as no window)."""
 
     grant_id: StrictStr
     mode: StrictStr
