@@ -5,10 +5,10 @@ a camera of this box; validity time; never seen before; not paused here; a
 policy exists and allows sharing, this mode, now, and is the version the grant
 was issued under; the grant's audit entry is in the hub's signed audit log
 (inclusion proof against a checkpoint signed by the hub's audit key) and names
-this grant, its camera and its footage window (what an auditor reads is what
-the box will show); for a `request_only` camera, the owner's approval is on the same
-log and covers this grant. Each function returns the reason for refusing, or
-None.
+this grant, its mode, camera and footage window (what an auditor reads is what
+the box will show); for a `request_only` camera, the owner's approval is on
+the same log and covers this grant. Each function returns the reason for
+refusing, or None.
 """
 
 from __future__ import annotations
