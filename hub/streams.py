@@ -118,6 +118,13 @@ class StreamService:
     async def _close_all(self) -> None:
         for session in list(self.sessions.values()):
             await self._close(session)
+        # aiortc leaves the connection attempt of a peer that never connected (an appliance that accepted and
+        # then went silent) running after close(): cancel what is left, so the loop stops with nothing pending.
+        leftover = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            await asyncio.wait(leftover, timeout=2)
 
     # -- opening (an API thread) --------------------------------------------------------
 
