@@ -5,7 +5,8 @@
 (audit entry first, checkpoint at once — `hub.access.grants`), sends `stream.start`
 with it over MQTT, answers the appliance's SDP offer from its own peer
 connection and records the session (table `stream_sessions`, audit
-`stream.start`). Viewers join with `add_viewer`: each browser gets its own peer
+`stream.start` with the granted footage window and, for playback, where it
+starts). Viewers join with `add_viewer`: each browser gets its own peer
 connection fed from aiortc's `MediaRelay`, so one pull from the box serves
 every viewer. The hub keeps the appliance's sessions alive with
 `stream.keepalive` every `KEEPALIVE_S`; when the appliance ends a session
@@ -37,6 +38,7 @@ from hub.access.presenting import envelope, present
 from hub.access.service import Ask, Target
 from hub.services import HubServices
 from hub.tables import StreamSession, utcnow
+from wire import audit as wa
 from wire import consent as c
 from wire import messages as m
 from wire import rtc
@@ -53,6 +55,11 @@ class StreamError(RuntimeError):
     def __init__(self, message: str, status: int = 503):
         super().__init__(message)
         self.status = status
+
+
+def footage_of(grant: c.Grant) -> wa.FootageWindow:
+    """The footage window `grant` allows, as its session's audit entries name it."""
+    return wa.FootageWindow(window_from=grant.window_from, window_to=grant.window_to)
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,13 @@ class StreamService:
     async def _close_all(self) -> None:
         for session in list(self.sessions.values()):
             await self._close(session)
+        # aiortc leaves the connection attempt of a peer that never connected (an appliance that accepted and
+        # then went silent) running after close(): cancel what is left, so the loop stops with nothing pending.
+        leftover = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            await asyncio.wait(leftover, timeout=2)
 
     # -- opening (an API thread) --------------------------------------------------------
 
@@ -158,7 +172,8 @@ class StreamService:
             audit.append(db, actor=ask.analyst, action="stream.start", outcome=audit.Outcome.SUCCESS,
                          object=f"camera:{camera_id}", source=request.source, reason=ask.reason,
                          case_number=ask.case_number, session_id=str(session_id), grant_id=str(grant.grant_id),
-                         mode=ask.mode, purpose=ask.purpose, unit=ask.unit)
+                         mode=ask.mode, purpose=ask.purpose, unit=ask.unit, at=wa.iso_utc(request.at),
+                         **footage_of(grant).details())
 
     async def _connect(self, session_id, device_id, camera, camera_id, analyst, grant, deadline,
                        offer: str) -> LiveSession:

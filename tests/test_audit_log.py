@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from hub.audit.export import export_file
 from hub.audit.log import DbTree, canonical
 from hub.tables import AuditCheckpoint, AuditEntry, AuditNode
 from tests.hub_support import HubApi
+from wire import audit as wa
 from wire import checkpoint as cp
 from wire import merkle
 
@@ -175,6 +177,11 @@ def ranged_export(api: HubApi, path: Path, since, until) -> subprocess.Completed
                           capture_output=True, text=True, cwd=REPO, timeout=120)
 
 
+def verify(path: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hub.audit.verify", "verify", str(path), *options],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
 def three_periods(api: HubApi):
     """Entries 0..9, then 10..19, then 20..29; returns the moments between them."""
     from hub.tables import utcnow
@@ -190,7 +197,8 @@ def test_a_time_range_exports_verifiably_with_its_fences(hub_api: HubApi, tmp_pa
     t1, t2 = three_periods(hub_api)
     done = ranged_export(hub_api, tmp_path / "range.jsonl", t1, t2)
     assert done.returncode == 0, done.stderr
-    assert "VERIFIED: 12 entries (entries 9..20 of a log of 30)" in done.stdout  # 10..19 and the two fences
+    assert "VERIFIED: 12 entries (entries 9..20 of a log of 30; proven complete for every entry logged from " \
+           f"{t1.isoformat()} until {t2.isoformat()})" in done.stdout  # 10..19 and the two fences
     done = ranged_export(hub_api, tmp_path / "open.jsonl", t2, None)
     assert done.returncode == 0 and "entries 19..29 of a log of 30" in done.stdout, done.stdout + done.stderr
     done = ranged_export(hub_api, tmp_path / "head.jsonl", None, t1)
@@ -221,8 +229,7 @@ def test_hiding_the_edges_of_a_range_is_caught(hub_api: HubApi, tmp_path: Path):
         right = [[lv, ix, DbTree(session).perfect(lv, ix).hex()] for lv, ix in merkle.aligned_blocks(20, 30)]
     forged = [json.dumps(header), *lines[1:-3], json.dumps({"right": right}), lines[-1]]
     path.write_text("\n".join(forged) + "\n")
-    done = subprocess.run([sys.executable, "-m", "hub.audit.verify", "verify", str(path)],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    done = verify(path)
     assert done.returncode == 1 and "should be the first one at or after" in done.stderr
 
 
@@ -239,9 +246,91 @@ def test_export_cli_takes_a_time_range(hub_api: HubApi, tmp_path: Path):
     assert done.returncode == 0, done.stderr
     ok = subprocess.run([sys.executable, "-m", "hub.audit.verify", "verify", str(out)], capture_output=True,
                         text=True, cwd=REPO)
-    assert ok.returncode == 0 and "VERIFIED: 4 entries (entries 0..3 of a log of 4)" in ok.stdout, ok.stdout
+    assert ok.returncode == 0 and "VERIFIED: 4 entries (entries 0..3 of a log of 4; proven complete for every " \
+        "entry logged from 2000-01-01T00:00:00+00:00 until 2999-01-01T00:00:00+00:00)" in ok.stdout, ok.stdout
     bad = subprocess.run(base + ["--from", "last tuesday"], capture_output=True, text=True, cwd=REPO, env=env)
     assert bad.returncode == 2 and "not an ISO 8601 date" in bad.stderr
     backwards = subprocess.run(base + ["--from", "2030-01-01", "--to", "2020-01-01"], capture_output=True,
                                text=True, cwd=REPO, env=env)
     assert backwards.returncode == 2 and "--from must be before --to" in backwards.stderr
+
+
+def test_a_ranges_start_cannot_be_moved_past_entries_folded_into_the_left_hashes(hub_api: HubApi, tmp_path: Path):
+    """The attack: fold the fence and eleven entries into the left hashes, move `since` past them, and the
+    export still rebuilt the signed root and passed the fence check. The hub's signature over the range
+    claim no longer matches."""
+    from hub.tables import utcnow
+    fill(hub_api, 10)
+    t1 = utcnow()
+    fill(hub_api, 20)
+    t2 = utcnow()
+    fill(hub_api, 10)
+    path = tmp_path / "range.jsonl"
+    assert ranged_export(hub_api, path, t1, t2).returncode == 0  # entries 9..30: the fences 9 and 30
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    span, entries, folded = header["range"], [json.loads(line) for line in lines[2:-2]], 12
+    known = {(level, index): bytes.fromhex(h) for level, index, h in json.loads(lines[1])["left"]}
+    known.update(((0, e["index"]), bytes.fromhex(e["leaf_hash"])) for e in entries[:folded])
+    first = span["first"] + folded  # entry 21 becomes the "fence" …
+    tree = merkle.PartialTree(span["size"], known)
+    left = [[level, index, tree.perfect(level, index).hex()] for level, index in merkle.aligned_blocks(0, first)]
+    later = wa.AuditEntry.parse(entries[folded + 1]["entry"]).at  # … once `since` is entry 22's time
+    span.update(first=first, since=later.isoformat())
+    path.write_text("\n".join([json.dumps(header), json.dumps({"left": left}), *lines[2 + folded:]]) + "\n")
+    done = verify(path)
+    assert done.returncode == 1, done.stdout
+    assert "the export's range is not signed by the hub's audit key" in done.stderr
+
+
+def test_verify_requires_the_period_the_auditor_asked_for(hub_api: HubApi, tmp_path: Path):
+    t1, t2 = three_periods(hub_api)
+    path = tmp_path / "range.jsonl"
+    assert ranged_export(hub_api, path, t1, t2).returncode == 0
+    asked = verify(path, "--from", t1.isoformat(), "--to", t2.isoformat())
+    assert asked.returncode == 0 and "covers the period asked for" in asked.stdout, asked.stderr
+    inside = verify(path, "--from", (t1 + (t2 - t1) / 2).isoformat(), "--to", t2.isoformat())
+    assert inside.returncode == 0, inside.stderr  # a wider proven period covers a narrower one
+    earlier = verify(path, "--from", (t1 - dt.timedelta(hours=1)).isoformat(), "--to", t2.isoformat())
+    assert earlier.returncode == 1 and "does not cover the period asked for" in earlier.stderr
+    later = verify(path, "--from", t1.isoformat())  # up to now: entries after t2 are not in this export
+    assert later.returncode == 1 and "does not cover the period asked for" in later.stderr
+    backwards = verify(path, "--from", t2.isoformat(), "--to", t1.isoformat())
+    assert backwards.returncode == 2 and "--from must be before --to" in backwards.stderr
+
+
+def test_a_truncated_whole_export_fails_against_a_checkpoint_or_size_known_from_elsewhere(hub_api: HubApi,
+                                                                                         tmp_path: Path):
+    """The last 49 entries and their checkpoints dropped: a complete older export, as far as the file can
+    tell. A checkpoint an appliance witnessed (or the log's size) says otherwise."""
+    fill(hub_api, 98)  # checkpoints at 7, 14, …, 98
+    path = tmp_path / "audit.jsonl"
+    assert export_and_verify(hub_api, path).returncode == 0
+    with hub_api.client() as c:
+        latest = c.get("/api/audit/checkpoint").json()
+    witnessed = tmp_path / "witnessed.json"
+    witnessed.write_text(json.dumps({"note": latest["note"]}))  # as an appliance's witness keeps it
+    assert verify(path, "--checkpoint", str(witnessed), "--min-size", "98").returncode == 0
+
+    lines = path.read_text().splitlines()
+    kept = [line for line in lines[1:] if "checkpoint" not in json.loads(line) or
+            cp.parse_body(json.loads(line)["checkpoint"].partition("\n\n")[0] + "\n").size <= 49]
+    truncated = tmp_path / "truncated.jsonl"
+    truncated.write_text("\n".join([lines[0], *kept[:49], *kept[98:]]) + "\n")
+    assert "VERIFIED: 49 entries" in verify(truncated).stdout  # nothing in the file can tell
+    done = verify(truncated, "--checkpoint", str(witnessed))
+    assert done.returncode == 1 and "the export is truncated or older than that checkpoint" in done.stderr
+    done = verify(truncated, "--min-size", "98")
+    assert done.returncode == 1 and "the export is truncated or older than what is known" in done.stderr
+
+    published = tmp_path / "published.txt"  # a bare signed note, at a size the export covers
+    with hub_api.hub.db.session() as session:
+        published.write_text(session.scalar(select(AuditCheckpoint.note).where(AuditCheckpoint.size == 42)))
+    done = verify(truncated, "--checkpoint", str(published))
+    assert done.returncode == 0 and "consistent with the known checkpoint at 42 entries" in done.stdout
+
+    forked = tmp_path / "forked.txt"  # the hub's key, the same size, another root
+    forked.write_text(cp.sign(cp.Checkpoint(hub_api.settings.audit_origin, 49, bytes(32)), hub_api.hub.audit_key,
+                              hub_api.settings.audit_origin))
+    done = verify(truncated, "--checkpoint", str(forked))
+    assert done.returncode == 1 and "contradicts the checkpoint known from elsewhere" in done.stderr

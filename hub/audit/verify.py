@@ -11,9 +11,19 @@ everything verifies.
 A ranged export (`canvass-hub audit export --from --to`) starts at its first
 entry's index, and instead of the entries outside the range carries the hashes
 of the subtrees that cover them; its one checkpoint's root must be rebuilt from
-those hashes and the range's leaves. Its first entry must be logged before
-`since` (a fence) unless it is entry 0, its last at or after `until` unless it
-is the newest, so no entry at either edge can be left out unnoticed.
+those hashes and the range's leaves. Its range claim (first, end, size, since,
+until, root) must carry the hub's signature, and every entry's time must agree
+with it: the first entry logged before `since` (a fence) unless it is entry 0,
+the last at or after `until` unless it is the newest, every other one in
+[since, until). So no entry at either edge can be left out unnoticed, and the
+verdict names the period it proves. `--from`/`--to` require that period to
+cover the one the auditor asked for.
+
+An export cannot show that it is the newest: a truncated one is a complete
+older one. `--checkpoint FILE` (a signed note of this log known from
+elsewhere, such as an appliance's witnessed checkpoint or a published one, or
+JSON holding it as "note") and `--min-size N` make it fail when it covers
+fewer entries than that, or contradicts that checkpoint.
 
 Pin the hub's key with `--public-key` (base64), as an auditor should: the key
 in the export only proves the export is self-consistent.
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import datetime as dt
 import json
 import sys
@@ -39,6 +50,16 @@ from wire import merkle
 FORMAT = wa.EXPORT_FORMAT
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What the auditor knows from elsewhere or asks for; the export must live up to each one given."""
+
+    checkpoint: str | None = None  # a signed note of this log (a witness's, a published one)
+    min_size: int | None = None  # the log is known to have at least this many entries
+    since: dt.datetime | None = None  # every entry logged from here …
+    until: dt.datetime | None = None  # … until here must be proven
+
+
 @dataclass
 class Verdict:
     ok: bool
@@ -46,7 +67,8 @@ class Verdict:
     checkpoints: int
     problem: str = ""
     first_bad_index: int | None = None
-    scope: str = ""
+    scope: str = ""  # a ranged export: which entries, and the period they are proven complete for
+    known: str = ""  # what else was checked: a known checkpoint, a minimum size, the period asked for
 
 
 class Problem(Exception):
@@ -103,7 +125,7 @@ class ExportReader:
 
     header: wa.ExportHeader
     leaves: list[bytes] = field(default_factory=list)
-    leaves_at: list[str] = field(default_factory=list)  # a ranged export's entry times, for its fences
+    times: list[dt.datetime] = field(default_factory=list)  # a ranged export's entry times, for its claim
     notes: list[str] = field(default_factory=list)
     outside: dict[tuple[int, int], bytes] = field(default_factory=dict)
     left: bool = False
@@ -175,10 +197,10 @@ class ExportReader:
             raise Problem(f"entry {expected} says it is entry {entry.index}: entries were moved", expected)
         self.leaves.append(leaf)
         if self.span is not None:
-            self.leaves_at.append(entry.at.isoformat())
+            self.times.append(entry.at)
 
 
-def verify_lines(lines, pinned_key: bytes | None = None) -> Verdict:
+def verify_lines(lines, pinned_key: bytes | None = None, expected: Expected = Expected()) -> Verdict:
     lines = iter(lines)
     try:
         header, key = _read_header(next(lines, None), pinned_key)
@@ -188,28 +210,26 @@ def verify_lines(lines, pinned_key: bytes | None = None) -> Verdict:
     try:
         for number, line in enumerate(lines, start=2):
             reader.take(number, line)
-        return _conclude(reader, key)
+        return _conclude(reader, key, expected)
     except Problem as problem:
         return Verdict(False, len(reader.leaves), len(reader.notes), problem.text, problem.index)
 
 
-def _conclude(reader: ExportReader, key: Ed25519PublicKey) -> Verdict:
-    """The verdict once every line is read: the checkpoints against the entries (and, ranged, the fences)."""
-    header, span, count = reader.header, reader.span, len(reader.leaves)
+def _conclude(reader: ExportReader, key: Ed25519PublicKey, expected: Expected) -> Verdict:
+    """The verdict once every line is read: the checkpoints against the entries (ranged: against the signed
+    claim too), then against what the auditor knows and asks for."""
+    span, count = reader.span, len(reader.leaves)
     if span is not None and not reader.right:
         raise Problem("a ranged export must end with the hashes right of its range")
     if not reader.notes:
         raise Problem("no signed checkpoint: nothing vouches for these entries")
     if span is None:
-        _check_whole(reader.notes, key, header, reader.leaves)
-        return Verdict(True, count, len(reader.notes))
-    fences = _check_fences(reader.leaves_at, span.first, span.end, span.size, span.since, span.until)
-    if fences is not None:
-        raise Problem(fences, span.first)
-    _check_ranged(reader.notes, key, header, reader.outside, reader.leaves, span.first, span.size)
-    scope = f" (entries {span.first}..{span.first + count - 1} of a log of {span.size})" if count else \
-        f" (an empty range of a log of {span.size})"
-    return Verdict(True, count, len(reader.notes), scope=scope)
+        tree, size, scope = _check_whole(reader.notes, key, reader.header, reader.leaves), count, ""
+    else:
+        tree, size, scope = _check_ranged(reader, key), span.size, _scope(span, count)
+    known = _check_known(expected, tree, size, key, reader.header)
+    known += _check_asked(expected, span)
+    return Verdict(True, count, len(reader.notes), scope=scope, known=known)
 
 
 def _checkpoint(note: str, key: Ed25519PublicKey, header: wa.ExportHeader) -> cp.Checkpoint:
@@ -219,9 +239,10 @@ def _checkpoint(note: str, key: Ed25519PublicKey, header: wa.ExportHeader) -> cp
         raise Problem(f"checkpoint rejected: {exc}") from None
 
 
-def _check_whole(notes: list[str], key: Ed25519PublicKey, header: wa.ExportHeader, leaves: list[bytes]) -> None:
+def _check_whole(notes: list[str], key: Ed25519PublicKey, header: wa.ExportHeader,
+                 leaves: list[bytes]) -> merkle.MemoryTree:
     """A whole export: every checkpoint signs the root of the entries up to its size, sizes never shrink, and
-    the last covers every entry."""
+    the last covers every entry. The tree of the entries, once it holds."""
     count, tree, last_size = len(leaves), merkle.MemoryTree(leaves), -1
     for note in notes:
         checkpoint = _checkpoint(note, key, header)
@@ -237,74 +258,217 @@ def _check_whole(notes: list[str], key: Ed25519PublicKey, header: wa.ExportHeade
         last_size = checkpoint.size
     if last_size != count:
         raise Problem(f"entries {last_size}..{count - 1} are not covered by a signed checkpoint", last_size)
+    return tree
 
 
-def _moment(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+def _when(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat()
 
 
-def _check_fences(times: list[str], first: int, end: int, size: int, since: str | None,
-                  until: str | None) -> str | None:
-    """A problem with the entries at the range's edges, or None. Entries are logged in time order."""
-    start, stop = _moment(since), _moment(until)
-    if (since and start is None) or (until and stop is None):
-        return "the export's range has an unreadable time"
-    if start is not None and first > 0:
-        at = _moment(times[0]) if times else None
-        if at is None or at >= start:
-            return f"entry {first} should be the last one before {since} but is not: an entry at the start " \
-                   "of the range may be missing"
-    if stop is not None and end < size:
-        at = _moment(times[-1]) if times else None
-        if at is None or at < stop:
-            return f"entry {end - 1} should be the first one at or after {until} but is not: an entry at the " \
-                   "end of the range may be missing"
+def _period(since: dt.datetime | None, until: dt.datetime | None) -> str:
+    start = f"from {_when(since)}" if since else "from the log's start"
+    return f"{start} until {_when(until)}" if until else f"{start} on"
+
+
+def _scope(span: wa.ExportRange, count: int) -> str:
+    if not count:
+        return f" (an empty range of a log of {span.size})"
+    return (f" (entries {span.first}..{span.first + count - 1} of a log of {span.size}; proven complete for every "
+            f"entry logged {_period(span.since, span.until)})")
+
+
+def _claim_problem(span: wa.ExportRange, count: int) -> str | None:
+    """What makes a range claim unprovable whatever its entries: it ends before it starts, it leaves out entries
+    at an open end, or it lacks the fence entries its edges need."""
+    if span.since is not None and span.until is not None and span.since >= span.until:
+        return "the export's range ends before it starts"
+    if span.since is None and span.first > 0:
+        return f"the export's range has no start but leaves out entries 0..{span.first - 1}"
+    if span.until is None and span.end < span.size:
+        return f"the export's range has no end but leaves out entries {span.end}..{span.size - 1}"
+    fences = (span.since is not None and span.first > 0) + (span.until is not None and span.end < span.size)
+    if count < fences:
+        return "the export lacks the entries either side of its range: its edges are unproven"
     return None
 
 
-def _check_ranged(notes: list[str], key: Ed25519PublicKey, header: wa.ExportHeader,
-                  outside: dict[tuple[int, int], bytes], leaves: list[bytes], first: int, size: int) -> None:
-    """A ranged export: its leaves and the outside hashes must rebuild the root its checkpoint signs."""
-    count = len(leaves)
-    nodes = dict(outside)
-    nodes.update(((0, first + k), leaf) for k, leaf in enumerate(leaves))
-    tree = merkle.PartialTree(size, nodes)
-    for note in notes:
+def _time_problem(span: wa.ExportRange, times: list[dt.datetime]) -> tuple[str, int] | None:
+    """The first entry whose time contradicts the range claim (entries are logged in time order), or None:
+    the fence before `since` must be logged before it, the fence after `until` at or after it, all others in
+    [since, until)."""
+    problem = _claim_problem(span, len(times))
+    if problem:
+        return problem, span.first
+    lead = span.since is not None and span.first > 0
+    trail = span.until is not None and span.end < span.size
+    for k, at in enumerate(times):
+        index = span.first + k
+        if lead and k == 0:
+            if at >= span.since:
+                return (f"entry {index} should be the last one before {_when(span.since)} but is not: an entry at "
+                        "the start of the range may be missing", index)
+        elif trail and k == len(times) - 1:
+            if at < span.until:
+                return (f"entry {index} should be the first one at or after {_when(span.until)} but is not: an "
+                        "entry at the end of the range may be missing", index)
+        elif (span.since is not None and at < span.since) or (span.until is not None and at >= span.until):
+            return (f"entry {index} was logged at {_when(at)}, outside the range the export claims "
+                    f"({_period(span.since, span.until)})", index)
+    return None
+
+
+def _check_ranged(reader: ExportReader, key: Ed25519PublicKey) -> merkle.PartialTree:
+    """A ranged export: its entries' times must agree with its claim, the claim must carry the hub's signature,
+    and its leaves and the outside hashes must rebuild the root its checkpoint signs. That tree, once it holds."""
+    span, header, count = reader.span, reader.header, len(reader.leaves)
+    problem = _time_problem(span, reader.times)
+    if problem is not None:
+        raise Problem(*problem)
+    if not span.signed_by(key, header.origin):
+        raise Problem("the export's range is not signed by the hub's audit key: it was changed after export, or "
+                      "the export was made before ranges were signed (export it again)")
+    nodes = dict(reader.outside)
+    nodes.update(((0, span.first + k), leaf) for k, leaf in enumerate(reader.leaves))
+    tree = merkle.PartialTree(span.size, nodes)
+    for note in reader.notes:
         checkpoint = _checkpoint(note, key, header)
-        if checkpoint.size != size:
-            raise Problem(f"a ranged export's checkpoint must sign the log at {size} entries, not {checkpoint.size}")
+        if checkpoint.size != span.size:
+            raise Problem(f"a ranged export's checkpoint must sign the log at {span.size} entries, "
+                          f"not {checkpoint.size}")
+        if checkpoint.root.hex() != span.root:
+            raise Problem("the export's signed range is for another state of the log than its checkpoint")
         if merkle.root(tree) != checkpoint.root:
-            raise Problem(f"the entries {first}..{first + count - 1} and the hashes around them do not rebuild the "
-                          f"signed root at size {size}: something was changed", first)
+            raise Problem(f"the entries {span.first}..{span.first + count - 1} and the hashes around them do not "
+                          f"rebuild the signed root at size {span.size}: something was changed", span.first)
+    return tree
 
 
-def verify_file(path: Path, pinned_key: bytes | None = None) -> Verdict:
+def _check_known(expected: Expected, tree: merkle.Tree, size: int, key: Ed25519PublicKey,
+                 header: wa.ExportHeader) -> str:
+    """The export (the log at `size`, `tree` its verified hashes) against a size or a checkpoint known from
+    elsewhere: it must not be smaller, and must have the known checkpoint's root at its size."""
+    said = ""
+    if expected.min_size is not None:
+        if size < expected.min_size:
+            raise Problem(f"the export covers a log of {size} entries but the log is known to have at least "
+                          f"{expected.min_size}: the export is truncated or older than what is known")
+        said += f"; at least the {expected.min_size} entries required"
+    if expected.checkpoint is None:
+        return said
+    try:
+        known = cp.verify(expected.checkpoint, key, header.key_name, origin=header.origin)
+    except cp.CheckpointError:
+        raise Problem("the checkpoint known from elsewhere is not one of this log signed by the export's key") \
+            from None
+    if known.size > size:
+        raise Problem(f"a checkpoint known from elsewhere covers {known.size} entries but the export only {size}: "
+                      "the export is truncated or older than that checkpoint")
+    try:
+        root = merkle.root(tree, known.size)
+    except merkle.MissingNode:
+        raise Problem(f"this ranged export cannot show that it agrees with the known checkpoint at {known.size} "
+                      "entries (it lacks the hashes): give a checkpoint at its size, or verify a whole export") \
+            from None
+    if root != known.root:
+        raise Problem(f"the export contradicts the checkpoint known from elsewhere: the log at {known.size} entries "
+                      "has another root there (the log was rewritten or forked)")
+    return said + f"; consistent with the known checkpoint at {known.size} entries"
+
+
+def _check_asked(expected: Expected, span: wa.ExportRange | None) -> str:
+    """A ranged export must prove at least the period the auditor asked for (a whole export proves any)."""
+    if expected.since is None and expected.until is None:
+        return ""
+    if span is not None:
+        low = span.since if span.first > 0 else None  # from entry 0 on, nothing before it is left out
+        high = span.until if span.end < span.size else None  # up to the newest entry, nothing after it is
+        if not ((low is None or (expected.since is not None and low <= expected.since))
+                and (high is None or (expected.until is not None and high >= expected.until))):
+            raise Problem(f"the export proves the entries logged {_period(span.since, span.until)}, which does not "
+                          f"cover the period asked for ({_period(expected.since, expected.until)})")
+    return f"; covers the period asked for ({_period(expected.since, expected.until)})"
+
+
+def verify_file(path: Path, pinned_key: bytes | None = None, expected: Expected = Expected()) -> Verdict:
     with open(path, encoding="utf-8") as f:
-        return verify_lines(f, pinned_key)
+        return verify_lines(f, pinned_key, expected)
 
 
-def main(argv: list[str] | None = None) -> int:
+def read_known_checkpoint(path: Path) -> str:
+    """The signed note in `path`: the note itself, or JSON holding it as "note" (`/api/audit/checkpoint`'s
+    answer, an appliance witness's state); ValueError if it is neither."""
+    text = path.read_text(encoding="utf-8")
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        return wa.SavedCheckpoint.model_validate_json(text).note
+    except ValidationError:
+        raise ValueError("JSON without a signed note") from None
+
+
+def moment(text: str) -> dt.datetime:
+    """An ISO 8601 date or date and time from the command line; naive means UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an ISO 8601 date or date and time") from None
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def entry_count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("not a number of entries")
+    return int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canvass-audit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_verify = sub.add_parser("verify", help="verify an audit export offline")
     p_verify.add_argument("export", type=Path)
     p_verify.add_argument("--public-key", default=None, help="the hub's audit key (base64), to pin")
-    args = parser.parse_args(argv)
-    pinned = base64.b64decode(args.public_key) if args.public_key else None
+    p_verify.add_argument("--checkpoint", type=Path, default=None,
+                          help="a file with a signed checkpoint of this log known from elsewhere (an appliance's "
+                               "witnessed one, a published one): the export must cover it and agree with it")
+    p_verify.add_argument("--min-size", type=entry_count, default=None,
+                          help="the log is known to have at least this many entries: a smaller export fails")
+    p_verify.add_argument("--from", dest="since", type=moment, default=None,
+                          help="the export must prove every entry logged from this moment (ISO 8601, UTC unless "
+                               "it says)")
+    p_verify.add_argument("--to", dest="until", type=moment, default=None,
+                          help="… until this moment (left out), ISO 8601")
+    return parser
+
+
+def _expected(args: argparse.Namespace) -> Expected:
+    """What the command line asks of the export; ValueError (said plainly) if it asks something impossible."""
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        raise ValueError("--from must be before --to")
     try:
-        verdict = verify_file(args.export, pinned)
+        known = read_known_checkpoint(args.checkpoint) if args.checkpoint is not None else None
+    except ValueError:
+        raise ValueError("the --checkpoint file holds no signed note") from None
+    return Expected(checkpoint=known, min_size=args.min_size, since=args.since, until=args.until)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        pinned = base64.b64decode(args.public_key, validate=True) if args.public_key else None
+        verdict = verify_file(args.export, pinned, _expected(args))
     except OSError as exc:
-        print(f"canvass-audit: cannot read {args.export}: {exc.strerror}", file=sys.stderr)
+        print(f"canvass-audit: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except binascii.Error:
+        print("canvass-audit: --public-key is not base64", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # our own plain sentences, or a file that is not UTF-8 text
+        text = "a file is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        print(f"canvass-audit: {text}", file=sys.stderr)
         return 2
     if verdict.ok:
         print(f"VERIFIED: {verdict.entries} entries{verdict.scope}, {verdict.checkpoints} signed checkpoints, "
-              "all consistent")
+              f"all consistent{verdict.known}")
         return 0
     print(f"FAILED: {verdict.problem}", file=sys.stderr)
     if verdict.first_bad_index is not None:
