@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from hub.access.errors import AccessError
 from hub.access.service import AccessService
+from hub.address_limits import AddressLimiter
 from hub.api import (
     audit_log,
     auth,
@@ -32,7 +33,6 @@ from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
 from hub.streams import StreamService
-from hub.throttle import Throttle
 from wire.rtc import IceSettings
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
                   description="Camera registry, appliance enrolment and the MQTT link to appliances.")
     app.state.hub = hub
     app.state.access = AccessService(hub)
-    app.state.throttle = Throttle(settings.signed_out_attempts_per_minute, 60)
+    app.state.address_limiter = AddressLimiter(settings.signed_out_attempts_per_minute, 60)
     app.state.access_recorder = recorder
     app.add_exception_handler(AccessError, _access_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from hub.address_limits import AddressLimiter
 from hub.api.boundary import BodyError, check_json
 from hub.tables import AuditEntry
-from hub.throttle import Throttle
 from tests.hub_support import HubApi, HubServer
 from tests.test_access_api import OPEN, REASON, setup
 
@@ -122,9 +122,9 @@ def test_footage_windows_no_box_can_hold_are_refused(hub_api: HubApi):
 
 
 
-def test_the_throttle_admits_its_limit_per_window_and_reports_the_first_refusal():
+def test_the_address_limiter_admits_its_limit_per_window_and_reports_the_first_refusal():
     now = [0.0]
-    throttle = Throttle(3, 60, clock=lambda: now[0], max_keys=2)
+    throttle = AddressLimiter(3, 60, clock=lambda: now[0], max_keys=2)
     assert [throttle.admit("enroll", "10.0.0.1").allowed for _ in range(3)] == [True] * 3
     refused = [throttle.admit("enroll", "10.0.0.1") for _ in range(3)]
     assert [v.allowed for v in refused] == [False] * 3 and [v.first_refusal for v in refused] == [True, False, False]

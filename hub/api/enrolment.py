@@ -65,7 +65,7 @@ UNAUTHENTICATED = "unauthenticated"
 
 def _throttled(request: Request, action: str, source: str, hub: HubServices) -> None:
     """429 once `source` has tried `action` signed out too often; the first refusal of a spell is audited."""
-    verdict = request.app.state.throttle.admit(action, source)
+    verdict = request.app.state.address_limiter.admit(action, source)
     if verdict.allowed:
         return
     if verdict.first_refusal:

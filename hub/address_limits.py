@@ -1,7 +1,7 @@
 """How often a source may do something that anyone can do signed out (enrol, rotate a key): a sliding window per
 (action, source), in memory, with bounded memory.
 
-`Throttle.admit` says whether one more attempt is allowed now; a refused attempt says when to come back and
+`AddressLimiter.admit` says whether one more attempt is allowed now; a refused attempt says when to come back and
 whether it is the first refusal of its window, so the caller audits the first and only counts the rest (an
 attacker cannot fill the audit log by being refused). Per hub process: N processes behind a load balancer
 admit at most N times the limit, still bounded.
@@ -26,7 +26,7 @@ class Verdict:
     first_refusal: bool = False  # the first refused attempt of this key since it was last allowed
 
 
-class Throttle:
+class AddressLimiter:
     def __init__(self, limit: int, window_s: float, *, clock: Callable[[], float] = time.monotonic,
                  max_keys: int = MAX_KEYS):
         self.limit, self.window_s, self.clock, self.max_keys = limit, window_s, clock, max_keys
