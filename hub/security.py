@@ -1,4 +1,7 @@
-"""Passwords (Argon2id), sign-in session tokens, lockout and TOTP."""
+"""Passwords (Argon2id), user look-up, sign-in session tokens and TOTP (RFC 6238, each code accepted once).
+
+The password rules are `hub.passwords`; throttling and lockout are `hub.throttle`.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +13,21 @@ import secrets
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.tables import ApiSession, LoginFailure, User, utcnow
+from hub.passwords import PasswordPolicyError, check_password_policy  # PasswordPolicyError: hash_password raises it
+from hub.tables import ApiSession, Counter, Role, User, utcnow
 
 _hasher = PasswordHasher()
 #: Verified against when the user does not exist, so timing does not tell which usernames exist.
 _DUMMY_HASH = _hasher.hash("not a real password")
 
-MIN_PASSWORD_LENGTH = 12
 
-
-class PasswordPolicyError(ValueError):
-    pass
-
-
-def check_password_policy(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordPolicyError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > 1024:
-        raise PasswordPolicyError("password longer than 1024 characters")
-
-
-def hash_password(password: str) -> str:
-    check_password_policy(password)
+def hash_password(password: str, *, username: str = "") -> str:
+    """The Argon2id hash of `password`, once it passes the password rules (`PasswordPolicyError` if not)."""
+    check_password_policy(password, username=username)
     return _hasher.hash(password)
 
 
@@ -45,23 +38,14 @@ def verify_password(user: User | None, password: str) -> bool:
         return False
 
 
+def find_user(session: Session, username: str) -> User | None:
+    """The user called `username` in any case (names are unique regardless of case)."""
+    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
 def keyed_hash(secret: str, value: str) -> str:
     """HMAC-SHA256 of `value` under the server secret: how tokens and claim codes are stored."""
     return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
-
-
-def recent_failures(session: Session, username: str, window_s: int) -> int:
-    since = utcnow() - dt.timedelta(seconds=window_s)
-    return session.scalar(select(func.count()).select_from(LoginFailure)
-                          .where(LoginFailure.username == username, LoginFailure.at >= since)) or 0
-
-
-def record_failure(session: Session, username: str, source: str) -> None:
-    session.add(LoginFailure(username=username[:100], source=source[:100]))
-
-
-def clear_failures(session: Session, username: str) -> None:
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
 
 
 def new_session(session: Session, user: User, secret: str, ttl_s: int) -> tuple[str, ApiSession]:
@@ -80,6 +64,32 @@ def session_for_token(session: Session, token: str, secret: str) -> ApiSession |
     return row
 
 
+def revoke_sessions(session: Session, *, user: User) -> int:
+    """Revoke every live session of `user`; how many there were."""
+    result = session.execute(update(ApiSession).where(ApiSession.user_id == user.id, ApiSession.revoked.is_(False))
+                             .values(revoked=True).execution_options(synchronize_session="fetch"))
+    return result.rowcount
+
+
+#: The counter row that user-administration changes lock first (`lock_user_administration`).
+ADMINISTRATION_LOCK = "user_administration"
+
+
+def lock_user_administration(session: Session) -> None:
+    """Serialise changes that could leave the hub without an enabled admin: bump one counter row first thing
+    (SQLite's write lock, PostgreSQL's row lock), so two admins demoting each other at once are checked one
+    after the other. Read the users concerned after this."""
+    table = Counter.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(table).values(name=ADMINISTRATION_LOCK, value=1)
+                    .on_conflict_do_update(index_elements=[table.c.name], set_={"value": table.c.value + 1}))
+
+
+def enabled_admins_besides(session: Session, *, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(
+        User.role == Role.ADMIN, User.disabled.is_(False), User.id != user.id)) or 0
+
+
 def new_totp_secret() -> str:
     return pyotp.random_base32()
 
@@ -88,5 +98,23 @@ def totp_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="Canvass")
 
 
-def verify_totp(secret: str, code: str) -> bool:
-    return bool(code) and pyotp.TOTP(secret).verify(code, valid_window=1)
+def totp_step(secret: str, code: str, at: dt.datetime) -> int | None:
+    """The time step, within one of `at`, whose code `code` is; None if none."""
+    totp = pyotp.TOTP(secret)
+    for offset in (0, -1, 1):
+        moment = at + dt.timedelta(seconds=offset * totp.interval)
+        if hmac.compare_digest(totp.at(moment), code):
+            return totp.timecode(moment)
+    return None
+
+
+def claim_totp(session: Session, *, user: User, code: str, at: dt.datetime) -> bool:
+    """Accept `code` for `user` once (RFC 6238 §5.2): its time step must be later than the last one accepted,
+    which it then becomes, in one conditional UPDATE, so two requests with the same code cannot both pass."""
+    step = totp_step(user.totp_secret or "", code, at)
+    if step is None:
+        return False
+    claimed = session.execute(
+        update(User).where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session="fetch"))
+    return claimed.rowcount == 1

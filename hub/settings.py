@@ -51,8 +51,18 @@ class HubSettings(BaseSettings):
         "Server secret (pepper for claim codes and tokens); default: data_dir/keys/server-secret, written by "
         "`canvass-hub init`."))] = None
     session_ttl_s: Annotated[int, Field(ge=60, le=7 * 86400, description="Sign-in session lifetime.")] = 12 * 3600
-    lockout_failures: Annotated[int, Field(ge=1, le=100, description="Failed sign-ins that lock an account.")] = 5
+    lockout_failures: Annotated[int, Field(ge=1, le=100, description=(
+        "Failed sign-ins from one address that lock that address out of the account (hub.throttle)."))] = 5
     lockout_window_s: Annotated[int, Field(ge=60, le=86400, description="Window for counting failed sign-ins.")] = 15 * 60
+    sign_in_source_failures: Annotated[int, Field(ge=5, le=10_000, description=(
+        "Failed sign-ins from one address (across all user names) in the window before it gets 429."))] = 20
+    sign_in_account_ceiling: Annotated[int, Field(ge=5, le=10_000, description=(
+        "Failed sign-ins to one account in the window (from addresses it has not signed in from) before "
+        "password checks for it are slowed down."))] = 50
+    sign_in_account_interval_s: Annotated[int, Field(ge=1, le=3600, description=(
+        "Past the ceiling, an account allows one password check per this many seconds on average."))] = 15
+    sign_in_trust_s: Annotated[int, Field(ge=0, le=365 * 86400, description=(
+        "How long an address an account signed in from skips the account's slow-down."))] = 30 * 86400
     claim_code_ttl_s: Annotated[int, Field(ge=60, le=30 * 86400, description="Default lifetime of a claim code.")] = 24 * 3600
     broker_host: Annotated[str, Field(description="MQTT broker address given to appliances and used by the hub.")] = "127.0.0.1"
     broker_port: Annotated[int, Field(ge=1, le=65535, description="MQTT TLS port.")] = 8883

@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, LargeBinary,
-                        String, Text, UniqueConstraint)
+                        PrimaryKeyConstraint, String, Text, UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -77,19 +77,33 @@ class User(Base):
     business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"), index=True)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The TOTP time step of the last code accepted: a code is accepted only for a later step (no replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The agency unit an analyst works for (e.g. "Robbery", "RTCC night desk"): the transparency report counts by it.
     unit: Mapped[str] = mapped_column(String(100), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LoginFailure(Base):
-    __tablename__ = "login_failures"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(100))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    source: Mapped[str] = mapped_column(String(100), default="")
-    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+# User names are unique regardless of case (`ADMIN` cannot stand beside `admin`); sign-in looks names up the same way.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
+
+
+class SignInCounter(Base):
+    """Failed (or reserved) password checks in the current window for one key (`hub.throttle`).
+
+    `scope` is "pair" (account and address), "source" (address; account "") or "account" (source ""); times
+    are whole seconds since the epoch, so the same SQL counts on SQLite and PostgreSQL."""
+
+    __tablename__ = "sign_in_counters"
+    scope: Mapped[str] = mapped_column(String(8))
+    account: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(100))
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Pairs only: until when this address may skip the account's slow-down (it signed in to the account).
+    trusted_until: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (PrimaryKeyConstraint("scope", "account", "source"),)
 
 
 class ApiSession(Base):

@@ -1,23 +1,32 @@
-"""The hub's API fuzzed from its own OpenAPI schema (schemathesis): no input gives a 5xx.
+"""The hub's API fuzzed from its own OpenAPI schema (schemathesis): no input gives a 5xx; and bounded load on
+sign-in over real HTTP on loopback, checked against the throttle's invariants.
 
 Every operation is called both signed out and as an admin (so the fuzzing
 reaches past authentication), on a hub with a business, an owner, an
 appliance and a camera already in it. schemathesis needs the schema when the
 module is collected, so the hub is built then, in a temporary directory.
+
+The sign-in load runs on a hub of its own served by uvicorn, from many 127.0.x.y addresses at once; every
+loop is bounded in count and in time, and nothing is asserted about how long anything took.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete
 
-from hub.tables import Appliance, Camera
+from hub.tables import Appliance, Camera, Role, SignInCounter
 from tests.hub_support import HubApi
+from tests.test_sign_in_hardening import PASSWORD, WRONG, ServedHub, at_once
 
 _ROOT = Path(tempfile.mkdtemp(prefix="canvass-fuzz-"))
 HUB = HubApi(_ROOT)
@@ -38,8 +47,9 @@ def seeded_hub():
     shutil.rmtree(_ROOT, ignore_errors=True)
 
 
-#: Path parameters that name rows the seeded hub has, so generated bodies reach past the 404.
-KNOWN = {"business_id": 1, "camera_id": 1, "user_id": 1, "entry_id": 1, "device_id": "dev-aaaaaaaaaaaa"}
+#: Path parameters that name rows the seeded hub has, so generated bodies reach past the 404 (user 2 is the
+#: owner: revoking the admin's own sessions would sign the fuzzing out).
+KNOWN = {"business_id": 1, "camera_id": 1, "user_id": 2, "entry_id": 1, "device_id": "dev-aaaaaaaaaaaa"}
 
 
 @schema.parametrize()
@@ -56,3 +66,80 @@ def test_no_server_errors(case):
             response = case.call()
             assert response.status_code < 500, (
                 f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:500]}")
+
+
+# Bounded load on sign-in (hub.throttle): the default limits, 5 per (account, address), 20 per address.
+
+PAIR_LIMIT, SOURCE_LIMIT = 5, 20
+LOAD_TIME_S = 240
+USERS = ("ana", "ben", "cat")
+
+
+@pytest.fixture(scope="module")
+def load_hub(tmp_path_factory):
+    hub = ServedHub(tmp_path_factory.mktemp("sign-in-load"))
+    for name in USERS:
+        hub.add_user(name, Role.ANALYST)
+    yield hub
+    hub.close()
+
+
+def fresh_counters(hub: ServedHub) -> None:
+    with hub.api.hub.db.session() as session:
+        session.execute(delete(SignInCounter))
+
+
+def attempt(hub: ServedHub, name: str, password: str, source: str) -> tuple[str, str, int]:
+    r = hub.login(name, password, source)
+    assert r.status_code in (200, 401, 423, 429), f"{r.status_code} {r.text[:300]}"
+    if r.status_code in (423, 429):
+        assert int(r.headers["Retry-After"]) > 0
+    return name, source, r.status_code
+
+
+def test_bounded_spray_across_names_and_addresses_is_held_to_the_limits(load_hub: ServedHub):
+    """Rounds of simultaneous wrong passwords, 8 addresses × 6 names (half unknown), at most 12 rounds or
+    LOAD_TIME_S: no pair is checked more than 5 times, no address more than 20, and each real user still
+    signs in from an address of their own."""
+    fresh_counters(load_hub)
+    addresses = [f"127.0.2.{n}" for n in range(1, 9)]
+    names = [*USERS, "nobody", "root", "admin"]
+    results: list[tuple[str, str, int]] = []
+    deadline = time.monotonic() + LOAD_TIME_S
+    for _ in range(12):
+        if time.monotonic() > deadline:
+            break
+        burst = [(name, source) for source in addresses for name in names]
+        results += at_once([lambda n=n, s=s: attempt(load_hub, n, WRONG, s) for n, s in burst])
+    checked = Counter((name, source) for name, source, status in results if status == 401)
+    assert checked and max(checked.values()) <= PAIR_LIMIT
+    per_address = Counter(source for _, source, status in results if status == 401)
+    assert max(per_address.values()) <= SOURCE_LIMIT
+    for n, name in enumerate(USERS):
+        assert load_hub.login(name, PASSWORD, f"127.0.3.{n + 1}").status_code == 200
+
+
+#: One pair's share of a burst: (user, address index, wrong guesses, where the right password goes or None).
+PAIR_BURST = st.tuples(st.sampled_from(USERS), st.integers(0, 2), st.integers(PAIR_LIMIT + 1, 12),
+                       st.none() | st.integers(0, 12))
+
+
+@given(st.lists(PAIR_BURST, min_size=1, max_size=3, unique_by=lambda t: (t[0], t[1])))
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+def test_bounded_simultaneous_attempts_never_check_more_than_the_limits(load_hub: ServedHub, pairs):
+    """Up to three (name, address) pairs, each with more wrong guesses than its lock allows and perhaps the
+    right password among them, all sent at once (39 requests at most): per pair at most 5 failed checks per
+    success, per address at most 20, never a 5xx."""
+    fresh_counters(load_hub)
+    burst = []
+    for name, address, wrong, right_at in pairs:
+        passwords = [WRONG] * wrong
+        if right_at is not None:
+            passwords.insert(min(right_at, wrong), PASSWORD)
+        burst += [(name, password, f"127.0.4.{address + 1}") for password in passwords]
+    results = at_once([lambda n=n, pw=pw, a=a: attempt(load_hub, n, pw, a) for n, pw, a in burst])
+    failed = Counter((name, source) for name, source, status in results if status == 401)
+    signed_in = Counter((name, source) for name, source, status in results if status == 200)
+    for pair, count in failed.items():
+        assert count <= PAIR_LIMIT * (1 + signed_in[pair]), (pair, results)
+    assert max(Counter(source for _, source, status in results if status == 401).values(), default=0) <= SOURCE_LIMIT

@@ -1,5 +1,9 @@
-"""Request-scoped dependencies: the hub's services, the access service, a database session, the signed-in user
-and role checks."""
+"""Request-scoped dependencies: the hub's services, the access service, a database session, the signed-in
+session and user, and role checks.
+
+The database session is committed when the route function returns, before the response is sent
+(`scope="function"`): a client told 204 after logout, or 200 after a user was disabled, can rely on it, and a
+failed commit is the client's error response rather than a silent loss after a success."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub.access.service import AccessService
 from hub.services import HubServices
-from hub.tables import Role, User
+from hub.tables import ApiSession, Role, User
 from hub.security import session_for_token
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from POST /api/auth/login")
@@ -34,15 +38,21 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def current_user(hub: Annotated[HubServices, Depends(get_hub)], session: Annotated[Session, Depends(get_session)],
-                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
+def current_session(hub: Annotated[HubServices, Depends(get_hub)],
+                    session: Annotated[Session, Depends(get_session, scope="function")],
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiSession:
+    """The sign-in session whose token authenticated this request (the one logout revokes)."""
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first", headers={"WWW-Authenticate": "Bearer"})
     row = session_for_token(session, credentials.credentials, hub.settings.secret_key)
     if row is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "session expired or invalid",
                             headers={"WWW-Authenticate": "Bearer"})
-    return row.user
+    return row
+
+
+def current_user(signed_in: Annotated[ApiSession, Depends(current_session)]) -> User:
+    return signed_in.user
 
 
 def require(*roles: Role):
@@ -58,6 +68,7 @@ def require(*roles: Role):
 
 HubDep = Annotated[HubServices, Depends(get_hub)]
 AccessDep = Annotated[AccessService, Depends(get_access)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ApiSessionDep = Annotated[ApiSession, Depends(current_session)]
 UserDep = Annotated[User, Depends(current_user)]
 AdminDep = Annotated[User, Depends(require(Role.ADMIN))]
