@@ -12,6 +12,7 @@ loop is bounded in count and in time, and nothing is asserted about how long any
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -143,3 +144,49 @@ def test_bounded_simultaneous_attempts_never_check_more_than_the_limits(load_hub
     for pair, count in failed.items():
         assert count <= PAIR_LIMIT * (1 + signed_in[pair]), (pair, results)
     assert max(Counter(source for _, source, status in results if status == 401).values(), default=0) <= SOURCE_LIMIT
+
+
+# ---------------------------------------------------------------- explicit abuse cases beside the generated ones
+
+#: Issue 18 item 8's inputs, sent to every operation that can take them: numbers past 64 bits, a datetime that
+#: overflows in UTC, NaN and infinities, lone surrogates. Each must be a clear 4xx, never a 500.
+BAD_BODIES = [b'{"x": NaN}', b'{"x": Infinity}', b'{"x": 1e400}', b'{"x": 9223372036854775808}',
+              b'{"x": "\\ud800"}', b'{"\\udfff": 1}']
+BAD_TIME = "0001-01-01T00:00:00+14:00"
+
+
+def _fill(path: str, overrides: dict) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(overrides.get(m.group(1), KNOWN.get(m.group(1), 1))), path)
+
+
+def _is(schema: dict, kind: str, fmt: str | None = None) -> bool:
+    options = schema.get("anyOf", [schema])
+    return any(o.get("type") == kind and (fmt is None or o.get("format") == fmt) for o in options)
+
+
+def _explicit_cases():
+    """(method, url, query, body) for every operation: each integer path parameter at 2^63, each date-time
+    query parameter before year 1 in UTC, and every bad JSON body for the operations that take one."""
+    for path, methods in HUB.app.openapi()["paths"].items():
+        for method, operation in methods.items():
+            parameters = operation.get("parameters", [])
+            for p in parameters:
+                if p["in"] == "path" and _is(p.get("schema", {}), "integer"):
+                    yield method.upper(), _fill(path, {p["name"]: 2**63}), {}, None
+                if p["in"] == "query" and _is(p.get("schema", {}), "string", "date-time"):
+                    yield method.upper(), _fill(path, {}), {p["name"]: BAD_TIME}, None
+            if "requestBody" in operation:
+                for body in BAD_BODIES:
+                    yield method.upper(), _fill(path, {}), {}, body
+
+
+def test_explicit_abuse_cases_never_reach_a_500():
+    failures, cases = [], list(_explicit_cases())
+    assert len(cases) > 50  # every id path, date-time query and JSON body of the API
+    with HUB.client(HUB.admin_token) as client:
+        for method, url, query, body in cases:
+            headers = {"content-type": "application/json"} if body is not None else {}
+            response = client.request(method, url, params=query, content=body, headers=headers)
+            if response.status_code >= 500 or (body is not None and response.status_code < 400):
+                failures.append(f"{method} {url} {query or body!r}: {response.status_code}")
+    assert not failures, failures

@@ -51,7 +51,9 @@ def current_session(hub: Annotated[HubServices, Depends(get_hub)],
     return row
 
 
-def current_user(signed_in: Annotated[ApiSession, Depends(current_session)]) -> User:
+def current_user(request: Request, signed_in: Annotated[ApiSession, Depends(current_session)]) -> User:
+    """The signed-in user, also left in the request's state as the actor of what the access log records."""
+    request.state.actor = signed_in.user.username
     return signed_in.user
 
 
