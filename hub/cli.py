@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from hub import audit
 from hub.services import HubServices
 from hub.tables import Role, User
-from hub.security import PasswordPolicyError, hash_password
+from hub.security import PasswordPolicyError, find_user, hash_password
 from hub.settings import SECRET_FILE, HubSettings, new_secret, read_secret
 from provisioning.keys import write_private
 
@@ -39,12 +38,12 @@ def create_admin(hub: HubServices, args: argparse.Namespace) -> int:
 
         password = getpass.getpass("password for the new admin: ")
     try:
-        password_hash = hash_password(password)
+        password_hash = hash_password(password, username=args.username)
     except PasswordPolicyError as exc:
         print(f"canvass-hub: {exc}", file=sys.stderr)
         return 2
     with hub.db.session() as session:
-        if session.scalar(select(User).where(User.username == args.username)) is not None:
+        if find_user(session, args.username) is not None:  # names are unique in any case
             print(f"canvass-hub: user {args.username!r} already exists", file=sys.stderr)
             return 1
         session.add(User(username=args.username, password_hash=password_hash, role=Role.ADMIN))

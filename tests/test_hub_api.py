@@ -207,6 +207,12 @@ def test_create_admin_cli_non_interactive(tmp_path: Path):
     assert ok.returncode == 0, ok.stderr
     again = subprocess.run(cmd, input="a-long-enough-password\n", capture_output=True, text=True, cwd=REPO)
     assert again.returncode == 1 and "already exists" in again.stderr
+    shouted = subprocess.run([*cmd[:-2], "ROOT-ADMIN", "--password-stdin"], input="another-long-passphrase\n",
+                             capture_output=True, text=True, cwd=REPO)
+    assert shouted.returncode == 1 and "already exists" in shouted.stderr and "Traceback" not in shouted.stderr
+    named = subprocess.run([*cmd[:-2], "second-admin", "--password-stdin"], input="second-admin-passphrase\n",
+                           capture_output=True, text=True, cwd=REPO)
+    assert named.returncode == 2 and "user name" in named.stderr
     api = HubApi(tmp_path)
     try:
         assert api.login("root-admin", "a-long-enough-password")
