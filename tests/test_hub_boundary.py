@@ -4,10 +4,8 @@ NaN, lone surrogates, echoed input, footage windows no box can hold."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -15,7 +13,7 @@ from sqlalchemy import select
 from hub.address_limits import AddressLimiter
 from hub.api.boundary import BodyError, check_json
 from hub.tables import AuditEntry
-from tests.hub_support import HubApi, HubServer
+from tests.hub_support import HubApi
 from tests.test_access_api import OPEN, REASON, setup
 
 
@@ -32,30 +30,6 @@ def strict_client(api: HubApi, token: str | None = None) -> TestClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return TestClient(api.app, headers=headers, raise_server_exceptions=False)
 
-
-def test_a_body_over_the_limit_is_refused_before_it_is_parsed(tmp_path: Path):
-    api = HubApi(tmp_path, max_body_bytes=64 * 1024)
-    server = HubServer(api.hub)
-    server.start()
-    try:
-        url = f"http://127.0.0.1:{server.port}"
-        huge = json.dumps({"code": "x" * (4 * 1024 * 1024), "csr_pem": "y"}).encode()
-        response = httpx.post(f"{url}/api/enroll", content=huge, headers={"content-type": "application/json"},
-                              timeout=30)
-        assert response.status_code == 413 and len(response.content) < 200
-        assert "larger than 65536 bytes" in response.json()["detail"]
-
-        def chunks():  # no Content-Length: the limit is applied while the body streams in
-            for _ in range(64):
-                yield b"x" * 8192
-
-        streamed = httpx.post(f"{url}/api/enroll", content=chunks(), headers={"content-type": "application/json"},
-                              timeout=30)
-        assert streamed.status_code == 413
-        assert httpx.get(f"{url}/api/health", timeout=5).json()["ok"] is True
-    finally:
-        server.stop()
-        api.close()
 
 
 def test_validation_errors_never_echo_the_input(hub_api: HubApi):
@@ -133,24 +107,6 @@ def test_the_address_limiter_admits_its_limit_per_window_and_reports_the_first_r
     now[0] = 61
     assert throttle.admit("enroll", "10.0.0.1").allowed  # the window moved on (and memory stays bounded)
 
-
-def test_signed_out_callers_cannot_flood_the_audit_log(hub_api: HubApi):
-    """40 bad claim codes from one address (bounded loop): 10 are judged and audited, the rest get 429 and
-    only the first of them is on the record; a failed key rotation names the source, not the claimed box."""
-    with hub_api.client() as c:
-        codes = [c.post("/api/enroll", json={"code": f"AAAAA-BBBBB-CCCCC-{i:05d}", "csr_pem": "x"}).status_code
-                 for i in range(40)]
-        rotate = c.post("/api/enroll/rotate", json={"device_id": "dev-aaaaaaaaaaaa", "csr_pem": "x",
-                                                     "proof_b64": "AAAA"})
-    assert codes[:10] == [403] * 10 and set(codes[10:]) == {429}
-    assert rotate.status_code == 403
-    with hub_api.hub.db.session() as session:
-        entries = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(
-            ["appliance.enroll", "appliance.rotate_key"])).order_by(AuditEntry.leaf_index)).all()
-        assert len(entries) == 12 and all(e.actor == "unauthenticated" and e.source for e in entries)
-        assert "throttled" in entries[10].reason
-        assert entries[11].action == "appliance.rotate_key" and entries[11].details == {
-            "claimed_device_id": "dev-aaaaaaaaaaaa"}
 
 
 def test_reads_and_failed_attempts_are_on_the_record_without_flooding_it(hub_api: HubApi):

@@ -12,6 +12,7 @@ loop is bounded in count and in time, and nothing is asserted about how long any
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -19,14 +20,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
-from hub.tables import Appliance, Camera, Role, SignInCounter
-from tests.hub_support import HubApi
+from hub.tables import Appliance, AuditEntry, Camera, Role, SignInCounter
+from tests.hub_support import HubApi, HubServer
 from tests.test_sign_in_hardening import PASSWORD, WRONG, ServedHub, at_once
 
 _ROOT = Path(tempfile.mkdtemp(prefix="canvass-fuzz-"))
@@ -190,3 +192,49 @@ def test_explicit_abuse_cases_never_reach_a_500():
             if response.status_code >= 500 or (body is not None and response.status_code < 400):
                 failures.append(f"{method} {url} {query or body!r}: {response.status_code}")
     assert not failures, failures
+
+
+# ---------------------------------------------------------------- bounded load: bodies and signed-out writes
+
+def test_a_body_over_the_limit_is_refused_before_it_is_parsed(tmp_path: Path):
+    api = HubApi(tmp_path, max_body_bytes=64 * 1024)
+    server = HubServer(api.hub)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        huge = json.dumps({"code": "x" * (4 * 1024 * 1024), "csr_pem": "y"}).encode()
+        response = httpx.post(f"{url}/api/enroll", content=huge, headers={"content-type": "application/json"},
+                              timeout=30)
+        assert response.status_code == 413 and len(response.content) < 200
+        assert "larger than 65536 bytes" in response.json()["detail"]
+
+        def chunks():  # no Content-Length: the limit is applied while the body streams in
+            for _ in range(64):
+                yield b"x" * 8192
+
+        streamed = httpx.post(f"{url}/api/enroll", content=chunks(), headers={"content-type": "application/json"},
+                              timeout=30)
+        assert streamed.status_code == 413
+        assert httpx.get(f"{url}/api/health", timeout=5).json()["ok"] is True
+    finally:
+        server.stop()
+        api.close()
+
+
+def test_signed_out_callers_cannot_flood_the_audit_log(hub_api: HubApi):
+    """40 bad claim codes from one address (bounded loop): 10 are judged and audited, the rest get 429 and
+    only the first of them is on the record; a failed key rotation names the source, not the claimed box."""
+    with hub_api.client() as c:
+        codes = [c.post("/api/enroll", json={"code": f"AAAAA-BBBBB-CCCCC-{i:05d}", "csr_pem": "x"}).status_code
+                 for i in range(40)]
+        rotate = c.post("/api/enroll/rotate", json={"device_id": "dev-aaaaaaaaaaaa", "csr_pem": "x",
+                                                     "proof_b64": "AAAA"})
+    assert codes[:10] == [403] * 10 and set(codes[10:]) == {429}
+    assert rotate.status_code == 403
+    with hub_api.hub.db.session() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(
+            ["appliance.enroll", "appliance.rotate_key"])).order_by(AuditEntry.leaf_index)).all()
+        assert len(entries) == 12 and all(e.actor == "unauthenticated" and e.source for e in entries)
+        assert "throttled" in entries[10].reason
+        assert entries[11].action == "appliance.rotate_key" and entries[11].details == {
+            "claimed_device_id": "dev-aaaaaaaaaaaa"}
