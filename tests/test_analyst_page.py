@@ -42,7 +42,7 @@ def test_sign_in_stream_now_and_the_video_plays(hub_stack: HubStack, cameras, ed
     page.get_by_test_id("username").fill("ana")
     page.get_by_test_id("password").fill("wrong password")
     page.get_by_test_id("sign-in").click()
-    page.get_by_role("alert").filter(has_text="wrong username or password").wait_for(timeout=10_000)
+    page.get_by_role("alert").filter(has_text="wrong user name, password or one-time code").wait_for(timeout=10_000)
     page.get_by_test_id("password").fill("correct-horse-battery")
     page.get_by_test_id("sign-in").click()
     page.get_by_test_id("camera-list").get_by_text("cam1").wait_for(timeout=10_000)
