@@ -296,6 +296,8 @@ class PlaybackTrack(MediaStreamTrack):
             frame = await self._next_frame()
             if frame is None:
                 continue
+            if self._pacer.paused or self._seek_to is not None:
+                continue  # a control came while the frame was read: it waits (pending) or goes with the seek
             now = time.monotonic()
             due = self._pacer.due(frame.at_us, now, after_gap=frame.after_gap)
             if due > now and not await self._wait_for_change(due - now):
@@ -305,6 +307,9 @@ class PlaybackTrack(MediaStreamTrack):
 
     async def _next_frame(self) -> Frame | None:
         if self._pending is not None:
+            if self._pacer.speed > KEYFRAMES_ONLY_ABOVE and not self._pending.keyframe:
+                self._pending = None  # read at a slower speed than is now asked for: keyframes only
+                return None
             return self._pending
         try:
             item = await asyncio.to_thread(next, self._frames, None)
