@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from hub.address_limits import AddressLimiter
+from hub.audit.recorder import AccessRecorder
 from hub.api.boundary import BodyError, check_json
 from hub.tables import AuditEntry
 from tests.hub_support import HubApi
@@ -132,3 +133,21 @@ def test_reads_and_failed_attempts_are_on_the_record_without_flooding_it(hub_api
     assert ("admin", "request.not_found", probe, 199) in seen
     assert ("unauthenticated", "request.unauthenticated", "GET /api/users", 29) in seen
     assert len(seen) <= 8, seen
+
+
+def test_the_access_recorder_stops_adding_entries_when_flooded_with_distinct_keys(hub_api: HubApi):
+    now = [0.0]
+    recorder = AccessRecorder(hub_api.hub.db, window_s=60, clock=lambda: now[0], max_keys=3)
+
+    def count() -> int:
+        with hub_api.hub.db.session() as session:
+            return len(session.scalars(select(AuditEntry).where(AuditEntry.action == "request.not_found")).all())
+
+    for n in range(50):  # bounded: 50 distinct sources
+        recorder.record(actor="unauthenticated", action="request.not_found", object="GET /api/x", outcome="denied",
+                        source=f"10.0.0.{n}")
+    assert count() == 3 and recorder.dropped == 47
+    now[0] = 61
+    recorder.record(actor="unauthenticated", action="request.not_found", object="GET /api/x", outcome="denied",
+                    source="10.0.1.1")
+    assert count() == 4  # the window passed: recording goes on

@@ -8,6 +8,7 @@ state), else "unauthenticated"; a read's object is the path read, a failure's th
 
 from __future__ import annotations
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.audit.recorder import AccessRecorder
@@ -45,8 +46,8 @@ class AccessAudit:
             await send(message)
 
         await self.app(scope, receive, noting)
-        if status:
-            self._record(scope, status[0])
+        if status:  # after the response: the database write runs in a worker thread, never on the event loop
+            await anyio.to_thread.run_sync(self._record, scope, status[0])
 
     def _record(self, scope: Scope, status: int) -> None:
         self.recorder.tick()

@@ -9,6 +9,7 @@ handful of entries per distinct route, not 10,000.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from hub import audit
 from hub.db import Database
 from hub.tables import utcnow
+
+log = logging.getLogger(__name__)
 
 MAX_KEYS = 10_000
 
@@ -32,10 +35,12 @@ class _Spell:
 
 
 class AccessRecorder:
-    def __init__(self, db: Database, *, window_s: float = 60, clock: Callable[[], float] = time.monotonic):
-        self.db, self.window_s, self.clock = db, window_s, clock
+    def __init__(self, db: Database, *, window_s: float = 60, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = MAX_KEYS):
+        self.db, self.window_s, self.clock, self.max_keys = db, window_s, clock, max_keys
         self._lock = threading.Lock()
         self._spells: dict[Key, _Spell] = {}
+        self.dropped = 0  # occurrences not recorded because MAX_KEYS spells were open (a flood of distinct keys)
 
     def record(self, *, actor: str, action: str, object: str, outcome: str, source: str) -> None:
         key: Key = (actor[:100], action, object[:300], outcome, source[:100])
@@ -43,13 +48,20 @@ class AccessRecorder:
         with self._lock:
             due = self._due(now)
             spell = self._spells.get(key)
+            full = spell is None and len(self._spells) >= self.max_keys
             if spell is not None:
                 spell.repeats += 1
                 spell.last_at = stamp
-            elif len(self._spells) < MAX_KEYS:
+            elif not full:
                 self._spells[key] = _Spell(now, stamp)
+            else:
+                self.dropped += 1
         self._write_summaries(due)
-        if spell is None:
+        if full:
+            if self.dropped % 10_000 == 1:  # once, then every 10,000th
+                log.warning("access recorder: %d distinct callers and actions in a window; %d more not recorded",
+                            self.max_keys, self.dropped)
+        elif spell is None:
             with self.db.session() as session:
                 audit.append(session, actor=key[0], action=action, outcome=outcome, object=key[2], source=key[4],
                              repeats_counted_for_s=self.window_s)
