@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from hub import audit
-from hub.access.grants import plate_sharing
+from hub.access.grants import plate_sharing, plate_sharing_of
 from hub.access.rules import changes_business, sees_business
 from hub.api.boundary import Id
 from hub.api.deps import AdminDep, SessionDep, UserDep, client_address
@@ -72,11 +72,19 @@ class CameraPatch(_In):
     view_direction_deg: Annotated[float | None, Field(ge=0, lt=360)] = None
 
 
-def camera_out(camera: Camera, distance_m: float | None = None) -> CameraOut:
+def cameras_out(session: Session, cameras: list[Camera], distances: list[float | None] | None = None
+                ) -> list[CameraOut]:
+    """Many cameras out, their plate sharing read in one query."""
+    sharing = plate_sharing_of(session, [camera.id for camera in cameras])
+    distances = distances or [None] * len(cameras)
+    return [camera_out(camera, distance, sharing[camera.id]) for camera, distance in zip(cameras, distances)]
+
+
+def camera_out(camera: Camera, distance_m: float | None = None, sharing: str | None = None) -> CameraOut:
     return CameraOut(id=camera.id, name=camera.name, business_id=camera.appliance.business_id,
                      appliance=camera.appliance.device_id, latitude=camera.latitude, longitude=camera.longitude,
                      view_direction_deg=camera.view_direction_deg, status=camera.status, last_seen=camera.last_seen,
-                     plate_sharing=plate_sharing(object_session(camera), camera.id), distance_m=distance_m)
+                     plate_sharing=sharing or plate_sharing(object_session(camera), camera.id), distance_m=distance_m)
 
 
 def _business(session: Session, user: User, business_id: int) -> Business:
@@ -151,14 +159,15 @@ def list_cameras(session: SessionDep, user: UserDep,
     if user.role == Role.OWNER:
         query = query.where(Appliance.business_id == user.business_id)
     if lat is None:
-        return [camera_out(c) for c in session.scalars(query)]
+        return cameras_out(session, list(session.scalars(query)))
     # Bounding box in SQL (indexed on both backends), exact great-circle distance here.
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
     query = query.where(Camera.latitude.between(lat - dlat, lat + dlat),
                         Camera.longitude.between(lon - dlon, lon + dlon))
     hits = [(haversine_m(lat, lon, c.latitude, c.longitude), c) for c in session.scalars(query)]
-    return [camera_out(c, round(d, 1)) for d, c in sorted(hits, key=lambda h: h[0]) if d <= radius_m]
+    near = [(round(d, 1), c) for d, c in sorted(hits, key=lambda h: h[0]) if d <= radius_m]
+    return cameras_out(session, [c for _, c in near], [d for d, _ in near])
 
 
 def visible_camera(session: Session, user: User, camera_id: int) -> Camera:
