@@ -47,6 +47,7 @@ class Role(str, enum.Enum):
     ANALYST = "analyst"
     AUDITOR = "auditor"
     OWNER = "owner"
+    DISPATCH = "dispatch"  # a CAD integration account: files and updates incidents, nothing else
 
 
 class Business(Base):
@@ -82,6 +83,8 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The agency unit an analyst works for (e.g. "Robbery", "RTCC night desk"): the transparency report counts by it.
     unit: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # Where the hub writes to this user (an owner: footage requests waiting for a decision); "" for none.
+    email: Mapped[str] = mapped_column(String(320), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -241,8 +244,72 @@ class ConsentVersion(Base):
     __table_args__ = (UniqueConstraint("camera_id", "version"),)
 
 
+class Incident(Base):
+    """An incident from CAD / 911 (or entered by an analyst): where and when something happened.
+
+    `external_id` is the CAD's own id: an intake with the same id updates the incident, never duplicates it."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # "cad", "eido" or "analyst"
+    type: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[int] = mapped_column(Integer)  # 1 (highest) … 5
+    status: Mapped[str] = mapped_column(String(16), default="open")  # "open" or "closed"
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (Index("ix_incidents_listing", "status", "priority", "reported_at"),)
+
+
+class Case(Base):
+    """A case: the footage requests and clips gathered under one case number, kept until `retain_until`."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(100), unique=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # What the public and camera owners see of the case (never the reason text, which may name people).
+    public_reference: Mapped[str] = mapped_column(String(32), unique=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retain_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CoverageSpan(Base):
+    """A span of one camera's timeline as its box reported it: recorded, or a gap and why.
+
+    Contiguous recorded reports are merged into one row, so a camera recording without a break for a month
+    is one row, not one per segment."""
+
+    __tablename__ = "coverage_spans"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (Index("ix_coverage_camera_end", "camera_id", "end", "start"),)
+
+
+class RequestStatus(str, enum.Enum):
+    PENDING = "pending"      # waiting for the owner
+    APPROVED = "approved"    # by the owner or by the owner's policy; the box cuts and uploads
+    DENIED = "denied"
+    EXPIRED = "expired"      # nobody decided in time
+    DELIVERED = "delivered"  # the clip is at the hub and verified (the case's retention takes over)
+    FAILED = "failed"        # the box could not produce the clip (e.g. nothing recorded in the window)
+    CANCELLED = "cancelled"
+
+
 class FootageRequest(Base):
-    """A request for recorded footage from a `request_only` camera, waiting for its owner's decision."""
+    """A request for one camera's recorded footage: for a stream of a camera whose owner must approve
+    (`mode` playback/live), or for a clip (`mode` clip) under a case, cut on the box and uploaded."""
 
     __tablename__ = "footage_requests"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -259,6 +326,55 @@ class FootageRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Clip requests (mode "clip"): the case and incident they belong to, what the owner approved (a trimmed
+    # window, or the whole one), why, until when nobody's decision is awaited, and the box's progress.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    approved_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    approved_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    decided_how: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "owner" or "policy"
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    clip_stage: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    clip_detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The clip's upload credential, only as its SHA-256 (the box got the token in the clip order).
+    upload_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    __table_args__ = (Index("ix_footage_requests_status", "status", "expires_at"),)
+
+
+class Clip(Base):
+    """A clip at the hub: the box's signed manifest, where the bytes are stored and what verifying found."""
+
+    __tablename__ = "clips"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("footage_requests.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
+    device_id: Mapped[str] = mapped_column(String(32))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    manifest: Mapped[str] = mapped_column(Text)  # the signed manifest exactly as the box wrote it (JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    actual_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actual_to: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    verified: Mapped[bool] = mapped_column(Boolean)
+    verification: Mapped[str] = mapped_column(Text, default="")
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notice(Base):
+    """Something a user of the hub should see (an owner: a footage request waits for you)."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("footage_requests.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Base):

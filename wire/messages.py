@@ -84,7 +84,44 @@ class StreamEnded(_Strict):
     packets_sent: Annotated[int, Field(ge=0)] = 0
 
 
-EventBody = Annotated[Union[Health, CameraStatus, PlateRead, Alarm, StreamEnded], Field(discriminator="kind")]
+class Coverage(_Strict):
+    """One closed span of a camera's timeline: recorded (`recorded`), or a gap with why (camera offline, …).
+
+    The box sends each span as it closes, so the hub can say which cameras were recording at a time without
+    asking them; consecutive recorded spans may be sent merged."""
+
+    kind: Literal["coverage"] = "coverage"
+    camera: CameraName
+    start: AwareDatetime
+    end: AwareDatetime
+    recorded: bool
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Coverage":
+        if self.end <= self.start:
+            raise ValueError("a coverage span ends after it starts")
+        return self
+
+
+ClipStage = Literal["cutting", "uploading", "uploaded", "failed"]
+
+
+class ClipProgress(_Strict):
+    """Where the clip of footage request `request_id` stands on the box; `failed` says why in `detail`
+    (e.g. nothing recorded in the window)."""
+
+    kind: Literal["clip_progress"] = "clip_progress"
+    request_id: Annotated[int, Field(ge=1)]
+    camera: CameraName
+    stage: ClipStage
+    detail: Annotated[str, Field(max_length=2000)] = ""
+    clip_sha256: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
+    clip_bytes: Annotated[int | None, Field(ge=0)] = None
+
+
+EventBody = Annotated[Union[Health, CameraStatus, PlateRead, Alarm, StreamEnded, Coverage, ClipProgress],
+                      Field(discriminator="kind")]
 
 
 class EventEnvelope(_Strict):
@@ -210,8 +247,53 @@ class StreamControl(_Strict):
         return self
 
 
+RequestStatus = Literal["pending", "approved", "denied", "expired", "delivered", "cancelled"]
+#: While a request is in one of these, the box keeps (holds) the footage of its window.
+HELD_STATUSES: frozenset[str] = frozenset({"pending", "approved"})
+
+
+class FootageNotice(_Strict):
+    """A footage request for one of the box's cameras, and every change of its status.
+
+    The box shows it to its owner (`canvass-edge requests`) and holds the window's segments from retention
+    while the request is pending or approved; any other status releases the hold. The newest notice of a
+    request wins (notices may be re-sent when the box comes back online)."""
+
+    kind: Literal["footage.request"] = "footage.request"
+    request_id: Annotated[int, Field(ge=1)]
+    camera: CameraName
+    window_from: AwareDatetime
+    window_to: AwareDatetime
+    status: RequestStatus
+    analyst: Annotated[str, Field(min_length=1, max_length=100)]
+    purpose: Annotated[str, Field(max_length=32)]
+    case_number: Annotated[str, Field(max_length=100)]
+    reason: Annotated[str, Field(max_length=2000)]
+    expires_at: AwareDatetime
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "FootageNotice":
+        if self.window_to <= self.window_from:
+            raise ValueError("window_to must be after window_from")
+        return self
+
+
+class ClipOrder(_Strict):
+    """Cut the clip of an approved request and upload it: `signed` is the hub's grant in mode `clip` for
+    exactly the window to cut (the owner's approval inside it where the policy asks for one). The box judges
+    it like any grant, answers at once (`ClipAccepted`) and reports progress as `ClipProgress` events; the
+    upload goes to `upload_url` (tus) with `upload_token`, which only this order carries."""
+
+    kind: Literal["clip.order"] = "clip.order"
+    request_id: Annotated[int, Field(ge=1)]
+    signed: SignedDocument
+    upload_url: Annotated[str, Field(min_length=8, max_length=500)]
+    upload_token: Annotated[str, Field(min_length=20, max_length=200)]
+
+
 CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, GrantPresent, StreamStart, StreamAnswer, StreamStop,
-                              StreamKeepalive, StreamControl], Field(discriminator="kind")]
+                              StreamKeepalive, StreamControl, FootageNotice, ClipOrder], Field(discriminator="kind")]
 
 
 class Command(_Strict):
@@ -304,14 +386,33 @@ class PlaybackState(_Strict):
     speed: Annotated[float, Field(gt=0, le=16)]
 
 
+class NoticeTaken(_Strict):
+    """The box has recorded the request's status; `held` whether it now holds the window, and how many seconds
+    of the window it has recorded (0: nothing; the analyst is told at once)."""
+
+    kind: Literal["footage.notice_taken"] = "footage.notice_taken"
+    request_id: Annotated[int, Field(ge=1)]
+    held: bool
+    recorded_s: Annotated[float, Field(ge=0)]
+
+
+class ClipAccepted(_Strict):
+    """The consent guard's verdict on a clip order; when accepted the box cuts and uploads in the background."""
+
+    kind: Literal["clip.accepted"] = "clip.accepted"
+    request_id: Annotated[int, Field(ge=1)]
+    accepted: bool
+    reason: Annotated[str, Field(max_length=2000)]
+
+
 ReplyResult = Annotated[Union[Pong, HotListTaken, PolicyTaken, GrantDecision, StreamOffer, AnswerTaken, StreamStopped,
-                              KeepaliveTaken, PlaybackState], Field(discriminator="kind")]
+                              KeepaliveTaken, PlaybackState, NoticeTaken, ClipAccepted], Field(discriminator="kind")]
 
 #: What each command is answered with when it succeeds.
 RESULT_OF: dict[type, type] = {
     Ping: Pong, HotListReplace: HotListTaken, PolicyUpdate: PolicyTaken, GrantPresent: GrantDecision,
     StreamStart: StreamOffer, StreamAnswer: AnswerTaken, StreamStop: StreamStopped, StreamKeepalive: KeepaliveTaken,
-    StreamControl: PlaybackState,
+    StreamControl: PlaybackState, FootageNotice: NoticeTaken, ClipOrder: ClipAccepted,
 }
 
 
