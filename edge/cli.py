@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     access = sub.add_parser("access-log", help="every access grant presented to this box and the decision")
     access.add_argument("--config", type=Path, required=True)
     access.add_argument("--json", action="store_true")
+    requests = sub.add_parser("requests", help="footage requests the hub sent for this box's cameras, with "
+                              "their status, hold and clip")
+    requests.add_argument("--config", type=Path, required=True)
+    requests.add_argument("--json", action="store_true")
     return parser
 
 
@@ -183,8 +187,33 @@ def _cmd_access_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_requests(args: argparse.Namespace) -> int:
+    from edge.clips.requests import RequestBook
+
+    path = Layout(load_config(args.config).appliance.data_dir).requests_path
+    rows = []
+    if path.exists():
+        book = RequestBook(path, readonly=True)
+        try:
+            rows = [r.to_json() for r in book.requests()]
+        finally:
+            book.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no footage requests")
+    for r in rows:
+        held = "held" if r["held"] else "not held"
+        print(f"#{r['request_id']}  {r['camera']}  {r['window_from']} to {r['window_to']}  {r['status'].upper()}  "
+              f"({held}{', clip ' + r['clip'] if r['clip'] else ''})  case {r['case_number']}  {r['purpose']}  "
+              f"by {r['analyst']}\n    {r['reason']}{chr(10) + '    note: ' + r['note'] if r['note'] else ''}")
+    return 0
+
+
 COMMANDS = {"run": _cmd_run, "segments": _cmd_segments, "status": _cmd_status, "pause": _cmd_pause,
-            "resume": lambda args: _cmd_pause(args, paused=False), "access-log": _cmd_access_log, "reads": _cmd_reads}
+            "resume": lambda args: _cmd_pause(args, paused=False), "access-log": _cmd_access_log, "reads": _cmd_reads,
+            "requests": _cmd_requests}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,6 +140,20 @@ class AlprConfig(_Strict):
                                                       "(after look-alikes) is a hit too.")] = 0
 
 
+class ClipsConfig(_Strict):
+    """Clips the hub asks for: how the box uploads them and how long it keeps what it cut."""
+
+    upload_max_bytes_per_s: Annotated[int, Field(ge=64 * 1024, le=10**10, description=(
+        "Most bytes per second a clip upload may use (set it to a share of the site's uplink, so "
+        "uploading never crowds out anything else)."))] = 25 * 1024 * 1024
+    upload_chunk_bytes: Annotated[int, Field(ge=64 * 1024, le=64 * 1024 * 1024, description=(
+        "Bytes per upload request; an interrupted upload resumes from the last whole chunk."))] = 512 * 1024
+    upload_attempts: Annotated[int, Field(ge=1, le=100, description=(
+        "Tries (with growing pauses) before an upload is reported failed."))] = 8
+    keep_cut_days: Annotated[int, Field(ge=0, le=30, description=(
+        "Days a clip stays on the box after the hub has it (0: deleted at once)."))] = 1
+
+
 class EdgeConfig(_Strict):
     appliance: ApplianceConfig
     cameras: Annotated[list[CameraConfig], Field(min_length=1, description=f"At most {MAX_CAMERAS} cameras.")]
@@ -147,6 +161,7 @@ class EdgeConfig(_Strict):
     capture: CaptureConfig = CaptureConfig()
     streaming: StreamingConfig = StreamingConfig()
     alpr: AlprConfig | None = None
+    clips: ClipsConfig = ClipsConfig()
 
     @field_validator("cameras")
     @classmethod

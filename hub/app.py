@@ -3,6 +3,7 @@ stream service at start-up (`start_link`), the routers, the analyst's page."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 from hub.access.errors import AccessError
 from hub.access.service import AccessService
 from hub.address_limits import AddressLimiter
+from hub.api import footage as footage_api
 from hub.api import (
     audit_log,
     auth,
@@ -29,6 +31,7 @@ from hub.api import (
 )
 from hub.api.access_audit import AccessAudit
 from hub.audit.recorder import AccessRecorder
+from hub.footage.service import FootageService
 from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
@@ -54,7 +57,7 @@ class HealthOut(BaseModel):
     mqtt: bool = Field(description="The hub is connected to the MQTT broker (appliances can be reached).")
 
 
-def start_link(services: HubServices) -> None:
+def start_link(services: HubServices, footage: FootageService | None = None) -> None:
     """Build and start the MQTT link to the appliances and the stream service that rides on it."""
     settings = services.settings
     services.link = HubLink(services)
@@ -63,6 +66,18 @@ def start_link(services: HubServices) -> None:
                                                            tuple(settings.turn_urls), settings.turn_username,
                                                            settings.turn_password))
     services.link.stream_ended_listeners.append(services.streams.closed_by_appliance)
+    if footage is not None:
+        footage.listen(services.link)
+
+
+async def expire_requests(footage: FootageService, every_s: float) -> None:
+    """Expire undecided footage requests as their time passes (in a thread: it writes the database)."""
+    while True:
+        try:
+            await asyncio.to_thread(footage.expire_due)
+        except Exception:  # keep the loop: the next pass retries; the traceback is logged
+            log.exception("expiring footage requests failed")
+        await asyncio.sleep(every_s)
 
 
 def _access_error(request: Request, exc: Exception) -> JSONResponse:
@@ -77,14 +92,20 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
 
     recorder = AccessRecorder(hub.db)
 
+    footage = FootageService(hub, hub.mailer)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         hub.checkpointer.start()
         if settings.mqtt_enabled and hub.link is None:
-            start_link(hub)
+            start_link(hub, footage)
+        expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
         try:
             yield
         finally:
+            expiry.cancel()
+            await asyncio.gather(expiry, return_exceptions=True)
+            footage.close()
             recorder.flush()
             hub.close()
 
@@ -92,12 +113,13 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
                   description="Camera registry, appliance enrolment and the MQTT link to appliances.")
     app.state.hub = hub
     app.state.access = AccessService(hub)
+    app.state.footage = footage
     app.state.address_limiter = AddressLimiter(settings.signed_out_attempts_per_minute, 60)
     app.state.access_recorder = recorder
     app.add_exception_handler(AccessError, _access_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     boundary.install(app, max_body_bytes=settings.max_body_bytes)
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams):
+    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api):
         app.include_router(module.router)
 
     analyst_page = (Path(__file__).parent / "web" / "analyst.html").read_text(encoding="utf-8")

@@ -54,6 +54,9 @@ class HubLink:
         self.hub = hub
         #: Called (from the ingest thread) with the id of each streaming session an appliance reports ended.
         self.stream_ended_listeners: list[Callable[[UUID], None]] = []
+        # Called from the link's worker after the batch is stored: they must not wait for a reply themselves.
+        self.clip_progress_listeners: list[Callable[[str, m.ClipProgress], None]] = []
+        self.came_online_listeners: list[Callable[[list[str]], None]] = []
         files = hub.broker_files
         self.client = tls_client(client_id, ca=files.ca, cert=files.hub_cert, key=files.hub_key, max_backoff_s=10)
         self.client.on_connect = self._on_connect
@@ -129,6 +132,7 @@ class HubLink:
         acks: dict[tuple[str, UUID], Ack] = {}
         came_online: list[str] = []
         ended: list[UUID] = []  # streaming sessions the appliances ended
+        progress: list[tuple[str, m.ClipProgress]] = []  # clip reports, handed on once stored
         with self.hub.db.session() as session:
             for device_id, leaf, payload in batch:
                 try:
@@ -138,6 +142,8 @@ class HubLink:
                             ack = ingest_event(session, device_id, envelope)
                             if isinstance(envelope.body, m.StreamEnded):
                                 ended.append(envelope.body.session_id)
+                            elif isinstance(envelope.body, m.ClipProgress) and ack is not None:
+                                progress.append((device_id, envelope.body))
                             if ack is not None:
                                 acks[(ack.device_id, ack.stream)] = ack
                         elif leaf == topics.Leaf.STATE:
@@ -159,9 +165,14 @@ class HubLink:
         for session_id in ended:
             for listener in self.stream_ended_listeners:
                 listener(session_id)
+        for device_id, report in progress:
+            for listener in self.clip_progress_listeners:
+                listener(device_id, report)
         if came_online:
             self.push_hotlist(came_online, only_if_behind=True)
             self.push_policies(came_online)
+            for listener in self.came_online_listeners:
+                listener(came_online)
 
     def _reply(self, session, device_id: str, reply: m.Reply) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from hub.ca import CertificateAuthority
 from hub.db import Database
 from hub.enrolment import broker_access
 from hub.keys import load_or_create_signing_key, public_pem
+from hub.mail import Mailer
 from hub.settings import HubSettings
 from hub.tables import AuditCheckpoint
 
@@ -36,6 +37,7 @@ class HubServices:
         self.checkpointer = Checkpointer(self.db, self.audit_key, settings.audit_origin,
                                          settings.checkpoint_interval_s)
         self.broker_files = broker.BrokerFiles(settings.broker_dir)
+        self.mailer = Mailer(settings)
         self.link: HubLink | None = None
         self.streams: StreamService | None = None
 
@@ -68,4 +70,5 @@ class HubServices:
         if self.link is not None:
             self.link.stop()
         self.checkpointer.stop()
+        self.mailer.close()
         self.db.dispose()

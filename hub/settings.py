@@ -80,6 +80,23 @@ class HubSettings(BaseSettings):
         "Oldest footage anyone may ask for: what an appliance's buffer holds (30 days by design)."))] = 30
     footage_max_window_s: Annotated[int, Field(ge=60, le=86400, description=(
         "Longest footage window of one request or playback session, per camera."))] = 2 * 3600
+    request_expiry_days: Annotated[int, Field(ge=1, le=90, description=(
+        "A footage request nobody decided in this many days expires (audited); its hold on the box ends."))] = 7
+    request_expiry_check_s: Annotated[float, Field(ge=0.1, le=3600, description=(
+        "How often the hub looks for footage requests to expire."))] = 60
+    case_retention_days: Annotated[int, Field(ge=1, le=36500, description=(
+        "How long a case's clips are kept from the case's creation, unless an admin extends it."))] = 365
+    canvass_max_radius_m: Annotated[float, Field(gt=0, le=20_000, description=(
+        "Largest canvass radius (metres) an analyst may search or request footage within."))] = 2000
+    public_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$", description=(
+        "Where people reach this hub (links in e-mails), e.g. https://hub.example.org."))] = "http://127.0.0.1:8000"
+    smtp_host: Annotated[str | None, Field(description="SMTP server for e-mail to owners; none: no e-mail.")] = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535, description="SMTP port.")] = 587
+    smtp_starttls: Annotated[bool, Field(description="Upgrade the SMTP connection with STARTTLS.")] = True
+    smtp_username: str | None = None
+    smtp_password: Annotated[str | None, Field(repr=False)] = None
+    mail_from: Annotated[str, Field(max_length=320, description="The From address of the hub's e-mail.")
+    ] = "canvass-hub@localhost"
     signed_out_attempts_per_minute: Annotated[int, Field(ge=1, le=10_000, description=(
         "Enrolment and key-rotation attempts one address may make per minute (429 beyond; first refusal audited)."))
     ] = 10

@@ -334,6 +334,7 @@ class FootageRequest(Base):
     approved_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     decided_how: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "owner" or "policy"
+    approval_index: Mapped[int | None] = mapped_column(BigInteger)  # the owner's approval in the audit log
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     clip_stage: Mapped[str] = mapped_column(String(16), default="", server_default="")
     clip_detail: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -70,11 +70,16 @@ class Policy(_Strict):
     plate_sharing: PlateSharing = "none"
     privacy_masks: Annotated[list[Annotated[list[Point], Field(min_length=3, max_length=64)]],
                              Field(max_length=32, description="Polygons in 0..1 image coordinates.")] = []
+    preapproved_purposes: Annotated[list[Purpose], Field(max_length=6, description=(
+        "`always` cameras: the purposes whose clip requests the policy approves without asking the owner "
+        "(empty: every purpose); requests of other purposes wait for the owner."))] = []
 
-    def needs_approval(self, mode: AccessMode) -> bool:
-        """Whether each request in `mode` waits for the owner's own approval: recorded footage of a
-        `request_only` or `emergency_live` camera (an `emergency_live` camera goes live without one, in an
-        emergency only)."""
+    def needs_approval(self, mode: AccessMode, purpose: str | None = None) -> bool:
+        """Whether each request in `mode` for `purpose` waits for the owner's own approval: recorded footage of
+        a `request_only` or `emergency_live` camera (an `emergency_live` camera goes live without one, in an
+        emergency only), and clips of an `always` camera for a purpose its owner did not pre-approve."""
+        if self.sharing == "always":
+            return mode == "clip" and bool(self.preapproved_purposes) and purpose not in self.preapproved_purposes
         return self.sharing == "request_only" or (self.sharing == "emergency_live" and mode != "live")
 
     def purpose_problem(self, mode: AccessMode, purpose: str | None) -> str | None:

@@ -283,12 +283,13 @@ class ClipOrder(_Strict):
     """Cut the clip of an approved request and upload it: `signed` is the hub's grant in mode `clip` for
     exactly the window to cut (the owner's approval inside it where the policy asks for one). The box judges
     it like any grant, answers at once (`ClipAccepted`) and reports progress as `ClipProgress` events; the
-    upload goes to `upload_url` (tus) with `upload_token`, which only this order carries."""
+    upload goes (tus) to `upload_path` on the hub the box enrolled with — never anywhere else — with
+    `upload_token`, which only this order carries."""
 
     kind: Literal["clip.order"] = "clip.order"
     request_id: Annotated[int, Field(ge=1)]
     signed: SignedDocument
-    upload_url: Annotated[str, Field(min_length=8, max_length=500)]
+    upload_path: Annotated[str, Field(pattern=r"^/api/[a-z0-9/_-]{1,100}$")]
     upload_token: Annotated[str, Field(min_length=20, max_length=200)]
 
 

@@ -131,7 +131,7 @@ class ConsentGuard:
         except cp.CheckpointError as exc:
             return f"audit checkpoint rejected: {exc}"
         problem = self._witness_problem(grant) or judge.audit_entry_problem(grant, checkpoint)
-        if problem is None and document.policy.needs_approval(grant.mode):
+        if problem is None and document.policy.needs_approval(grant.mode, grant.purpose):
             problem = judge.approval_problem(grant, checkpoint)
         return problem
 

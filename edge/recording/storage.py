@@ -45,6 +45,8 @@ class Layout:
         self.consent_path = data_dir / "consent.sqlite3"  # policies, the owner's pauses, the access log
         self.reads_path = data_dir / "plates" / "reads.sqlite3"  # one row per vehicle pass
         self.thumbnails = data_dir / "plates" / "thumbnails"  # <camera>/<YYYY-MM-DD>/<read id>.jpg
+        self.requests_path = data_dir / "clips" / "requests.sqlite3"  # footage requests, their holds and orders
+        self.cut_clips = data_dir / "clips" / "cut"  # <request id>/clip.mp4 + manifest.json, until uploaded
 
     def segment_relpath(self, camera: str, start_us: int) -> str:
         """Final (closed) path of a segment, relative to `recordings`."""

@@ -130,7 +130,7 @@ class AccessService:
     def request(self, ask: Ask, camera_id: int, source: str) -> AccessResult:
         """Check, then grant and present; a request the owner must approve (`Policy.needs_approval`) waits."""
         target = self.clear(ask, camera_id, source)
-        if target.policy.needs_approval(ask.mode):
+        if target.policy.needs_approval(ask.mode, ask.purpose):
             return self._park(ask, camera_id, source)
         return self.grant_and_present(ask, target, source)
 
@@ -196,6 +196,8 @@ class AccessService:
             raise AccessRefused("no such camera", 404)
         if not rules.changes_business(user):
             raise AccessRefused("only the business's owner or an admin", 403)
+        if pending.mode == "clip":
+            raise AccessRefused("a clip request is decided at /api/footage-requests/{id}/decision", 409)
         if pending.status != "pending":
             raise AccessRefused(f"request already {pending.status}", 409)
         return pending, camera

@@ -143,7 +143,7 @@ def open_stream(body: StreamIn, request: Request, hub: HubDep, access: AccessDep
               window)
     source = client_address(request)
     target = access.clear(ask, body.camera_id, source)
-    if target.policy.needs_approval(ask.mode):
+    if target.policy.needs_approval(ask.mode, ask.purpose):
         raise HTTPException(status.HTTP_409_CONFLICT, "this camera shares footage only with its owner's approval: "
                             "request it with POST /api/access")
     try:

@@ -1,0 +1,173 @@
+"""Footage requests and clip orders from the hub, carried out on the box.
+
+A `FootageNotice` goes into the request book (which holds or releases the window). A `ClipOrder` carries a
+clip grant: the consent guard judges it like any grant (the owner's pause, policy and approval, the audit
+proof); an accepted order is booked and answered at once, and one worker thread cuts the clip (no transcode
+unless the policy masks the picture), signs its manifest and uploads it to the hub the box enrolled with,
+reporting each stage to the hub as a `ClipProgress` event through the outbox. Orders survive a restart; an
+interrupted upload resumes where it stopped. Recording never waits for any of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from edge.clips.requests import RequestBook
+from edge.config import ClipsConfig
+from edge.consent.guard import ConsentGuard
+from edge.errors import EdgeError
+from edge.recording.index import SegmentIndex
+from wire import consent as c
+from wire import messages as m
+
+log = logging.getLogger(__name__)
+
+RETRY_PAUSE_S = (1, 2, 5, 10, 30, 60)
+
+
+@dataclass(frozen=True)
+class CutClip:
+    """A clip cut and signed on the box, ready to upload."""
+
+    clip_path: Path
+    manifest_path: Path
+    sha256: str
+    bytes: int
+
+
+class Cutter(Protocol):
+    def __call__(self, *, camera: str, window_from: dt.datetime, window_to: dt.datetime, out_dir: Path,
+                 request_id: int, grant_id: str, audit_index: int, masks: list) -> CutClip: ...
+
+
+class Uploader(Protocol):
+    def __call__(self, *, clip_path: Path, manifest_path: Path, url: str, token: str, request_id: int,
+                 rate_limit_bytes_per_s: int, chunk_bytes: int, state_path: Path) -> Any: ...
+
+
+class UploadError(EdgeError):
+    """An upload did not complete (the hub or the network); it is retried, then reported failed."""
+
+
+class ClipOrders:
+    def __init__(self, *, book: RequestBook, index: SegmentIndex, guard: ConsentGuard,
+                 publish: Callable[[m.EventBody], None], hub_url: str, work_dir: Path, config: ClipsConfig,
+                 cut: Cutter, upload: Uploader, clock: Callable[[], dt.datetime] | None = None):
+        self.book, self.index, self.guard, self.publish = book, index, guard, publish
+        self.hub_url, self.work_dir, self.config = hub_url.rstrip("/"), work_dir, config
+        self.cut, self.upload = cut, upload
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._jobs: queue.Queue[int | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def command_handlers(self) -> dict[type, Callable[[Any], m.ReplyResult]]:
+        return {m.FootageNotice: self.take_notice, m.ClipOrder: self.take_order}
+
+    # -- commands (the link's thread) ---------------------------------------------------
+
+    def take_notice(self, notice: m.FootageNotice) -> m.NoticeTaken:
+        return self.book.take(notice, self.index, self.clock())
+
+    def take_order(self, order: m.ClipOrder) -> m.ClipAccepted:
+        signed = c.Signed(document=order.signed.document, signature=order.signed.signature)
+        decision = self.guard.judge(signed, self.clock())
+        why = decision.reason if not decision.accepted else _order_problem(order, decision.grant)
+        if why:
+            log.info("clip order for request %d refused: %s", order.request_id, why)
+            return m.ClipAccepted(request_id=order.request_id, accepted=False, reason=why)
+        self.book.add_order(order, self.clock())
+        self._jobs.put(order.request_id)
+        return m.ClipAccepted(request_id=order.request_id, accepted=True, reason="accepted: cutting the clip")
+
+    # -- the worker ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for order in self.book.unfinished_orders():
+            self._jobs.put(order.request_id)
+        self._thread = threading.Thread(target=self._work, name="clip-orders", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._jobs.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _work(self) -> None:
+        while (request_id := self._jobs.get()) is not None:
+            order = next((o for o in self.book.unfinished_orders() if o.request_id == request_id), None)
+            if order is None:
+                continue
+            try:
+                self._carry_out(order)
+            except Exception as exc:  # one bad order must not stop the others; the hub is told
+                log.exception("clip for request %d failed", request_id)
+                self._report(order, "failed", f"the box could not make the clip: {type(exc).__name__}")
+
+    def _carry_out(self, order) -> None:
+        grant = c.Grant.model_validate_json(c.Signed.model_validate_json(order.grant_json).document)
+        directory = self.work_dir / str(order.request_id)
+        self._report(order, "cutting", "cutting the clip from the recordings", camera=grant.camera)
+        try:
+            clip = self.cut(camera=grant.camera, window_from=grant.window_from, window_to=grant.window_to,
+                            out_dir=directory, request_id=order.request_id, grant_id=str(grant.grant_id),
+                            audit_index=grant.audit_index, masks=self._masks(grant.camera))
+        except EdgeError as exc:
+            self._report(order, "failed", str(exc), camera=grant.camera)
+            return
+        self._report(order, "uploading", f"uploading {clip.bytes} bytes", camera=grant.camera, clip=clip)
+        if not self._upload(order, clip):
+            self._report(order, "failed", "the upload did not complete after every retry", camera=grant.camera,
+                         clip=clip)
+            return
+        self._report(order, "uploaded", "the clip is at the hub", camera=grant.camera, clip=clip)
+        if self.config.keep_cut_days == 0:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def _upload(self, order, clip: CutClip) -> bool:
+        for attempt in range(self.config.upload_attempts):
+            if self._stop.is_set():
+                return False
+            try:
+                self.upload(clip_path=clip.clip_path, manifest_path=clip.manifest_path,
+                            url=self.hub_url + order.upload_path, token=order.upload_token,
+                            request_id=order.request_id, rate_limit_bytes_per_s=self.config.upload_max_bytes_per_s,
+                            chunk_bytes=self.config.upload_chunk_bytes,
+                            state_path=clip.clip_path.parent / "upload-state.json")
+                return True
+            except (UploadError, OSError) as exc:
+                pause = RETRY_PAUSE_S[min(attempt, len(RETRY_PAUSE_S) - 1)]
+                log.warning("upload of request %d interrupted (%s); retrying in %d s", order.request_id, exc, pause)
+                self._stop.wait(pause)
+        return False
+
+    def _masks(self, camera: str) -> list:
+        document = self.guard.policy(camera)
+        return list(document.policy.privacy_masks) if document else []
+
+    def _report(self, order, stage: m.ClipStage, detail: str, *, camera: str | None = None,
+                clip: CutClip | None = None) -> None:
+        self.book.set_stage(order.request_id, stage, detail, self.clock())
+        if camera is None:
+            camera = c.Grant.model_validate_json(c.Signed.model_validate_json(order.grant_json).document).camera
+        self.publish(m.ClipProgress(request_id=order.request_id, camera=camera, stage=stage, detail=detail[:2000],
+                                    clip_sha256=clip.sha256 if clip else None,
+                                    clip_bytes=clip.bytes if clip else None))
+
+
+def _order_problem(order: m.ClipOrder, grant: c.Grant | None) -> str | None:
+    """A clip order must carry a clip grant with a window (the guard judged everything else)."""
+    if grant is None or grant.mode != "clip":
+        return "a clip order needs a grant in mode clip"
+    if grant.window_from is None or grant.window_to is None:
+        return "the clip grant names no window"
+    return None
