@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from edge.clips.cut import Cut
 from edge.clips.plan import to_datetime
 from edge.errors import ClipError
-from edge.recording.storage import fsync_dir
+from edge.recording.storage import fsync_dir, fsync_file
 from provisioning.identity import Identity
 from wire.evidence import Manifest, ManifestGap, SignedManifest, SourceSegment
 
@@ -96,7 +96,7 @@ def publish(out_dir: Path, clip_tmp: Path, signed: SignedManifest) -> tuple[Path
     manifest_tmp = out_dir / f".{MANIFEST_NAME}.{uuid.uuid4().hex}.tmp"
     try:
         _write_synced(manifest_tmp, signed.model_dump_json().encode() + b"\n")
-        _fsync_file(clip_tmp)
+        fsync_file(clip_tmp)
         clip, manifest = out_dir / CLIP_NAME, out_dir / MANIFEST_NAME
         os.replace(clip_tmp, clip)
         os.replace(manifest_tmp, manifest)
@@ -112,11 +112,3 @@ def _write_synced(path: Path, data: bytes) -> None:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
