@@ -17,7 +17,7 @@ from uuid import UUID
 
 from edge.clips.cut import Cut, Polygon, cut_clip
 from edge.clips.manifest import Answering, BoxSigner, build_manifest, prepare_directory, publish
-from edge.clips.plan import to_us
+from edge.clips.plan import check_window, to_us
 from edge.recording.index import SegmentIndex
 from provisioning.identity import Identity
 from wire.evidence import Manifest, file_sha256, sign_manifest
@@ -58,6 +58,8 @@ def export_clip_blocking(*, index: SegmentIndex, recordings_dir: Path, signer: B
                          answering: Answering = Answering(),
                          clock: Callable[[], float] = time.time) -> ExportedClip:
     """`export_clip` in the calling thread (blocking: cuts, hashes and fsyncs)."""
+    check_window(from_us, to_us)
+    made = not out_dir.exists()
     tmp = prepare_directory(out_dir)
     try:
         cut = cut_clip(index, recordings_dir, camera, from_us=from_us, to_us=to_us, out_path=tmp, masks=masks)
@@ -68,4 +70,6 @@ def export_clip_blocking(*, index: SegmentIndex, recordings_dir: Path, signer: B
         clip_path, manifest_path = publish(out_dir, tmp, sign_manifest(manifest, signer.key))
     finally:
         tmp.unlink(missing_ok=True)
+        if made and not any(out_dir.iterdir()):  # a failed export leaves no empty directory it made
+            out_dir.rmdir()
     return ExportedClip(clip_path, manifest_path, cut, manifest, digest, size)
