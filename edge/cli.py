@@ -1,4 +1,4 @@
-"""`canvass-edge`: run the appliance agent, list segments and plate reads, show status."""
+"""`canvass-edge`: run the appliance agent, list segments and plate reads, show status, export a clip."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     reads.add_argument("--camera", default=None)
     _add_time_range(reads)
     reads.add_argument("--json", action="store_true")
+    clip = sub.add_parser("clip", help="export a camera's footage as DIR/clip.mp4 and DIR/manifest.json, signed by "
+                          "this box (checked with `canvass-audit verify-clip`)")
+    clip.add_argument("--config", type=Path, required=True)
+    clip.add_argument("--camera", required=True)
+    _add_time_range(clip)
+    clip.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write the clip into")
     access = sub.add_parser("access-log", help="every access grant presented to this box and the decision")
     access.add_argument("--config", type=Path, required=True)
     access.add_argument("--json", action="store_true")
@@ -170,6 +176,18 @@ def _cmd_reads(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_clip(args: argparse.Namespace) -> int:
+    from edge.clips.owner import owner_export, summary  # PyAV and the signing code: only this command needs them
+
+    config = load_config(args.config)
+    from_us, to_us = _time_range(args)
+    if from_us is None or to_us is None:
+        raise EdgeError("a clip needs both --from and --to")
+    exported = owner_export(config, args.camera, from_us=from_us, to_us=to_us, out_dir=args.out)
+    print("\n".join(summary(exported)))
+    return 0
+
+
 def _cmd_access_log(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     guard = ConsentGuard(Layout(config.appliance.data_dir).consent_path)
@@ -213,7 +231,7 @@ def _cmd_requests(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": _cmd_run, "segments": _cmd_segments, "status": _cmd_status, "pause": _cmd_pause,
             "resume": lambda args: _cmd_pause(args, paused=False), "access-log": _cmd_access_log, "reads": _cmd_reads,
-            "requests": _cmd_requests}
+            "clip": _cmd_clip, "requests": _cmd_requests}
 
 
 def main(argv: list[str] | None = None) -> int:

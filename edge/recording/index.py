@@ -244,6 +244,14 @@ class SegmentIndex:
         )
         return [Segment(*row) for row in self._read(sql, params)]
 
+    def nearest(self, camera: str, *, before_us: int, after_us: int) -> tuple[Segment | None, Segment | None]:
+        """The last segment of `camera` starting before `before_us` and the first starting at or after
+        `after_us` (what was recorded nearest a window with nothing in it)."""
+        columns = f"SELECT {_SEGMENT_COLUMNS} FROM segments s WHERE s.camera = ?"
+        before = self._read(f"{columns} AND s.start_us < ? ORDER BY s.start_us DESC LIMIT 1", (camera, before_us))
+        after = self._read(f"{columns} AND s.start_us >= ? ORDER BY s.start_us LIMIT 1", (camera, after_us))
+        return (Segment(*before[0]) if before else None, Segment(*after[0]) if after else None)
+
     def _max_segment_us(self) -> int:
         rows = self._read("SELECT value FROM meta WHERE key = 'max_segment_us'")
         return int(rows[0][0]) if rows else 0

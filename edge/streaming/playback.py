@@ -31,6 +31,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.bitstream import BitStreamFilterContext
 
 from edge.recording.index import Segment, SegmentIndex
+from edge.recording.reading import open_recorded, recorded_packets
 from edge.streaming.tracks import CLOCK, TIME_BASE
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,6 @@ BEHIND_S = 0.5  # a frame this late (the reader waited for the recorder) re-anch
 LIVE_EDGE_WAIT_S = 0.5  # how often to look again when playback has caught up with the recorder (a reopen
 # of a segment being written scans its fragments: ~70 ms for 60 s of 1080p)
 KEYFRAMES_ONLY_ABOVE = 4.0  # faster than this only keyframes go out (a fast scan, not a flood of P-frames)
-# The MP4 header already describes the stream: probing frames for it took 40 of 70 ms per open (60 s of 1080p).
-OPEN_OPTIONS = {"probesize": "32", "analyzeduration": "0"}
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
@@ -137,37 +136,24 @@ class Footage:
 
     def _read(self, segment: Segment) -> Iterator[Frame]:
         """The segment's frames after `last_us` (or from the keyframe at or before `start_us`)."""
-        path = self.recordings / segment.path
         try:
-            container = av.open(str(path), options=OPEN_OPTIONS)
+            container = open_recorded(self.recordings / segment.path)
         except (OSError, av.FFmpegError) as exc:
             log.warning("playback of %s skips segment %s: %s", self.camera, segment.path, exc)
             return
         with container:
-            stream = container.streams.video[0]
-            tb = stream.time_base
+            annexb = BitStreamFilterContext("h264_mp4toannexb", in_stream=container.streams.video[0])
             target = self.start_us if self.last_us is None else self.last_us + 1
-            if target > segment.start_us:
-                container.seek(int((target - segment.start_us) / 1_000_000 / tb), stream=stream, backward=True)
-            annexb = BitStreamFilterContext("h264_mp4toannexb", in_stream=stream)
             try:
-                for packet in container.demux(stream):
-                    if packet.is_corrupt:
-                        if segment.state == "open":  # the recorder's frame in progress: read it whole next time
-                            return
-                        log.warning("playback of %s skips a damaged frame in %s", self.camera, segment.path)
-                        continue
-                    if packet.size == 0 or packet.pts is None:
-                        continue
-                    at_us = segment.start_us + int(packet.pts * tb * 1_000_000)
-                    keyframe = packet.is_keyframe
+                for packet, at_us in recorded_packets(container, segment, target, reader=f"playback of {self.camera}"):
                     if self.last_us is not None and at_us <= self.last_us:
                         continue
+                    keyframe = packet.is_keyframe
                     for out in annexb.filter(packet):
                         self.last_us = at_us
                         after_gap, self._gap_before = self._gap_before, False
                         yield Frame(bytes(out), at_us, keyframe, after_gap)
-            except av.FFmpegError as exc:  # a torn tail (the recorder is mid-frame) or a damaged file
+            except av.FFmpegError as exc:  # the filter refused a frame of a damaged file
                 log.debug("playback of %s stops reading %s: %s", self.camera, segment.path, exc)
 
 

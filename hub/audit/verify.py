@@ -27,6 +27,9 @@ fewer entries than that, or contradicts that checkpoint.
 
 Pin the hub's key with `--public-key` (base64), as an auditor should: the key
 in the export only proves the export is self-consistent.
+
+`canvass-audit verify-clip CLIP MANIFEST [--ca CA_CERT]` checks an evidence clip
+against the manifest its box signed (`wire.clip_check`, `wire.evidence`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from pydantic import ValidationError
 from wire import audit as wa
 from wire import checkpoint as cp
 from wire import merkle
+from wire.clip_check import UnreadableFile, check_clip_files, verdict_lines
 
 FORMAT = wa.EXPORT_FORMAT
 
@@ -437,7 +441,22 @@ def _parser() -> argparse.ArgumentParser:
                                "it says)")
     p_verify.add_argument("--to", dest="until", type=moment, default=None,
                           help="… until this moment (left out), ISO 8601")
+    p_clip = sub.add_parser("verify-clip", help="verify an evidence clip and its box-signed manifest offline")
+    p_clip.add_argument("clip", type=Path)
+    p_clip.add_argument("manifest", type=Path)
+    p_clip.add_argument("--ca", type=Path, default=None,
+                        help="the hub's CA certificate (PEM): the box certificate must be issued by it")
     return parser
+
+
+def verify_clip_command(args: argparse.Namespace) -> int:
+    try:
+        check = check_clip_files(args.clip, args.manifest, args.ca)
+    except UnreadableFile as exc:
+        print(f"canvass-audit: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(verdict_lines(check)), file=sys.stdout if check.ok else sys.stderr)
+    return 0 if check.ok else 1
 
 
 def _expected(args: argparse.Namespace) -> Expected:
@@ -453,6 +472,8 @@ def _expected(args: argparse.Namespace) -> Expected:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "verify-clip":
+        return verify_clip_command(args)
     try:
         pinned = base64.b64decode(args.public_key, validate=True) if args.public_key else None
         verdict = verify_file(args.export, pinned, _expected(args))
