@@ -15,22 +15,31 @@ import logging
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import UUID
 
+from edge.clips.export import export_clip_blocking
+from edge.clips.manifest import CLIP_NAME, MANIFEST_NAME, Answering, BoxSigner
+from edge.clips.plan import to_us
 from edge.clips.requests import RequestBook
 from edge.config import ClipsConfig
 from edge.consent.guard import ConsentGuard
-from edge.errors import EdgeError
+from edge.errors import EdgeError, StillRecording
 from edge.recording.index import SegmentIndex
+from provisioning.identity import Identity
 from wire import consent as c
 from wire import messages as m
+from wire.evidence import parse_signed
 
 log = logging.getLogger(__name__)
 
 RETRY_PAUSE_S = (1, 2, 5, 10, 30, 60)
+STILL_RECORDING_WAIT_S = 15 * 60  # longer than any segment
+STILL_RECORDING_POLL_S = 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,25 @@ class CutClip:
 class Cutter(Protocol):
     def __call__(self, *, camera: str, window_from: dt.datetime, window_to: dt.datetime, out_dir: Path,
                  request_id: int, grant_id: str, audit_index: int, masks: list) -> CutClip: ...
+
+
+def box_cutter(*, index: SegmentIndex, recordings_dir: Path, identity: Identity) -> Cutter:
+    """The `Cutter` of an enrolled box: `export_clip_blocking` signed with the box's key; a directory that already
+    holds a signed export (cut before a restart) is uploaded as it is, never cut again."""
+    signer = BoxSigner.from_identity(identity)
+
+    def cut(*, camera: str, window_from: dt.datetime, window_to: dt.datetime, out_dir: Path, request_id: int,
+            grant_id: str, audit_index: int, masks: list) -> CutClip:
+        manifest_path = out_dir / MANIFEST_NAME
+        if manifest_path.exists():
+            manifest = parse_signed(manifest_path.read_bytes()).read()
+            return CutClip(out_dir / CLIP_NAME, manifest_path, manifest.clip_sha256, manifest.clip_bytes)
+        exported = export_clip_blocking(index=index, recordings_dir=recordings_dir, signer=signer, camera=camera,
+                                        from_us=to_us(window_from), to_us=to_us(window_to), out_dir=out_dir,
+                                        masks=masks, answering=Answering(request_id, UUID(grant_id), audit_index))
+        return CutClip(exported.clip_path, exported.manifest_path, exported.clip_sha256, exported.clip_bytes)
+
+    return cut
 
 
 class Uploader(Protocol):
@@ -118,12 +146,12 @@ class ClipOrders:
         directory = self.work_dir / str(order.request_id)
         self._report(order, "cutting", "cutting the clip from the recordings", camera=grant.camera)
         try:
-            clip = self.cut(camera=grant.camera, window_from=grant.window_from, window_to=grant.window_to,
-                            out_dir=directory, request_id=order.request_id, grant_id=str(grant.grant_id),
-                            audit_index=grant.audit_index, masks=self._masks(grant.camera))
+            clip = self._cut(order, grant, directory)
         except EdgeError as exc:
             self._report(order, "failed", str(exc), camera=grant.camera)
             return
+        if clip is None:
+            return  # stopping
         self._report(order, "uploading", f"uploading {clip.bytes} bytes", camera=grant.camera, clip=clip)
         if not self._upload(order, clip):
             self._report(order, "failed", "the upload did not complete after every retry", camera=grant.camera,
@@ -132,6 +160,25 @@ class ClipOrders:
         self._report(order, "uploaded", "the clip is at the hub", camera=grant.camera, clip=clip)
         if self.config.keep_cut_days == 0:
             shutil.rmtree(directory, ignore_errors=True)
+
+    def _cut(self, order, grant: c.Grant, directory: Path) -> CutClip | None:
+        """Cut the grant's window; a window that reaches into the segment still being recorded waits for it to
+        close (up to `STILL_RECORDING_WAIT_S`)."""
+        deadline, told = time.monotonic() + STILL_RECORDING_WAIT_S, False
+        while True:
+            try:
+                return self.cut(camera=grant.camera, window_from=grant.window_from, window_to=grant.window_to,
+                                out_dir=directory, request_id=order.request_id, grant_id=str(grant.grant_id),
+                                audit_index=grant.audit_index, masks=self._masks(grant.camera))
+            except StillRecording:
+                if time.monotonic() > deadline:
+                    raise
+                if not told:
+                    self._report(order, "cutting", "waiting for the segment being recorded to close",
+                                 camera=grant.camera)
+                    told = True
+                if self._stop.wait(STILL_RECORDING_POLL_S):
+                    return None
 
     def _upload(self, order, clip: CutClip) -> bool:
         for attempt in range(self.config.upload_attempts):
