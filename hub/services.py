@@ -1,5 +1,5 @@
 """The hub's long-lived services, built once from settings and shared by the API, the CLI and the MQTT link:
-database, CA, signing keys, audit checkpointer, broker files; the MQTT link and the stream service are built
+database, CA, signing keys, audit checkpointer, broker files, clip store and clip intake; the MQTT link and the stream service are built
 and attached by the app's start-up (`hub.app`)."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from hub import broker
 from hub.audit.checkpointer import Checkpointer
 from hub.ca import CertificateAuthority
+from hub.clips.intake import ClipIntake
+from hub.clips.staging import Staging
+from hub.clips.store import clip_store_from
 from hub.db import Database
 from hub.enrolment import broker_access
 from hub.keys import load_or_create_signing_key, public_pem
@@ -36,6 +39,9 @@ class HubServices:
         self.checkpointer = Checkpointer(self.db, self.audit_key, settings.audit_origin,
                                          settings.checkpoint_interval_s)
         self.broker_files = broker.BrokerFiles(settings.broker_dir)
+        self.clip_store = clip_store_from(settings)
+        self.clip_intake = ClipIntake(self.db, self.clip_store, Staging(settings.uploads_dir), self.ca.pem,
+                                      settings.clip_max_bytes)
         self.link: HubLink | None = None
         self.streams: StreamService | None = None
 

@@ -116,6 +116,9 @@ class HubSettings(BaseSettings):
     clip_max_bytes: Annotated[int, Field(ge=1024 * 1024, le=1 << 40, description=(
         "Largest clip a box may upload (413 beyond); a 2-hour 1080p clip at 4 Mbit/s is about 3.6 GB."))
     ] = 16 * 1024 ** 3
+    clip_upload_max_chunk_bytes: Annotated[int, Field(ge=64 * 1024, le=256 * 1024 * 1024, description=(
+        "Largest body of one upload PATCH (413 beyond): the hub holds one PATCH in memory while it writes it."))
+    ] = 16 * 1024 * 1024
     clip_upload_abandoned_s: Annotated[int, Field(ge=60, le=90 * 86400, description=(
         "An unfinished upload untouched this long is deleted (the box starts again if it comes back)."))
     ] = 3 * 86400

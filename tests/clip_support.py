@@ -49,13 +49,14 @@ class MotoS3:
                     clip_store_s3_access_key="test-key", clip_store_s3_secret_key="test-secret")
 
 
-def test_mp4(cache: Path, seconds: int = 4) -> Path:
-    """A small real H.264 MP4 (faststart), made once and kept in `cache`."""
-    path = cache / f"testsrc-{seconds}s.mp4"
+def noisy_mp4(cache: Path, seconds: int = 4) -> Path:
+    """A real H.264 MP4 (faststart) of a test pattern under noise (about 300 kB a second, so an upload takes
+    many chunks), made once and kept in `cache`."""
+    path = cache / f"noisy-testsrc-{seconds}s.mp4"
     if not path.exists():
         tmp = path.with_suffix(".tmp.mp4")
         subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc=size=320x240:rate=15:duration={seconds}", "-c:v", "libx264", "-preset",
+                        f"testsrc=size=320x240:rate=15:duration={seconds},noise=alls=40:allf=t", "-c:v", "libx264", "-preset",
                         "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)], check=True)
         tmp.replace(path)
     return path
@@ -144,3 +145,51 @@ def signed_manifest(box: Box, request: ClipRequest, clip: Path, *, key: ec.Ellip
 def write_manifest(path: Path, signed: SignedManifest) -> Path:
     path.write_text(signed.model_dump_json(), encoding="utf-8")
     return path
+
+
+class ClipHub:
+    """A hub (no broker) served by uvicorn on loopback, for clip uploads and the case library."""
+
+    def __init__(self, root: Path, **settings):
+        from hub.cli import write_secret
+        from hub.settings import HubSettings
+        from tests.hub_support import HubServer
+
+        write_secret(root / "hub")
+        self.settings = HubSettings(data_dir=root / "hub", mqtt_enabled=False, **settings)
+        self.hub = HubServices(self.settings)
+        self.server = HubServer(self.hub)
+        self.url = self.server.url
+        self.uploads = f"{self.url}/api/uploads"
+
+    def start(self) -> "ClipHub":
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def clip_of(self, request_id: int):
+        from sqlalchemy import select
+
+        from hub.tables import Clip
+
+        with self.hub.db.session() as session:
+            return session.scalar(select(Clip).where(Clip.request_id == request_id))
+
+    def request(self, request_id: int) -> FootageRequest:
+        with self.hub.db.session() as session:
+            return session.get(FootageRequest, request_id)
+
+    def audit_entries(self, action: str) -> list:
+        from sqlalchemy import select
+
+        from hub.tables import AuditEntry
+
+        with self.hub.db.session() as session:
+            return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)
+                                        .order_by(AuditEntry.leaf_index)))
+
+    def staged(self) -> list[str]:
+        directory = self.settings.uploads_dir
+        return sorted(p.name for p in directory.iterdir() if p.is_file()) if directory.exists() else []

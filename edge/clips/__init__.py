@@ -1,0 +1,1 @@
+"""Clips cut on the box: cutting, signing, upload."""
