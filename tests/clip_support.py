@@ -55,9 +55,9 @@ def noisy_mp4(cache: Path, seconds: int = 4) -> Path:
     path = cache / f"noisy-testsrc-{seconds}s.mp4"
     if not path.exists():
         tmp = path.with_suffix(".tmp.mp4")
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc=size=320x240:rate=15:duration={seconds},noise=alls=40:allf=t", "-c:v", "libx264", "-preset",
-                        "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)], check=True)
+        source = f"testsrc=size=320x240:rate=15:duration={seconds},noise=alls=40:allf=t"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source, "-c:v", "libx264",
+                        "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)], check=True)
         tmp.replace(path)
     return path
 

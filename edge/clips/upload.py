@@ -245,7 +245,11 @@ def upload_clip(*, clip_path: Path, manifest_path: Path, url: str, token: str, r
         def make(**kwargs) -> _Uploader:
             return _Uploader(file_stream=clip, client=TusClient(url, headers=dict(headers)), chunk_size=chunk_bytes,
                              metadata=metadata, verify_tls_cert=verify, **kwargs)
-        uploader = _open_upload(make, state, resumes)
-        _send(uploader, size, rate_limit_bytes_per_s, stop, progress)
+        try:
+            uploader = _open_upload(make, state, resumes)
+            _send(uploader, size, rate_limit_bytes_per_s, stop, progress)
+        except UploadRefused:
+            state.clear()  # nothing left to resume
+            raise
     state.clear()
     return uploader.url

@@ -52,7 +52,8 @@ class Arrival:
 
 def record_arrival(session: Session, ticket: Ticket, signed: SignedManifest, raw: bytes, arrival: Arrival,
                    source: str) -> Arrival:
-    """Record the arrival (`raw`: the manifest exactly as the box sent it) in `session`; UploadConflict/AlreadyDelivered if the request changed meanwhile."""
+    """Record the arrival (`raw`: the manifest exactly as the box sent it) in `session`; UploadConflict or
+    AlreadyDelivered if the request changed meanwhile."""
     request = session.get(FootageRequest, ticket.request_id, with_for_update=True)
     if request is None or request.upload_token_hash != ticket.token_hash:
         raise UploadConflict(f"request {ticket.request_id} changed while its clip was uploading; upload refused")
