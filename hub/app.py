@@ -21,6 +21,7 @@ from hub.api import (
     audit_log,
     auth,
     boundary,
+    cases,
     consent,
     enrolment,
     hotlists,
@@ -80,8 +81,8 @@ def _clip_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI:
-    """The API over `hub` (built from `settings` if not given); the checkpointer and the MQTT link start with
-    the app and everything stops with it, in reverse."""
+    """The API over `hub` (built from `settings` if not given); the checkpointer, the maintenance pass and the
+    MQTT link start with the app and everything stops with it, in reverse."""
     hub = hub or HubServices(settings)
 
     recorder = AccessRecorder(hub.db)
@@ -89,6 +90,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         hub.checkpointer.start()
+        hub.maintenance.start()
         if settings.mqtt_enabled and hub.link is None:
             start_link(hub)
         try:
@@ -108,7 +110,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, uploads):
+    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, uploads, cases):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
 

@@ -16,6 +16,7 @@ from hub.clips.store import clip_store_from
 from hub.db import Database
 from hub.enrolment import broker_access
 from hub.keys import load_or_create_signing_key, public_pem
+from hub.maintenance import Maintenance
 from hub.settings import HubSettings
 from hub.tables import AuditCheckpoint
 
@@ -40,8 +41,10 @@ class HubServices:
                                          settings.checkpoint_interval_s)
         self.broker_files = broker.BrokerFiles(settings.broker_dir)
         self.clip_store = clip_store_from(settings)
-        self.clip_intake = ClipIntake(self.db, self.clip_store, Staging(settings.uploads_dir), self.ca.pem,
-                                      settings.clip_max_bytes)
+        staging = Staging(settings.uploads_dir)
+        self.clip_intake = ClipIntake(self.db, self.clip_store, staging, self.ca.pem, settings.clip_max_bytes)
+        self.maintenance = Maintenance(self.db, self.clip_store, staging, interval_s=settings.maintenance_interval_s,
+                                       abandoned_s=settings.clip_upload_abandoned_s)
         self.link: HubLink | None = None
         self.streams: StreamService | None = None
 
@@ -67,11 +70,13 @@ class HubServices:
         return self.checkpointer.checkpoint()
 
     def close(self) -> None:
-        """Stop what runs (stream service, link, checkpointer) in reverse order of start, then the database."""
+        """Stop what runs (stream service, link, maintenance, checkpointer) in reverse order of start, then the
+        database."""
         if self.streams is not None:
             self.streams.close()
             self.streams = None
         if self.link is not None:
             self.link.stop()
+        self.maintenance.stop()
         self.checkpointer.stop()
         self.db.dispose()

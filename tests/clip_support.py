@@ -17,6 +17,7 @@ from hub.services import HubServices
 from hub.tables import Appliance, Business, Camera, Case, FootageRequest, utcnow
 from provisioning.keys import make_csr, new_key
 from sim.process import free_port
+from tests.hub_support import ApiHelpers
 from wire.evidence import Manifest, SignedManifest, SourceSegment, file_sha256, sign_manifest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -147,7 +148,7 @@ def write_manifest(path: Path, signed: SignedManifest) -> Path:
     return path
 
 
-class ClipHub:
+class ClipHub(ApiHelpers):
     """A hub (no broker) served by uvicorn on loopback, for clip uploads and the case library."""
 
     def __init__(self, root: Path, **settings):
@@ -165,6 +166,19 @@ class ClipHub:
     def start(self) -> "ClipHub":
         self.server.start()
         return self
+
+    def client(self, token: str | None = None):
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def signed_in(self, username: str, role: str) -> str:
+        """A new user with `role`, signed in: their session token."""
+        from hub.tables import Role
+
+        self.add_user(username, f"{username}-password-1", Role(role))
+        return self.login(username, f"{username}-password-1")
 
     def stop(self) -> None:
         self.server.stop()

@@ -43,6 +43,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from hub.audit import bundle
 from wire import audit as wa
 from wire import checkpoint as cp
 from wire import merkle
@@ -437,6 +438,7 @@ def _parser() -> argparse.ArgumentParser:
                                "it says)")
     p_verify.add_argument("--to", dest="until", type=moment, default=None,
                           help="… until this moment (left out), ISO 8601")
+    bundle.add_parser(sub)
     return parser
 
 
@@ -453,6 +455,8 @@ def _expected(args: argparse.Namespace) -> Expected:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "verify-bundle":
+        return bundle.run(args)
     try:
         pinned = base64.b64decode(args.public_key, validate=True) if args.public_key else None
         verdict = verify_file(args.export, pinned, _expected(args))
