@@ -17,9 +17,14 @@ WHAT IS IN IT
 HOW TO VERIFY (one command, offline)
   canvass-audit verify-bundle THIS.zip --key AUDIT_PUBLIC_KEY
 
-  AUDIT_PUBLIC_KEY is the city's published audit key (base64, or a file with it). The key inside this bundle
-  is {public_key}: compare it with the one the city publishes. Without --key the bundle only proves it is
-  consistent with itself, not that it comes from the city's log. The command names exactly what fails.
+  AUDIT_PUBLIC_KEY is the city's published audit key (base64, or a file with it in base64 or PEM). The key
+  inside this bundle (bundle.json, "audit_public_key") is
+
+      {public_key}
+
+  An auditor should compare it with the one the city publishes, or pass that one with --key: without it the
+  bundle only proves it is consistent with itself, not that it comes from the city's log. The command names
+  exactly what fails.
 
 WHAT IT CHECKS (and how to check it by hand)
   1. Each clip against its manifest: SHA-256 and size of clip.mp4 equal clip_sha256 and clip_bytes in the
