@@ -12,7 +12,7 @@ from hub.audit.checkpointer import Checkpointer
 from hub.ca import CertificateAuthority
 from hub.clips.intake import ClipIntake
 from hub.clips.staging import Staging
-from hub.clips.store import clip_store_from
+from hub.clips.stores import clip_store_from
 from hub.db import Database
 from hub.enrolment import broker_access
 from hub.keys import load_or_create_signing_key, public_pem

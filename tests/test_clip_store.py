@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.clips.store import BadKey, ClipNotFound, ClipStore, LocalClipStore, clip_store_from
+from hub.clips.store import BadKey, ClipNotFound, ClipStore, LocalClipStore
+from hub.clips.stores import clip_store_from
 from hub.settings import HubSettings
 from tests.clip_support import MotoS3
 

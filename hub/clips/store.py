@@ -1,5 +1,5 @@
-"""Where the hub keeps clips: one small interface (`ClipStore`), a local folder by default and an S3-compatible
-object store for a city (`hub.clips.s3`), chosen by `clip_store_from(settings)`.
+"""Where the hub keeps clips: one small interface (`ClipStore`), a local folder by default (`LocalClipStore`)
+and an S3-compatible object store for a city (`hub.clips.s3`), chosen by `hub.clips.stores.clip_store_from`.
 
 Keys are relative, slash-separated names (`cases/7/12/clip.mp4`); a key never climbs out of the store. `put`
 is atomic: a reader sees the whole object or none of it.
@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from hub.settings import HubSettings
 
 KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 CHUNK = 1024 * 1024
@@ -112,14 +111,3 @@ class LocalClipStore(ClipStore):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
-
-
-def clip_store_from(settings: HubSettings) -> ClipStore:
-    """The store the settings name: the local folder (default) or the S3-compatible store."""
-    if settings.clip_store == "s3":
-        from hub.clips.s3 import S3ClipStore
-
-        return S3ClipStore(endpoint=settings.clip_store_s3_endpoint, bucket=settings.clip_store_s3_bucket,
-                           region=settings.clip_store_s3_region, access_key=settings.clip_store_s3_access_key,
-                           secret_key=settings.clip_store_s3_secret_key)
-    return LocalClipStore(settings.clips_dir)
