@@ -263,3 +263,36 @@ def _b64(text: str) -> str:
     import base64
 
     return base64.b64encode(text.encode()).decode()
+
+
+def test_the_box_uploads_over_https_trusting_the_hub_ca_it_was_given(tmp_path: Path, clip: Path):
+    import uvicorn
+
+    from hub.app import create_app
+    from sim.process import free_port
+    from tests.edge_support import wait_for
+
+    hub = ClipHub(tmp_path)
+    issued, key_pem = hub.hub.ca.issue_server(["127.0.0.1"])
+    (tmp_path / "server.pem").write_bytes(issued.pem)
+    (tmp_path / "server.key").write_bytes(key_pem)
+    (tmp_path / "ca.pem").write_bytes(hub.hub.ca.pem)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(hub.settings, hub.hub), host="127.0.0.1", port=port,
+                                           log_level="warning", ssl_certfile=str(tmp_path / "server.pem"),
+                                           ssl_keyfile=str(tmp_path / "server.key")))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout=20, what="https hub up")
+        box = enrol_box(hub.hub)
+        request = approved_request(hub.hub, box)
+        manifest = write_manifest(tmp_path / "manifest.json", signed_manifest(box, request, clip))
+        url = f"https://127.0.0.1:{port}/api/uploads"
+        with pytest.raises(UploadInterrupted, match="cannot be reached"):  # the system's CAs do not know the hub
+            upload(hub, request, clip, manifest, url=url)
+        assert upload(hub, request, clip, manifest, url=url, ca_path=tmp_path / "ca.pem").startswith("https://")
+        assert hub.clip_of(request.request_id).verified
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
