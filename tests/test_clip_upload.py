@@ -241,6 +241,8 @@ def test_more_bytes_than_the_manifest_says_are_refused_with_413(clip_hub: ClipHu
     request = approved_request(clip_hub.hub, box)
     manifest = write_manifest(tmp_path / "manifest.json", signed_manifest(box, request, clip))
     auth = {"Authorization": f"Bearer {request.token}", "Tus-Resumable": "1.0.0"}
+    early = httpx.post(clip_hub.uploads, headers={**auth, "Upload-Length": "10"})
+    assert early.status_code == 409 and "send the manifest first" in early.json()["detail"]
     assert httpx.put(f"{clip_hub.uploads}/{request.request_id}/manifest", content=manifest.read_bytes(),
                      headers=auth).status_code == 200
     size = clip.stat().st_size
@@ -257,6 +259,22 @@ def test_more_bytes_than_the_manifest_says_are_refused_with_413(clip_hub: ClipHu
     head = httpx.head(location, headers=auth)
     assert head.headers["upload-offset"] == "0"  # neither wrote a byte
     assert_nothing_stored(clip_hub, request.request_id)
+
+
+def test_a_clip_larger_than_the_hub_takes_is_refused_with_413(tmp_path: Path, clip: Path):
+    hub = ClipHub(tmp_path, clip_max_bytes=1024 * 1024).start()
+    try:
+        box = enrol_box(hub.hub)
+        request = approved_request(hub.hub, box)
+        manifest = write_manifest(tmp_path / "manifest.json", signed_manifest(box, request, clip))
+        assert clip.stat().st_size > 1024 * 1024
+        with pytest.raises(UploadRefused) as refused:
+            upload(hub, request, clip, manifest)
+        assert refused.value.status == 413 and "at most 1048576" in refused.value.detail
+        assert_nothing_stored(hub, request.request_id)
+        assert hub.staged() == []
+    finally:
+        hub.stop()
 
 
 def _b64(text: str) -> str:
