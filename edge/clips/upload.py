@@ -30,6 +30,8 @@ from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.request import TusRequest
 from tusclient.uploader import Uploader
 
+from wire.evidence import ManifestError, parse_signed
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
@@ -226,8 +228,6 @@ def upload_clip(*, clip_path: Path, manifest_path: Path, url: str, token: str, r
     the hub has verified and stored the clip. `ca_path`: the hub's CA for an https `url` (the box's
     identity.ca). Raises AlreadyDelivered, ClipRejected or UploadRefused when the hub says no, and
     UploadInterrupted (UploadStopped when `stop` was set) when calling again will resume."""
-    from wire.evidence import ManifestError, parse_signed
-
     manifest = Path(manifest_path).read_bytes()
     try:
         clip_sha256 = parse_signed(manifest).read().clip_sha256

@@ -8,6 +8,7 @@ is atomic: a reader sees the whole object or none of it.
 from __future__ import annotations
 
 import abc
+import io
 import os
 import re
 import shutil
@@ -64,8 +65,6 @@ class ClipStore(abc.ABC):
         return _chunks(source, chunk_size)
 
     def put_bytes(self, key: str, data: bytes) -> int:
-        import io
-
         return self.put(key, io.BytesIO(data))
 
 
