@@ -23,19 +23,23 @@ from hub.api import (
     audit_log,
     auth,
     boundary,
+    cases,
     consent,
     enrolment,
     hotlists,
     registry,
     streams,
+    uploads,
 )
 from hub.api.access_audit import AccessAudit
 from hub.audit.recorder import AccessRecorder
 from hub.footage.service import FootageService
+from hub.clips.errors import ClipError
 from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
 from hub.streams import StreamService
+from wire.evidence import MAX_MANIFEST_BYTES
 from wire.rtc import IceSettings
 
 log = logging.getLogger(__name__)
@@ -85,9 +89,15 @@ def _access_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
 
+def _clip_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ClipError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+
+
 def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI:
-    """The API over `hub` (built from `settings` if not given); the checkpointer and the MQTT link start with
-    the app and everything stops with it, in reverse."""
+    """The API over `hub` (built from `settings` if not given); the checkpointer, the maintenance pass and the
+    MQTT link start with the app and everything stops with it, in reverse."""
     hub = hub or HubServices(settings)
 
     recorder = AccessRecorder(hub.db)
@@ -97,6 +107,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         hub.checkpointer.start()
+        hub.maintenance.start()
         if settings.mqtt_enabled and hub.link is None:
             start_link(hub, footage)
         expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
@@ -117,10 +128,13 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.address_limiter = AddressLimiter(settings.signed_out_attempts_per_minute, 60)
     app.state.access_recorder = recorder
     app.add_exception_handler(AccessError, _access_error)
+    app.add_exception_handler(ClipError, _clip_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
-    boundary.install(app, max_body_bytes=settings.max_body_bytes)
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api):
+    upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
+    boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
+    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api, uploads, cases):
         app.include_router(module.router)
+    app.include_router(uploads.tus_router(hub))
 
     analyst_page = (Path(__file__).parent / "web" / "analyst.html").read_text(encoding="utf-8")
     analyst_csp = page_csp(analyst_page)

@@ -1,4 +1,4 @@
-"""`canvass-hub`: run the hub, create the first admin, write the broker's configuration."""
+"""`canvass-hub`: run the hub, create the first admin, write the broker's configuration, run case retention."""
 
 from __future__ import annotations
 
@@ -103,6 +103,17 @@ def audit_export(hub: HubServices, args: argparse.Namespace) -> int:
     return 0
 
 
+def retention(hub: HubServices, args: argparse.Namespace) -> int:
+    """One maintenance pass now: delete the clips of cases past their retention (audited), and abandoned
+    uploads."""
+    from hub.clips.retention import retention_pass
+
+    deleted = retention_pass(hub.db, hub.clip_store)
+    swept = hub.clip_intake.staging.sweep(hub.settings.clip_upload_abandoned_s)
+    print(f"deleted {deleted} clip(s) past their case's retention; discarded {len(swept)} abandoned upload(s)")
+    return 0
+
+
 def run(hub: HubServices, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -142,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                           help="first moment to include, ISO 8601 (a date or date and time; UTC unless it says)")
     p_export.add_argument("--to", dest="until", type=utc_time, default=None,
                           help="first moment to leave out, ISO 8601")
+    sub.add_parser("retention", help="delete the clips of cases past their retention now (audited)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "init" and not os.environ.get("CANVASS_HUB_SECRET_KEY"):
@@ -155,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     hub = HubServices(settings)
     try:
         commands = {"run": run, "init": init, "create-admin": create_admin, "broker-config": broker_config,
-                    "audit": audit_export}
+                    "audit": audit_export, "retention": retention}
         return commands[args.command](hub, args)
     finally:
         hub.db.dispose()

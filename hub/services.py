@@ -1,5 +1,5 @@
 """The hub's long-lived services, built once from settings and shared by the API, the CLI and the MQTT link:
-database, CA, signing keys, audit checkpointer, broker files; the MQTT link and the stream service are built
+database, CA, signing keys, audit checkpointer, broker files, clip store and clip intake; the MQTT link and the stream service are built
 and attached by the app's start-up (`hub.app`)."""
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ from typing import TYPE_CHECKING
 from hub import broker
 from hub.audit.checkpointer import Checkpointer
 from hub.ca import CertificateAuthority
+from hub.clips.intake import ClipIntake
+from hub.clips.staging import Staging
+from hub.clips.stores import clip_store_from
 from hub.db import Database
 from hub.enrolment import broker_access
 from hub.keys import load_or_create_signing_key, public_pem
 from hub.mail import Mailer
+from hub.maintenance import Maintenance
 from hub.settings import HubSettings
 from hub.tables import AuditCheckpoint
 
@@ -38,6 +42,11 @@ class HubServices:
                                          settings.checkpoint_interval_s)
         self.broker_files = broker.BrokerFiles(settings.broker_dir)
         self.mailer = Mailer(settings)
+        self.clip_store = clip_store_from(settings)
+        staging = Staging(settings.uploads_dir)
+        self.clip_intake = ClipIntake(self.db, self.clip_store, staging, self.ca.pem, settings.clip_max_bytes)
+        self.maintenance = Maintenance(self.db, self.clip_store, staging, interval_s=settings.maintenance_interval_s,
+                                       abandoned_s=settings.clip_upload_abandoned_s)
         self.link: HubLink | None = None
         self.streams: StreamService | None = None
 
@@ -63,12 +72,14 @@ class HubServices:
         return self.checkpointer.checkpoint()
 
     def close(self) -> None:
-        """Stop what runs (stream service, link, checkpointer) in reverse order of start, then the database."""
+        """Stop what runs (stream service, link, maintenance, checkpointer) in reverse order of start, then the
+        database."""
         if self.streams is not None:
             self.streams.close()
             self.streams = None
         if self.link is not None:
             self.link.stop()
+        self.maintenance.stop()
         self.checkpointer.stop()
         self.mailer.close()
         self.db.dispose()

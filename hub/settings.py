@@ -18,6 +18,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
+#: The S3 clip store's credentials in development only (moto and MinIO accept any); production must set its own.
+DEVELOPMENT_S3_ACCESS_KEY = "canvass-development"
+DEVELOPMENT_S3_SECRET_KEY = "canvass-development-secret"
 SECRET_FILE = "server-secret"
 
 
@@ -84,8 +87,6 @@ class HubSettings(BaseSettings):
         "A footage request nobody decided in this many days expires (audited); its hold on the box ends."))] = 7
     request_expiry_check_s: Annotated[float, Field(ge=0.1, le=3600, description=(
         "How often the hub looks for footage requests to expire."))] = 60
-    case_retention_days: Annotated[int, Field(ge=1, le=36500, description=(
-        "How long a case's clips are kept from the case's creation, unless an admin extends it."))] = 365
     canvass_max_radius_m: Annotated[float, Field(gt=0, le=20_000, description=(
         "Largest canvass radius (metres) an analyst may search or request footage within."))] = 2000
     public_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$", description=(
@@ -110,6 +111,36 @@ class HubSettings(BaseSettings):
     turn_username: str | None = None
     turn_password: Annotated[str | None, Field(repr=False)] = None
     ca_dir: Annotated[Path | None, Field(description="CA key and certificate; default data_dir/ca.")] = None
+    clip_store: Annotated[Literal["local", "s3"], Field(description=(
+        "Where clips are kept: `local` (a folder, clip_store_dir) or `s3` (an S3-compatible object store)."))
+    ] = "local"
+    clip_store_dir: Annotated[Path | None, Field(description="The local clip store's folder; default data_dir/clips.")
+                              ] = None
+    clip_store_s3_endpoint: Annotated[str | None, Field(max_length=500, description=(
+        "The S3-compatible store's URL (MinIO, Ceph, …); none: AWS S3 itself."))] = None
+    clip_store_s3_bucket: Annotated[str | None, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description=(
+        "The bucket clips are kept in (must exist)."))] = None
+    clip_store_s3_region: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$", description="The bucket's region.")
+                                    ] = "us-east-1"
+    clip_store_s3_access_key: Annotated[str | None, Field(min_length=3, max_length=200, repr=False, description=(
+        "Access key id for the store; required outside development."))] = None
+    clip_store_s3_secret_key: Annotated[str | None, Field(min_length=8, max_length=200, repr=False, description=(
+        "Secret access key for the store; required outside development."))] = None
+    clip_upload_dir: Annotated[Path | None, Field(description=(
+        "Where clip uploads in progress are kept until they complete; default data_dir/uploads."))] = None
+    clip_max_bytes: Annotated[int, Field(ge=1024 * 1024, le=1 << 40, description=(
+        "Largest clip a box may upload (413 beyond); a 2-hour 1080p clip at 4 Mbit/s is about 3.6 GB."))
+    ] = 16 * 1024 ** 3
+    clip_upload_max_chunk_bytes: Annotated[int, Field(ge=64 * 1024, le=256 * 1024 * 1024, description=(
+        "Largest body of one upload PATCH (413 beyond): the hub holds one PATCH in memory while it writes it."))
+    ] = 16 * 1024 * 1024
+    clip_upload_abandoned_s: Annotated[int, Field(ge=60, le=90 * 86400, description=(
+        "An unfinished upload untouched this long is deleted (the box starts again if it comes back)."))
+    ] = 3 * 86400
+    case_retention_days: Annotated[int, Field(ge=1, le=36500, description=(
+        "How long a new case's clips are kept (from the case's creation) unless an admin extends it."))] = 365
+    maintenance_interval_s: Annotated[float, Field(ge=0.5, le=86400, description=(
+        "How often the hub's maintenance pass runs (case retention, abandoned uploads)."))] = 3600
 
     @model_validator(mode="after")
     def _has_its_own_secret(self) -> "HubSettings":
@@ -122,7 +153,23 @@ class HubSettings(BaseSettings):
                              f"{self.keys_dir / SECRET_FILE}) or set CANVASS_HUB_SECRET_KEY")
         if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError("secret_key is the development default; set CANVASS_HUB_SECRET_KEY outside development")
+        self._s3_credentials()
         return self
+
+    def _s3_credentials(self) -> None:
+        if self.clip_store != "s3":
+            return
+        if self.clip_store_s3_bucket is None:
+            raise ValueError("clip_store is s3 but no bucket is set (CANVASS_HUB_CLIP_STORE_S3_BUCKET)")
+        given = (self.clip_store_s3_access_key, self.clip_store_s3_secret_key)
+        if None in given and self.environment == "development":
+            self.clip_store_s3_access_key = self.clip_store_s3_access_key or DEVELOPMENT_S3_ACCESS_KEY
+            self.clip_store_s3_secret_key = self.clip_store_s3_secret_key or DEVELOPMENT_S3_SECRET_KEY
+        elif None in given:
+            raise ValueError("clip_store is s3 but its credentials are not set (CANVASS_HUB_CLIP_STORE_S3_ACCESS_KEY "
+                             "and CANVASS_HUB_CLIP_STORE_S3_SECRET_KEY)")
+        elif self.environment != "development" and DEVELOPMENT_S3_SECRET_KEY in given:
+            raise ValueError("the clip store's secret key is the development default; set one outside development")
 
     @property
     def db_url(self) -> str:
@@ -139,3 +186,11 @@ class HubSettings(BaseSettings):
     @property
     def broker_dir(self) -> Path:
         return self.data_dir / "broker"
+
+    @property
+    def clips_dir(self) -> Path:
+        return self.clip_store_dir or self.data_dir / "clips"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.clip_upload_dir or self.data_dir / "uploads"

@@ -362,6 +362,9 @@ class Clip(Base):
     verification: Mapped[str] = mapped_column(Text, default="")
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The SHA-256 of the (single-use) upload token that brought the clip: the request forgets it on delivery,
+    # so a box that presents it again is told "already delivered" (409) rather than "unknown token".
+    upload_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Notice(Base):

@@ -1,149 +1,209 @@
-"""Footage with a segment boundary and a gap, recorded from a real simulated camera, an enrolled box identity,
-and independent readers (plain PyAV, ffprobe) to compare a cut clip with what was recorded."""
+"""Real pieces for the clip tests: an S3-compatible server on loopback (moto), a small real MP4 (ffmpeg), an
+appliance enrolled with the hub's own CA, a case with an approved clip request and its upload token, and a
+manifest signed with the appliance's key."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-import json
+import secrets
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from edge.recording.index import Segment
-from hub.ca import CertificateAuthority
-from provisioning.identity import Identity
-from provisioning.keys import key_pem, make_csr, new_key
-from sim.process import CameraProcess
-from tests.edge_support import EdgeProcess, wait_for
+from hub.services import HubServices
+from hub.tables import Appliance, Business, Camera, Case, FootageRequest, utcnow
+from provisioning.keys import make_csr, new_key
+from sim.process import free_port
+from tests.hub_support import ApiHelpers
+from wire.evidence import Manifest, SignedManifest, SourceSegment, file_sha256, sign_manifest
 
-DEVICE_ID = "dev-c11p5a11ab0x"
+REPO = Path(__file__).resolve().parents[1]
 
 
-@dataclass(frozen=True)
+class MotoS3:
+    """moto's S3-compatible server on 127.0.0.1 (in this process, its own thread), with one bucket."""
+
+    def __init__(self, bucket: str = "canvass-clips"):
+        from moto.server import ThreadedMotoServer
+
+        self.port = free_port()
+        self.bucket = bucket
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "MotoS3":
+        import boto3
+
+        self.server.start()
+        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="test-key",
+                     aws_secret_access_key="test-secret").create_bucket(Bucket=self.bucket)
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def settings(self) -> dict:
+        return dict(clip_store="s3", clip_store_s3_endpoint=self.endpoint, clip_store_s3_bucket=self.bucket,
+                    clip_store_s3_access_key="test-key", clip_store_s3_secret_key="test-secret")
+
+
+def noisy_mp4(cache: Path, seconds: int = 4) -> Path:
+    """A real H.264 MP4 (faststart) of a test pattern under noise (about 300 kB a second, so an upload takes
+    many chunks), made once and kept in `cache`."""
+    path = cache / f"noisy-testsrc-{seconds}s.mp4"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.mp4")
+        source = f"testsrc=size=320x240:rate=15:duration={seconds},noise=alls=40:allf=t"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source, "-c:v", "libx264",
+                        "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)], check=True)
+        tmp.replace(path)
+    return path
+
+
+@dataclass
 class Box:
-    """A recording agent (still running), its camera and its enrolment."""
+    """An enrolled appliance: its row's ids, device id, key and certificate issued by the hub's CA."""
 
-    agent: EdgeProcess
-    camera: CameraProcess
-    identity: Identity
-    ca_pem: bytes
-    grant_key: Ed25519PrivateKey  # the hub's policy and grant key (for a policy with privacy masks)
-    before_gap: list[Segment]  # closed segments recorded before the camera went away
-    after_gap: list[Segment]  # … and after it came back
-
-    @property
-    def recordings(self) -> Path:
-        return self.agent.data_dir / "recordings"
+    appliance_id: int
+    camera_id: int
+    device_id: str
+    camera: str
+    key: ec.EllipticCurvePrivateKey
+    certificate_pem: str
 
 
-def enrol(directory: Path, ca_dir: Path, device_id: str = DEVICE_ID) -> tuple[Identity, Ed25519PrivateKey]:
-    """Write an enrolled identity (key, certificate from the CA in `ca_dir`, CA) as `canvass-provision enroll`
-    would."""
-    ca = CertificateAuthority.load_or_create(ca_dir)
+def enrol_box(hub: HubServices, name: str = "bakery", camera: str = "cam1") -> Box:
     key = new_key()
-    certificate = ca.issue_client(device_id, make_csr(key, device_id))
-    grant_key = Ed25519PrivateKey.generate()
-    grant_pub = grant_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    identity = Identity(directory, device_id, "https://hub.invalid", "127.0.0.1", 8883, grant_pub)
-    identity.save(key_pem(key), certificate.pem, ca.pem)
-    return identity, grant_key
+    device_id = "dev-" + secrets.token_hex(6)
+    certificate = hub.ca.issue_client(device_id, make_csr(key)).pem.decode()
+    with hub.db.session() as session:
+        business = Business(name=f"{name}-{device_id}")
+        session.add(business)
+        session.flush()
+        appliance = Appliance(device_id=device_id, business_id=business.id, name=name, cert_serial="1",
+                              certificate_pem=certificate)
+        session.add(appliance)
+        session.flush()
+        row = Camera(appliance_id=appliance.id, name=camera, latitude=40.0, longitude=-75.0)
+        session.add(row)
+        session.flush()
+        return Box(appliance.id, row.id, device_id, camera, key, certificate)
 
 
-def record_with_a_gap(root: Path, cache_dir: Path) -> Box:
-    """Record ≥3 two-second segments, stop the camera for ~3 s, record ≥3 more; the agent keeps running.
-    The identity is written after the agent started, so it records only (no hub link)."""
-    camera = CameraProcess(count=1, cache_dir=cache_dir, log_path=root / "sim.log").start()
-    agent = EdgeProcess(root / "edge", camera.urls, segment_seconds=2).start()
-    wait_for(lambda: len(agent.closed_segments("cam1")) >= 3, timeout=60, what="three closed segments")
-    camera.stop()
-    index = agent.index()
-    wait_for(lambda: index.open_gaps(), timeout=15, what="the camera's gap")
-    before = agent.closed_segments("cam1")
-    time.sleep(3)
-    camera.start()
-    after = wait_for(lambda: [s for s in agent.closed_segments("cam1") if s.start_us > before[-1].start_us][3:] and
-                     [s for s in agent.closed_segments("cam1") if s.start_us > before[-1].start_us],
-                     timeout=60, what="three closed segments after the gap")
-    index.close()
-    identity, grant_key = enrol(agent.data_dir / "identity", root / "ca")
-    return Box(agent, camera, identity, identity.ca.read_bytes(), grant_key, before, after)
+@dataclass
+class ClipRequest:
+    request_id: int
+    case_id: int
+    case_number: str
+    token: str
+    window_from: dt.datetime
+    window_to: dt.datetime
 
 
-@dataclass(frozen=True)
-class Recorded:
-    at_us: int
-    keyframe: bool
-    digest: str  # of the decoded picture
+def approved_request(hub: HubServices, box: Box, *, case_number: str = "2026-000123",
+                     minutes: int = 10, retain_days: int = 365) -> ClipRequest:
+    """A case (made if new) and an approved clip request for `box`'s camera, with its upload token, as the
+    footage-request service leaves them when it sends the clip order."""
+    token = secrets.token_urlsafe(32)
+    end = utcnow().replace(microsecond=0) - dt.timedelta(hours=1)
+    start = end - dt.timedelta(minutes=minutes)
+    with hub.db.session() as session:
+        case = session.query(Case).filter_by(case_number=case_number).one_or_none()
+        if case is None:
+            case = Case(case_number=case_number, public_reference="C-" + secrets.token_hex(4), created_by="analyst",
+                        retain_until=utcnow() + dt.timedelta(days=retain_days))
+            session.add(case)
+            session.flush()
+        request = FootageRequest(camera_id=box.camera_id, mode="clip", window_from=start, window_to=end,
+                                 duration_s=minutes * 60, analyst="analyst", reason="robbery on Main St",
+                                 case_number=case_number, purpose="investigation", status="approved",
+                                 decided_by="owner-1", decided_at=utcnow(), decided_how="owner", case_id=case.id,
+                                 approved_from=start, approved_to=end,
+                                 upload_token_hash=hashlib.sha256(token.encode()).hexdigest())
+        session.add(request)
+        session.flush()
+        return ClipRequest(request.id, case.id, case_number, token, start, end)
 
 
-def _picture_digest(frame: av.VideoFrame) -> str:
-    return hashlib.sha256(frame.to_ndarray(format="yuv420p").tobytes()).hexdigest()
+def signed_manifest(box: Box, request: ClipRequest, clip: Path, *, key: ec.EllipticCurvePrivateKey | None = None,
+                    certificate_pem: str | None = None, actual_from: dt.datetime | None = None,
+                    actual_to: dt.datetime | None = None, **changes) -> SignedManifest:
+    """The manifest `box` would sign for `clip` answering `request` (fields overridable to make bad ones)."""
+    digest, size = file_sha256(clip)
+    start, end = actual_from or request.window_from, actual_to or request.window_to
+    fields = dict(device_id=box.device_id, camera=box.camera, requested_from=request.window_from,
+                  requested_to=request.window_to, actual_from=start, actual_to=end,
+                  segments=[SourceSegment(start=start, end=end, sha256="ab" * 32, bytes=size)],
+                  clip_sha256=digest, clip_bytes=size, request_id=request.request_id, created_at=utcnow(),
+                  certificate_pem=certificate_pem or box.certificate_pem)
+    fields.update(changes)
+    return sign_manifest(Manifest(**fields), key or box.key)
 
 
-def decode_segment(path: Path, start_us: int) -> list[Recorded]:
-    """Every frame of a recorded segment, with its recording time, decoded with plain PyAV."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return [Recorded(start_us + int(f.pts * stream.time_base * 1_000_000), f.key_frame, _picture_digest(f))
-                for f in container.decode(stream)]
+def write_manifest(path: Path, signed: SignedManifest) -> Path:
+    path.write_text(signed.model_dump_json(), encoding="utf-8")
+    return path
 
 
-def expected_frames(recordings: Path, segments: list[Segment], from_us: int, to_us: int) -> list[Recorded]:
-    """What a clip of [from_us, to_us) must show: from the keyframe at or before from_us to the last frame
-    before to_us."""
-    frames = [f for s in segments for f in decode_segment(recordings / s.path, s.start_us)]
-    start = max((f.at_us for f in frames if f.keyframe and f.at_us <= from_us), default=frames[0].at_us)
-    return [f for f in frames if start <= f.at_us < to_us]
+class ClipHub(ApiHelpers):
+    """A hub (no broker) served by uvicorn on loopback, for clip uploads and the case library."""
 
+    def __init__(self, root: Path, **settings):
+        from hub.cli import write_secret
+        from hub.settings import HubSettings
+        from tests.hub_support import HubServer
 
-def recorded_packet_bytes(recordings: Path, segments: list[Segment], from_us: int, to_us: int) -> list[bytes]:
-    packets = []
-    for segment in segments:
-        with av.open(str(recordings / segment.path)) as container:
-            stream = container.streams.video[0]
-            for p in container.demux(stream):
-                if p.size:
-                    packets.append((segment.start_us + int(p.pts * stream.time_base * 1_000_000), p.is_keyframe,
-                                    bytes(p)))
-    start = max(at for at, key, _ in packets if key and at <= from_us)
-    return [data for at, _, data in packets if start <= at < to_us]
+        write_secret(root / "hub")
+        self.settings = HubSettings(data_dir=root / "hub", mqtt_enabled=False, **settings)
+        self.hub = HubServices(self.settings)
+        self.server = HubServer(self.hub)
+        self.url = self.server.url
+        self.uploads = f"{self.url}/api/uploads"
 
+    def start(self) -> "ClipHub":
+        self.server.start()
+        return self
 
-def clip_frames(path: Path) -> list[tuple[int, str]]:
-    """(clip time in µs, picture digest) of every frame of a clip."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return [(round(f.pts * stream.time_base * 1_000_000), _picture_digest(f)) for f in container.decode(stream)]
+    def client(self, token: str | None = None):
+        import httpx
 
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
-def clip_packet_bytes(path: Path) -> list[bytes]:
-    with av.open(str(path)) as container:
-        return [bytes(p) for p in container.demux(video=0) if p.size]
+    def signed_in(self, username: str, role: str) -> str:
+        """A new user with `role`, signed in: their session token."""
+        from hub.tables import Role
 
+        self.add_user(username, f"{username}-password-1", Role(role))
+        return self.login(username, f"{username}-password-1")
 
-def extradata(path: Path) -> bytes:
-    with av.open(str(path)) as container:
-        return bytes(container.streams.video[0].codec_context.extradata)
+    def stop(self) -> None:
+        self.server.stop()
 
+    def clip_of(self, request_id: int):
+        from sqlalchemy import select
 
-def ffprobe_stream(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_streams", "-show_format",
-                          "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
-    data = json.loads(out)
-    return {**data["streams"][0], "format": data["format"]}
+        from hub.tables import Clip
 
+        with self.hub.db.session() as session:
+            return session.scalar(select(Clip).where(Clip.request_id == request_id))
 
-def top_level_boxes(path: Path) -> list[str]:
-    """The MP4's top-level boxes in file order, as ffprobe's trace reports them."""
-    trace = subprocess.run(["ffprobe", "-v", "trace", str(path)], capture_output=True, text=True).stderr
-    boxes = []
-    for line in trace.splitlines():  # "type:'moov' parent:'root' sz: …"
-        if "parent:'root'" in line and "type:'" in line:
-            boxes.append(line.split("type:'", 1)[1][:4])
-    return boxes
+    def request(self, request_id: int) -> FootageRequest:
+        with self.hub.db.session() as session:
+            return session.get(FootageRequest, request_id)
+
+    def audit_entries(self, action: str) -> list:
+        from sqlalchemy import select
+
+        from hub.tables import AuditEntry
+
+        with self.hub.db.session() as session:
+            return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)
+                                        .order_by(AuditEntry.leaf_index)))
+
+    def staged(self) -> list[str]:
+        directory = self.settings.uploads_dir
+        return sorted(p.name for p in directory.iterdir() if p.is_file()) if directory.exists() else []

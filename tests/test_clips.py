@@ -21,7 +21,7 @@ from edge.errors import ClipError, NothingRecorded, StillRecording
 from edge.recording.index import SegmentIndex
 from hub.audit.verify import main as audit_main
 from provisioning.keys import new_key
-from tests.clip_support import (Box, clip_frames, clip_packet_bytes, enrol, expected_frames, extradata,
+from tests.cut_support import (Box, clip_frames, clip_packet_bytes, enrol, expected_frames, extradata,
                                 ffprobe_stream, record_with_a_gap, recorded_packet_bytes, top_level_boxes)
 from wire.evidence import SignedManifest, parse_signed, sign_manifest
 

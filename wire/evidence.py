@@ -202,3 +202,15 @@ def _first_problem(exc: ValidationError) -> str:
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(p) for p in first["loc"]) or "document"
     return f"{where}: {first['msg']}"
+
+
+def verify_signed(signed: SignedManifest, ca_pem: bytes | None = None, *, device_id: str | None = None) -> list[str]:
+    """Every way the signed manifest itself fails (its certificate, issuer, device and signature, as
+    `verify_clip` checks them), before any clip is at hand: what a hub checks when a box announces an upload."""
+    manifest = signed.read()
+    problems = _certificate_problems(manifest, ca_pem, device_id)
+    certificate = _certificate(manifest)
+    if certificate is not None and not _signature_verifies(certificate, signed):
+        problems.append("the manifest's signature does not verify with the box certificate it names "
+                        "(the manifest was changed after signing, or signed by another key)")
+    return problems

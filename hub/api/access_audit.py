@@ -24,6 +24,9 @@ READS = {
     "/api/cameras/{camera_id}/consent": "read.consent",
     "/api/cameras/{camera_id}/consent/history": "read.consent_history",
     "/api/requests": "read.requests",
+    "/api/cases": "read.cases",
+    "/api/cases/{case_number}": "read.case",
+    "/api/clips/{clip_id}/manifest": "read.clip_manifest",
 }
 NOT_RECORDED = {"/api/auth/login"}  # sign-in failures are audited (and throttled) by the sign-in itself
 

@@ -52,18 +52,23 @@ Moment = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a request body over `max_bytes`, decided before the application reads it."""
+    """ASGI middleware: 413 for a request body over `max_bytes`, decided before the application reads it.
+    `larger` gives paths under a prefix a limit of their own (clip uploads)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None):
+        self.app, self.max_bytes, self.larger = app, max_bytes, dict(larger or {})
+
+    def _limit(self, path: str) -> int:
+        return next((limit for prefix, limit in self.larger.items() if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(send, limit)
             return
         received = 0
 
@@ -72,17 +77,17 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, counting, send)
         except _TooLarge:
-            await self._too_large(send)
+            await self._too_large(send, limit)
 
-    async def _too_large(self, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413)
+    async def _too_large(self, send: Send, limit: int) -> None:
+        response = JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
         await response(_HTTP_SCOPE, _no_body, send)
 
 
@@ -215,10 +220,11 @@ def _statement_error(request: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
-def install(app: FastAPI, *, max_body_bytes: int) -> None:
-    """The boundary on `app`: middleware (outermost first: size, then JSON) and the error handlers."""
+def install(app: FastAPI, *, max_body_bytes: int, larger_bodies: dict[str, int] | None = None) -> None:
+    """The boundary on `app`: middleware (outermost first: size, then JSON) and the error handlers;
+    `larger_bodies` maps path prefixes to limits of their own."""
     app.add_middleware(JsonGuard)
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # added last: runs first
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, larger=larger_bodies)  # added last: runs first
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(UnicodeError, _out_of_range)

@@ -46,6 +46,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from hub.audit import bundle
 from wire import audit as wa
 from wire import checkpoint as cp
 from wire import merkle
@@ -446,6 +447,7 @@ def _parser() -> argparse.ArgumentParser:
     p_clip.add_argument("manifest", type=Path)
     p_clip.add_argument("--ca", type=Path, default=None,
                         help="the hub's CA certificate (PEM): the box certificate must be issued by it")
+    bundle.add_parser(sub)
     return parser
 
 
@@ -474,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "verify-clip":
         return verify_clip_command(args)
+    if args.command == "verify-bundle":
+        return bundle.run(args)
     try:
         pinned = base64.b64decode(args.public_key, validate=True) if args.public_key else None
         verdict = verify_file(args.export, pinned, _expected(args))

@@ -82,6 +82,7 @@ def upgrade() -> None:
     sa.Column('verification', sa.Text(), nullable=False),
     sa.Column('uploaded_at', hub.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('deleted_at', hub.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('upload_token_hash', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], ),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.ForeignKeyConstraint(['request_id'], ['footage_requests.id'], ),
@@ -91,6 +92,7 @@ def upgrade() -> None:
     with op.batch_alter_table('clips', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clips_camera_id'), ['camera_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_clips_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_clips_upload_token_hash'), ['upload_token_hash'], unique=False)
 
     op.create_table('notices',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -165,6 +167,7 @@ def downgrade() -> None:
 
     op.drop_table('notices')
     with op.batch_alter_table('clips', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_clips_upload_token_hash'))
         batch_op.drop_index(batch_op.f('ix_clips_case_id'))
         batch_op.drop_index(batch_op.f('ix_clips_camera_id'))
 
