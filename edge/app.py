@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from edge.alpr.events import PlateEvent, hub_message
+from edge.clips.orders import ClipOrders, clip_orders_for
 from edge.clock import ClockStatus, clock_status
 from edge.config import EdgeConfig
 from edge.consent.guard import ConsentGuard
@@ -64,6 +65,7 @@ class EdgeApp:
         self.consent: ConsentGuard | None = None  # judges every grant
         self.streamer: Streamer | None = None  # WebRTC sessions under accepted grants
         self.plates: PlateReader | None = None  # when the config has [alpr]
+        self.clip_orders: ClipOrders | None = None  # footage requests and clip orders from the hub
 
     # -- start-up, in order ----------------------------------------------------
 
@@ -124,6 +126,8 @@ class EdgeApp:
                                     audit_key_pem=identity.audit_public_key_pem,
                                     audit_origin=identity.audit_origin, witness=self.witness)
         self.link.handlers.update(self.consent.command_handlers())
+        self.clip_orders = clip_orders_for(identity=identity, layout=self.layout, index=self._index, guard=self.consent,
+                                           publish=self.publish, config=self.config.clips, handlers=self.link.handlers)
 
     def start_streamer(self) -> None:
         if self.consent is None:
@@ -141,6 +145,8 @@ class EdgeApp:
     def start_link(self, identity: Identity) -> None:
         assert self.link is not None
         self.link.start()  # after its command handlers are in place
+        if self.clip_orders is not None:
+            self.clip_orders.start()
         logger.info("hub link started as %s", identity.device_id)
 
     def start_cameras(self) -> None:
@@ -205,6 +211,8 @@ class EdgeApp:
 
     def _stop_link(self) -> None:
         assert self.link is not None
+        if self.clip_orders is not None:  # stops between chunks: an unfinished upload resumes at the next start
+            self.clip_orders.stop()
         self.link.stop()
         self.link.outbox.close()
         if self.consent is not None:

@@ -26,10 +26,12 @@ from edge.clips.export import export_clip_blocking
 from edge.clips.manifest import CLIP_NAME, MANIFEST_NAME, Answering, BoxSigner
 from edge.clips.plan import to_us
 from edge.clips.requests import RequestBook
+from edge.clips.upload import AlreadyDelivered, UploadInterrupted, UploadRefused, upload_clip
 from edge.config import ClipsConfig
 from edge.consent.guard import ConsentGuard
 from edge.errors import EdgeError, StillRecording
 from edge.recording.index import SegmentIndex
+from edge.recording.storage import Layout
 from provisioning.identity import Identity
 from wire import consent as c
 from wire import messages as m
@@ -78,20 +80,18 @@ def box_cutter(*, index: SegmentIndex, recordings_dir: Path, identity: Identity)
 
 class Uploader(Protocol):
     def __call__(self, *, clip_path: Path, manifest_path: Path, url: str, token: str, request_id: int,
-                 rate_limit_bytes_per_s: int, chunk_bytes: int, state_path: Path) -> Any: ...
-
-
-class UploadError(EdgeError):
-    """An upload did not complete (the hub or the network); it is retried, then reported failed."""
+                 rate_limit_bytes_per_s: int, chunk_bytes: int, ca_path: Path | None, stop: threading.Event,
+                 state_path: Path) -> Any: ...
 
 
 class ClipOrders:
     def __init__(self, *, book: RequestBook, index: SegmentIndex, guard: ConsentGuard,
                  publish: Callable[[m.EventBody], None], hub_url: str, work_dir: Path, config: ClipsConfig,
-                 cut: Cutter, upload: Uploader, clock: Callable[[], dt.datetime] | None = None):
+                 cut: Cutter, upload: Uploader = upload_clip, ca_path: Path | None = None,
+                 clock: Callable[[], dt.datetime] | None = None):
         self.book, self.index, self.guard, self.publish = book, index, guard, publish
         self.hub_url, self.work_dir, self.config = hub_url.rstrip("/"), work_dir, config
-        self.cut, self.upload = cut, upload
+        self.cut, self.upload, self.ca_path = cut, upload, ca_path
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self._jobs: queue.Queue[int | None] = queue.Queue()
         self._stop = threading.Event()
@@ -125,10 +125,12 @@ class ClipOrders:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop between chunks or segments (an unfinished order carries on at the next start); close the book."""
         self._stop.set()
         self._jobs.put(None)
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.book.close()
 
     def _work(self) -> None:
         while (request_id := self._jobs.get()) is not None:
@@ -153,9 +155,10 @@ class ClipOrders:
         if clip is None:
             return  # stopping
         self._report(order, "uploading", f"uploading {clip.bytes} bytes", camera=grant.camera, clip=clip)
-        if not self._upload(order, clip):
-            self._report(order, "failed", "the upload did not complete after every retry", camera=grant.camera,
-                         clip=clip)
+        problem = self._upload(order, clip)
+        if problem is not None:
+            if not self._stop.is_set():
+                self._report(order, "failed", problem, camera=grant.camera, clip=clip)
             return
         self._report(order, "uploaded", "the clip is at the hub", camera=grant.camera, clip=clip)
         if self.config.keep_cut_days == 0:
@@ -180,22 +183,27 @@ class ClipOrders:
                 if self._stop.wait(STILL_RECORDING_POLL_S):
                     return None
 
-    def _upload(self, order, clip: CutClip) -> bool:
+    def _upload(self, order, clip: CutClip) -> str | None:
+        """Upload with retries (an interrupted upload resumes); None when the clip is at the hub, else why not."""
         for attempt in range(self.config.upload_attempts):
-            if self._stop.is_set():
-                return False
             try:
                 self.upload(clip_path=clip.clip_path, manifest_path=clip.manifest_path,
                             url=self.hub_url + order.upload_path, token=order.upload_token,
                             request_id=order.request_id, rate_limit_bytes_per_s=self.config.upload_max_bytes_per_s,
-                            chunk_bytes=self.config.upload_chunk_bytes,
+                            chunk_bytes=self.config.upload_chunk_bytes, ca_path=self.ca_path, stop=self._stop,
                             state_path=clip.clip_path.parent / "upload-state.json")
-                return True
-            except (UploadError, OSError) as exc:
+                return None
+            except AlreadyDelivered:
+                return None
+            except UploadRefused as exc:
+                return f"the hub refused the upload: {exc}"
+            except (UploadInterrupted, OSError) as exc:
+                if self._stop.is_set():
+                    return "the box is stopping; the upload resumes when it starts again"
                 pause = RETRY_PAUSE_S[min(attempt, len(RETRY_PAUSE_S) - 1)]
                 log.warning("upload of request %d interrupted (%s); retrying in %d s", order.request_id, exc, pause)
                 self._stop.wait(pause)
-        return False
+        return "the upload did not complete after every retry"
 
     def _masks(self, camera: str) -> list:
         document = self.guard.policy(camera)
@@ -218,3 +226,20 @@ def _order_problem(order: m.ClipOrder, grant: c.Grant | None) -> str | None:
     if grant.window_from is None or grant.window_to is None:
         return "the clip grant names no window"
     return None
+
+
+def clip_orders_for(*, identity: Identity, layout: Layout, index: SegmentIndex, guard: ConsentGuard,
+                    publish: Callable[[m.EventBody], None], config: ClipsConfig,
+                    handlers: dict[type, Callable[[Any], m.ReplyResult]]) -> ClipOrders | None:
+    """The clip orders of an enrolled box, their command handlers added to the link's `handlers`; None (logged)
+    if the box's identity cannot sign clips."""
+    try:
+        cutter = box_cutter(index=index, recordings_dir=layout.recordings, identity=identity)
+    except EdgeError as exc:
+        log.error("clip orders not taken: %s", exc)
+        return None
+    orders = ClipOrders(book=RequestBook(layout.requests_path), index=index, guard=guard, publish=publish,
+                        hub_url=identity.hub_url, work_dir=layout.cut_clips, config=config, cut=cutter,
+                        ca_path=identity.ca)
+    handlers.update(orders.command_handlers())
+    return orders

@@ -96,6 +96,13 @@ def identity_problems(manifest: Manifest, ticket: Ticket) -> list[str]:
     return [f"the manifest carries a certificate other than the one the hub issued to {ticket.device_id}"]
 
 
+#: A clip starts at the keyframe at or before the approved start (no transcode can start it elsewhere): at most
+#: one camera GOP earlier — cameras are asked for 1–2 s GOPs; this allows up to 10 s.
+KEYFRAME_LEAD = dt.timedelta(seconds=10)
+#: The last frame's display time may end a little after the window's end.
+LAST_FRAME_OVERRUN = dt.timedelta(seconds=1)
+
+
 def manifest_problems(manifest: Manifest, ticket: Ticket) -> list[str]:
     """Every way the manifest fails to answer the ticket's request (device, camera, request, window)."""
     problems = []
@@ -107,7 +114,12 @@ def manifest_problems(manifest: Manifest, ticket: Ticket) -> list[str]:
                         f"{ticket.camera}")
     if manifest.request_id != ticket.request_id:
         problems.append(f"the manifest answers request {manifest.request_id}, not {ticket.request_id}")
-    if manifest.actual_from < ticket.approved_from or manifest.actual_to > ticket.approved_to:
+    if (manifest.requested_from, manifest.requested_to) != (ticket.approved_from, ticket.approved_to):
+        problems.append(f"the manifest answers the window {_when(manifest.requested_from)} – "
+                        f"{_when(manifest.requested_to)}, not the approved {_when(ticket.approved_from)} – "
+                        f"{_when(ticket.approved_to)}")
+    if (manifest.actual_from < ticket.approved_from - KEYFRAME_LEAD
+            or manifest.actual_to > ticket.approved_to + LAST_FRAME_OVERRUN):
         problems.append(f"the clip's window {_when(manifest.actual_from)} – {_when(manifest.actual_to)} is outside "
                         f"the approved window {_when(ticket.approved_from)} – {_when(ticket.approved_to)}")
     return problems
