@@ -21,9 +21,11 @@ from hub.api import (
     audit_log,
     auth,
     boundary,
+    canvass,
     consent,
     enrolment,
     hotlists,
+    incidents,
     registry,
     streams,
 )
@@ -97,7 +99,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.add_exception_handler(AccessError, _access_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     boundary.install(app, max_body_bytes=settings.max_body_bytes)
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams):
+    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, incidents, canvass):
         app.include_router(module.router)
 
     analyst_page = (Path(__file__).parent / "web" / "analyst.html").read_text(encoding="utf-8")

@@ -24,7 +24,9 @@ READS = {
     "/api/cameras/{camera_id}/consent": "read.consent",
     "/api/cameras/{camera_id}/consent/history": "read.consent_history",
     "/api/requests": "read.requests",
-}
+    "/api/incidents": "read.incidents",
+    "/api/incidents/{incident_id}": "read.incident",
+}  # a canvass is audited by its router, with the point and window it looked at (`read.canvass`)
 NOT_RECORDED = {"/api/auth/login"}  # sign-in failures are audited (and throttled) by the sign-in itself
 
 
