@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from hub.geo import angle_between, bearing_deg, bounding_box, haversine_m
 from hub.tables import Appliance, ApplianceState, Business, Camera, ConsentVersion, CoverageSpan, Site
@@ -129,14 +129,14 @@ def canvass(session: Session, *, latitude: float, longitude: float, radius_m: fl
     """The cameras within `radius_m` of the point, split by whether they recorded in [window_from, window_to);
     `max_age` is how long footage is kept (older windows are outside retention)."""
     check_query(radius_m=radius_m, window_from=window_from, window_to=window_to, fov_deg=fov_deg, now=now)
+    box = bounding_box(latitude, longitude, radius_m)
     nearby = cameras_near(session, latitude=latitude, longitude=longitude, radius_m=radius_m)
-    ids = [camera.camera_id for camera in nearby]
-    spans = coverage_in(session, camera_ids=ids, window_from=window_from, window_to=window_to)
-    modes = sharing_of(session, camera_ids=ids)
+    spans = coverage_in(session, box=box, window_from=window_from, window_to=window_to)
+    modes = sharing_of(session, box=box)
     recording, silent = [], []
     for camera in nearby:
         out = _camera_out(camera, spans.get(camera.camera_id, []), latitude=latitude, longitude=longitude,
-                          fov_deg=fov_deg, window=(window_from, window_to), mode=modes[camera.camera_id])
+                          fov_deg=fov_deg, window=(window_from, window_to), mode=modes.get(camera.camera_id, "off"))
         (recording if out.recorded_s > 0 else silent).append(out)
     last = last_reported(session, camera_ids=[camera.camera_id for camera in silent])
     silent = [camera.model_copy(update={"why": why_not_recorded(
@@ -150,16 +150,17 @@ def _camera_out(camera: _Nearby, spans: list[_Span], *, latitude: float, longitu
                 window: tuple[dt.datetime, dt.datetime], mode: c.SharingMode) -> CanvassCamera:
     bearing = None if camera.distance_m < SAME_PLACE_M else \
         round(bearing_deg(camera.latitude, camera.longitude, latitude, longitude), 1)
-    gaps = [CoverageGap(start=max(s.start, window[0]), end=min(s.end, window[1]), reason=s.reason)
-            for s in spans if not s.recorded]
-    return CanvassCamera(
+    gaps = [CoverageGap.model_construct(start=max(s.start, window[0]), end=min(s.end, window[1]), reason=s.reason)
+            for s in sorted(spans, key=lambda s: s.start) if not s.recorded]
+    # Built from the hub's own typed rows: no validation needed (it was a third of a 400-camera canvass).
+    return CanvassCamera.model_construct(
         camera_id=camera.camera_id, camera_name=camera.camera_name, business_id=camera.business_id,
         business_name=camera.business_name, site_name=camera.site_name, site_address=camera.site_address,
         appliance=camera.appliance, appliance_online=camera.appliance_online, latitude=camera.latitude,
         longitude=camera.longitude, distance_m=round(camera.distance_m, 1), bearing_deg=bearing,
         view_direction_deg=camera.view_direction_deg, facing=facing(camera.view_direction_deg, bearing, fov_deg),
         consent_mode=mode, recorded_s=recorded_seconds([(s.start, s.end) for s in spans if s.recorded], *window),
-        gaps=gaps)
+        gaps=gaps, why="")
 
 
 # ---------------------------------------------------------------- pure policy
@@ -204,36 +205,48 @@ def why_not_recorded(*, gaps: list[CoverageGap], last_reported: dt.datetime | No
 # ---------------------------------------------------------------- queries
 
 
+Box = tuple[float, float, float, float]
+
+
+def _in_box(query, box: Box):
+    lat_min, lat_max, lon_min, lon_max = box
+    return query.where(Camera.latitude.between(lat_min, lat_max), Camera.longitude.between(lon_min, lon_max))
+
+
 def cameras_near(session: Session, *, latitude: float, longitude: float, radius_m: float) -> list[_Nearby]:
     """Cameras of active appliances within `radius_m`, nearest first (bounding box in SQL, on the latitude and
     longitude indexes; exact distance here)."""
-    lat_min, lat_max, lon_min, lon_max = bounding_box(latitude, longitude, radius_m)
-    rows = session.execute(
+    rows = session.execute(_in_box(
         select(Camera.id, Camera.name, Camera.latitude, Camera.longitude, Camera.view_direction_deg,
                Appliance.device_id, Appliance.online, Business.id, Business.name, Site.name, Site.address)
         .join(Appliance, Camera.appliance_id == Appliance.id).join(Business, Appliance.business_id == Business.id)
-        .outerjoin(Site, Appliance.site_id == Site.id)
-        .where(Appliance.state == ApplianceState.ACTIVE, Camera.latitude.between(lat_min, lat_max),
-               Camera.longitude.between(lon_min, lon_max)))
+        .outerjoin(Site, Appliance.site_id == Site.id).where(Appliance.state == ApplianceState.ACTIVE),
+        bounding_box(latitude, longitude, radius_m)))
     found = [_Nearby(haversine_m(latitude, longitude, row[2], row[3]), *row) for row in rows]
     return sorted((camera for camera in found if camera.distance_m <= radius_m),
                   key=lambda camera: (camera.distance_m, camera.camera_id))
 
 
-def coverage_in(session: Session, *, camera_ids: list[int], window_from: dt.datetime,
+def coverage_in(session: Session, *, box: Box, window_from: dt.datetime,
                 window_to: dt.datetime) -> dict[int, list[_Span]]:
-    """Each camera's reported spans overlapping the window (index on camera, end, start)."""
+    """The reported spans overlapping the window of each camera in the box (the same box as `cameras_near`,
+    not a list of ids: one plan whatever their number).
+
+    Two index ranges on (camera, end) per camera, never a scan of a camera's whole history: the spans that end
+    inside the window, and the first span that ends after it (the one that covers the window's end, if it
+    starts before it). A camera's spans do not overlap (one timeline, recorded spans merged), so no other span
+    can overlap the window; were a box's clock to step back and make two spans overlap the window's end, the
+    earlier of them would be missed."""
+    later = aliased(CoverageSpan)
+    first_after = select(func.min(later.end)).where(later.camera_id == Camera.id, later.end > window_to) \
+        .correlate(Camera).scalar_subquery()
+    columns = select(CoverageSpan.camera_id, CoverageSpan.start, CoverageSpan.end, CoverageSpan.recorded,
+                     CoverageSpan.reason).join(Camera, CoverageSpan.camera_id == Camera.id)
+    ending_inside = _in_box(columns.where(CoverageSpan.end > window_from, CoverageSpan.end <= window_to), box)
+    covering_end = _in_box(columns.where(CoverageSpan.end == first_after, CoverageSpan.start < window_to), box)
     found: dict[int, list[_Span]] = defaultdict(list)
-    if not camera_ids:
-        return found
-    rows = session.execute(
-        select(CoverageSpan.camera_id, CoverageSpan.start, CoverageSpan.end, CoverageSpan.recorded,
-               CoverageSpan.reason)
-        .where(CoverageSpan.camera_id.in_(camera_ids), CoverageSpan.end > window_from,
-               CoverageSpan.start < window_to)
-        .order_by(CoverageSpan.camera_id, CoverageSpan.start))
-    for camera_id, start, end, recorded, reason in rows:
-        found[camera_id].append(_Span(start, end, recorded, reason))
+    for camera_id, start, end, recorded, reason in session.execute(union_all(ending_inside, covering_end)):
+        found[camera_id].append(_Span(_utc(start), _utc(end), recorded, reason))
     return found
 
 
@@ -253,15 +266,16 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
 
 
-def sharing_of(session: Session, *, camera_ids: list[int]) -> dict[int, c.SharingMode]:
-    """The sharing mode of each camera's consent in force (the newest version), in one query; off without."""
-    modes: dict[int, c.SharingMode] = {camera_id: "off" for camera_id in camera_ids}
-    if not camera_ids:
-        return modes
-    newest = (select(ConsentVersion.camera_id, func.max(ConsentVersion.version).label("version"))
-              .where(ConsentVersion.camera_id.in_(camera_ids)).group_by(ConsentVersion.camera_id).subquery())
-    rows = session.execute(select(ConsentVersion.camera_id, ConsentVersion.policy).join(
+def sharing_of(session: Session, *, box: Box) -> dict[int, c.SharingMode]:
+    """The sharing mode of the consent in force (the newest version) of each camera in the box, in one query;
+    cameras without a consent are absent (sharing is off)."""
+    newest = _in_box(select(ConsentVersion.camera_id, func.max(ConsentVersion.version).label("version"))
+                     .join(Camera, ConsentVersion.camera_id == Camera.id), box) \
+        .group_by(ConsentVersion.camera_id).subquery()
+    rows = session.execute(select(ConsentVersion.camera_id, ConsentVersion.policy["sharing"].as_string()).join(
         newest, and_(ConsentVersion.camera_id == newest.c.camera_id, ConsentVersion.version == newest.c.version)))
-    for camera_id, policy in rows:
-        modes[camera_id] = c.Policy.model_validate(policy).sharing
-    return modes
+    return {camera_id: _SHARING.get(mode, "off") for camera_id, mode in rows}
+
+
+#: The modes a stored policy's `sharing` may hold (anything else, or none, reads as off).
+_SHARING: dict[str | None, c.SharingMode] = {mode: mode for mode in c.SharingMode.__args__}
