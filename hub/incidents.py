@@ -159,7 +159,7 @@ def update(session: Session, *, incident_id: int, patch: IncidentPatch, user: Us
     """Change the fields `patch` sets of an incident the user may change; audited."""
     row = visible_incident(session, incident_id=incident_id, user=user)
     changes = patch.model_dump(exclude_unset=True)
-    if any(changes.get(field, False) is None for field in changes):
+    if any(value is None for value in changes.values()):
         raise IncidentInvalid("a field of the update is null; leave out what does not change")
     if "reported_at" in changes:
         check_reported_at(changes["reported_at"], now=now)

@@ -238,3 +238,30 @@ def test_a_box_enrolled_after_days_reports_its_past_in_bounded_batches(index, ou
     recorded = sum((c.end - c.start).total_seconds() for c in spans if c.recorded)
     assert recorded == 96 * 60
     assert [c.start for c in spans if not c.recorded] == [at(i * 60) for i in (24, 49, 74, 99)]
+
+
+class MarkFailsOnce(SegmentIndex):
+    """An index whose first high-water mark write fails, as if the agent died between outbox and mark."""
+
+    failed = False
+
+    def set_meta(self, key: str, value: int) -> None:
+        if key.startswith(MARK_PREFIX) and not self.failed:
+            self.failed = True
+            raise OSError("power cut")
+        super().set_meta(key, value)
+
+
+def test_a_crash_between_outbox_and_mark_sends_the_spans_again_and_loses_none(tmp_path, outbox):
+    """At least once: the hub merges the repeat into what it has (tests/test_canvass.py shows it)."""
+    index = MarkFailsOnce(tmp_path / "index.sqlite3")
+    segment(index, "front", 0, 60)
+    clock = Clock()
+    reporter = CoverageReporter(index, ["front"], outbox.put, interval_s=60, monotonic=clock)
+    reporter.tick()
+    segment(index, "front", 60, 120)
+    clock.now += 60
+    reporter.tick()
+    assert [(c.start, c.end) for c in sent(outbox)] == [(at(0), at(60)), (at(0), at(120))]
+    assert index.meta(MARK_PREFIX + "front") == 120 * S
+    index.close()
