@@ -2,7 +2,8 @@
 
     index → reconcile → retention → hub link, consent guard, streamer (if enrolled) → segment syncer →
     per camera: recorder (writer) + capture (edge.recording.cameras) → plate reader (if [alpr]) →
-    maintenance (edge.maintenance: clock check, heartbeat, health event, systemd watchdog) → READY
+    maintenance (edge.maintenance: clock check, heartbeat, health event, coverage reports, systemd watchdog) →
+    READY
 
 The hub link starts only on an enrolled box (`canvass-provision enroll` wrote
 data_dir/identity); recording never depends on it.
@@ -28,6 +29,7 @@ from edge.link.outbox import Outbox
 from edge.link.witness import Witness, http_fetch
 from edge.maintenance import Maintenance, clear_heartbeat
 from edge.recording.cameras import Cameras
+from edge.recording.coverage import CoverageReporter
 from edge.recording.index import SegmentIndex
 from edge.recording.reconcile import reconcile
 from edge.recording.retention import Retention
@@ -176,11 +178,14 @@ class EdgeApp:
         self.plates = reader
 
     async def start_maintenance(self) -> None:
+        coverage = None if self.link is None else CoverageReporter(
+            self._index, [camera.name for camera in self.config.cameras], self.link.publish_event,
+            interval_s=self.config.recording.coverage_report_seconds)
         self.maintenance = Maintenance(
             index=self._index, cameras=self.cameras, notifier=self.notifier, data_dir=self.layout.data_dir,
             clock=self._clock, clock_check=self._clock_check, started=self._started,
             publish=self.publish if self.link is not None else None, witness=self.witness,
-            reads=self.plates.store if self.plates is not None else None)
+            reads=self.plates.store if self.plates is not None else None, coverage=coverage)
         await self.maintenance.async_start()
 
     # -- shut-down, in reverse ---------------------------------------------------

@@ -92,6 +92,15 @@ class RecordingConfig(_Strict):
     writer_queue_seconds: Annotated[
         float, Field(ge=1, le=120, description="Seconds of video buffered between camera and disk before dropping.")
     ] = 20
+    coverage_report_seconds: Annotated[
+        float,
+        Field(
+            ge=5,
+            le=3600,
+            description="An enrolled box tells the hub what each camera recorded (and its gaps) at most this often "
+            "per camera; the hub's canvass knows a camera's recording up to about this long (plus a segment) ago.",
+        ),
+    ] = 60
 
 
 class CaptureConfig(_Strict):

@@ -7,7 +7,8 @@ agent — and tells systemd how many cameras deliver video. Less often it
 checks that the clock is synchronised (an alarm if not), sends the hub a
 health event, checks the hub's audit log with the witness (an alarm, on the
 box and to the hub, if it forked) and prunes plate reads past their camera's
-retention. Blocking work runs in a thread. The loop sleeps on its stop event
+retention. On every pass it lets the coverage reporter (edge.recording.coverage)
+queue what each camera recorded for the hub; the reporter paces itself per camera. Blocking work runs in a thread. The loop sleeps on its stop event
 and `async_stop` also cancels a chore in progress (a hub that does not answer
 never holds up shutdown).
 """
@@ -25,6 +26,7 @@ from edge.clock import ClockStatus
 from edge.errors import SegmentIndexError
 from edge.link.witness import LogForked, Witness
 from edge.recording.cameras import Cameras
+from edge.recording.coverage import CoverageReporter
 from edge.recording.index import SegmentIndex
 from edge.recording.storage import free_bytes
 from edge.service import Notifier
@@ -56,13 +58,13 @@ def clear_heartbeat(index: SegmentIndex) -> None:
 class Maintenance:
     """The loop (`async_start`, `async_stop`) and its chores; each chore is a blocking method of its own.
 
-    `publish` (queue an event for the hub) and `witness` are given on an enrolled box, `reads` when the box
-    reads plates; `started` is the agent's start on the `time.monotonic` clock, for its uptime."""
+    `publish` (queue an event for the hub), `witness` and `coverage` are given on an enrolled box, `reads` when
+    the box reads plates; `started` is the agent's start on the `time.monotonic` clock, for its uptime."""
 
     def __init__(self, *, index: SegmentIndex, cameras: Cameras, notifier: Notifier, data_dir: Path,
                  clock: Callable[[], float], clock_check: Callable[[], ClockStatus], started: float,
                  publish: Callable[[wire.EventBody], None] | None = None, witness: Witness | None = None,
-                 reads: ReadStore | None = None) -> None:
+                 reads: ReadStore | None = None, coverage: CoverageReporter | None = None) -> None:
         self._index = index
         self._cameras = cameras
         self._notifier = notifier
@@ -73,6 +75,7 @@ class Maintenance:
         self._publish = publish
         self._witness = witness
         self._reads = reads
+        self._coverage = coverage
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -106,6 +109,8 @@ class Maintenance:
             if self._reads is not None and now - last_reads_pruned >= READS_PRUNE_SECONDS:
                 await asyncio.to_thread(self.prune_reads)
                 last_reads_pruned = now
+            if self._coverage is not None:
+                await asyncio.to_thread(self._coverage.tick)
             await asyncio.to_thread(self.store_heartbeat)
             self._report_to_systemd()
             try:

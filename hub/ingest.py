@@ -4,10 +4,12 @@ Events are stored exactly once and in order per appliance: event `seq` of the
 appliance's outbox stream is applied only right after `seq - 1`; a repeat is
 acknowledged again and dropped; one that arrives after a gap is not stored,
 and the cumulative acknowledgement tells the appliance where to resend from.
+Coverage reports become coverage spans (`hub.coverage`), not rows of the events table.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from uuid import UUID
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.access.grants import plate_sharing
+from hub.coverage import ReportedSpan, record_coverage
 from hub.tables import (Alert, Appliance, ApplianceState, Camera, CameraStatusValue, Event, PlateReadRow,
                         PlateSharing, StreamSession, utcnow)
 from wire import messages as m
@@ -48,7 +51,10 @@ def camera(session: Session, appliance: Appliance, name: str) -> Camera:
     return row
 
 
-def ingest_event(session: Session, device_id: str, envelope: m.EventEnvelope) -> Ack | None:
+def ingest_event(session: Session, device_id: str, envelope: m.EventEnvelope, *,
+                 coverage_days: int = 30) -> Ack | None:
+    """Apply one event (once, in order); `coverage_days` is how much coverage is worth keeping (the
+    footage max age)."""
     appliance = active_appliance(session, device_id)
     if appliance is None:
         return None
@@ -61,7 +67,7 @@ def ingest_event(session: Session, device_id: str, envelope: m.EventEnvelope) ->
         appliance.event_stream, appliance.last_event_seq = stream, 0
     expected = appliance.last_event_seq + 1
     if envelope.seq == expected:
-        _apply(session, appliance, envelope)
+        _apply(session, appliance, envelope, coverage_days)
         appliance.last_event_seq = envelope.seq
     elif envelope.seq > expected:
         log.debug("appliance %s: event %d after a gap (expected %d); asking to resend", device_id, envelope.seq,
@@ -71,8 +77,13 @@ def ingest_event(session: Session, device_id: str, envelope: m.EventEnvelope) ->
     return Ack(device_id, envelope.stream, appliance.last_event_seq)
 
 
-def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope) -> None:
+def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope, coverage_days: int) -> None:
     body = envelope.body
+    if isinstance(body, m.Coverage):  # kept as spans only (hub.coverage says why)
+        span = ReportedSpan(camera(session, appliance, body.camera).id, body.start, body.end, body.recorded,
+                            body.reason)
+        record_coverage(session, span=span, keep_since=utcnow() - dt.timedelta(days=coverage_days))
+        return
     stored = body.model_dump(mode="json")
     event_id = str(envelope.id)
     if isinstance(body, m.CameraStatus):

@@ -139,7 +139,8 @@ class HubLink:
                     with session.begin_nested():
                         if leaf == topics.Leaf.EVENTS:
                             envelope = m.decode(m.EventEnvelope, payload)
-                            ack = ingest_event(session, device_id, envelope)
+                            ack = ingest_event(session, device_id, envelope,
+                                               coverage_days=self.hub.settings.footage_max_age_days)
                             if isinstance(envelope.body, m.StreamEnded):
                                 ended.append(envelope.body.session_id)
                             elif isinstance(envelope.body, m.ClipProgress) and ack is not None:

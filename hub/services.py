@@ -46,7 +46,8 @@ class HubServices:
         staging = Staging(settings.uploads_dir)
         self.clip_intake = ClipIntake(self.db, self.clip_store, staging, self.ca.pem, settings.clip_max_bytes)
         self.maintenance = Maintenance(self.db, self.clip_store, staging, interval_s=settings.maintenance_interval_s,
-                                       abandoned_s=settings.clip_upload_abandoned_s)
+                                       abandoned_s=settings.clip_upload_abandoned_s,
+                                       coverage_days=settings.footage_max_age_days)
         self.link: HubLink | None = None
         self.streams: StreamService | None = None
 

@@ -256,6 +256,24 @@ class SegmentIndex:
         rows = self._read("SELECT value FROM meta WHERE key = 'max_segment_us'")
         return int(rows[0][0]) if rows else 0
 
+    def closed_segments_after(self, camera: str, *, after_us: int, limit: int) -> list[Segment]:
+        """Up to `limit` closed segments of `camera` that end after `after_us`, oldest first (coverage reports)."""
+        sql = (
+            f"SELECT {_SEGMENT_COLUMNS} FROM segments s WHERE s.camera = :camera AND s.state != 'open' "
+            "AND s.start_us >= :lower AND s.end_us > :after ORDER BY s.start_us LIMIT :limit"
+        )
+        lower = after_us - self._max_segment_us() - 1
+        return [Segment(*row) for row in self._read(sql, {"camera": camera, "lower": lower, "after": after_us,
+                                                          "limit": limit})]
+
+    def open_since(self, camera: str) -> int | None:
+        """The start of `camera`'s oldest open segment or gap: what has not closed yet begins there."""
+        rows = self._read(
+            "SELECT MIN(start_us) FROM (SELECT start_us FROM segments INDEXED BY segments_open "
+            "WHERE camera = :camera AND state = 'open' UNION ALL "
+            "SELECT start_us FROM gaps WHERE camera = :camera AND end_us IS NULL)", {"camera": camera})
+        return rows[0][0]
+
     def segment(self, segment_id: int) -> Segment | None:
         rows = self._read(f"SELECT {_SEGMENT_COLUMNS} FROM segments s WHERE s.id = ?", (segment_id,))
         return Segment(*rows[0]) if rows else None
@@ -349,6 +367,12 @@ class SegmentIndex:
             sql += " AND COALESCE(end_us, 9223372036854775807) > :from"
             params["from"] = from_us
         return [Gap(*r) for r in self._read(sql + " ORDER BY start_us", params)]
+
+    def closed_gaps_after(self, camera: str, *, after_us: int, limit: int) -> list[Gap]:
+        """Up to `limit` closed gaps of `camera` that end after `after_us`, oldest first (coverage reports)."""
+        sql = ("SELECT id, camera, start_us, end_us, reason FROM gaps WHERE camera = :camera "
+               "AND end_us IS NOT NULL AND end_us > :after ORDER BY start_us LIMIT :limit")
+        return [Gap(*r) for r in self._read(sql, {"camera": camera, "after": after_us, "limit": limit})]
 
     def delete_gaps_before(self, *, camera: str, cutoff_us: int) -> None:
         with self._write() as db:

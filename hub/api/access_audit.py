@@ -27,7 +27,9 @@ READS = {
     "/api/cases": "read.cases",
     "/api/cases/{case_number}": "read.case",
     "/api/clips/{clip_id}/manifest": "read.clip_manifest",
-}
+    "/api/incidents": "read.incidents",
+    "/api/incidents/{incident_id}": "read.incident",
+}  # a canvass is audited by its router, with the point and window it looked at (`read.canvass`)
 NOT_RECORDED = {"/api/auth/login"}  # sign-in failures are audited (and throttled) by the sign-in itself
 
 

@@ -51,9 +51,18 @@ def current_session(hub: Annotated[HubServices, Depends(get_hub)],
     return row
 
 
+#: What a dispatch account (a CAD integration) may reach: its own sign-in and the incidents. Every other route
+#: answers it 403, whatever that route lets the other roles (which see every business) do.
+DISPATCH_ROUTES = ("/api/auth/", "/api/incidents")
+
+
 def current_user(request: Request, signed_in: Annotated[ApiSession, Depends(current_session)]) -> User:
     """The signed-in user, also left in the request's state as the actor of what the access log records."""
     request.state.actor = signed_in.user.username
+    if signed_in.user.role == Role.DISPATCH:
+        template = getattr(request.scope.get("route"), "path", "")
+        if not template.startswith(DISPATCH_ROUTES):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "a dispatch account files and reads incidents only")
     return signed_in.user
 
 

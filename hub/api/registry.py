@@ -16,11 +16,11 @@ from hub.access.grants import plate_sharing, plate_sharing_of
 from hub.access.rules import changes_business, sees_business
 from hub.api.boundary import Id
 from hub.api.deps import AdminDep, SessionDep, UserDep, client_address
+from hub.geo import EARTH_RADIUS_M, haversine_m
 from hub.tables import Appliance, Business, Camera, CameraStatusValue, PlateSharing, Role, Site, User
 
 router = APIRouter(prefix="/api", tags=["registry"])
 
-EARTH_RADIUS_M = 6_371_008.8
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 
@@ -138,13 +138,6 @@ def list_sites(business_id: Id, session: SessionDep, user: UserDep) -> list[Site
     business = _business(session, user, business_id)
     return [SiteOut(id=s.id, business_id=s.business_id, name=s.name, address=s.address, latitude=s.latitude,
                     longitude=s.longitude) for s in business.sites]
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
 @router.get("/cameras", response_model=list[CameraOut])

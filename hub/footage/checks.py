@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 FUTURE_SKEW_S = 60  # clocks differ: a window may end this far after the hub's now
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def clip_window_problem(window_from: dt.datetime, window_to: dt.datetime, *, now: dt.datetime, max_age_s: int,
@@ -31,11 +29,3 @@ def trim_problem(requested: tuple[dt.datetime, dt.datetime], approved: tuple[dt.
     if approved[0] < requested[0] or approved[1] > requested[1]:
         return "the approved window must lie inside the requested one"
     return None
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine) in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))

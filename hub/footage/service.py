@@ -28,6 +28,7 @@ from hub.access import rules
 from hub.access.errors import AccessRefused
 from hub.access.grants import current_consent, issue_grant
 from hub.footage import checks
+from hub.geo import haversine_m
 from hub.footage.telling import BoxNotice, box_notice, tell_boxes, tell_owners
 from hub.link import HubLink
 from hub.mail import Mailer
@@ -151,7 +152,7 @@ class FootageService:
                 raise AccessRefused(f"no camera {camera_id}", 404)
             if camera.latitude is None or camera.longitude is None:
                 raise AccessRefused(f"camera {camera_id} has no known place, so it is in no canvass", 422)
-            distance = checks.distance_m(latitude, longitude, camera.latitude, camera.longitude)
+            distance = haversine_m(latitude, longitude, camera.latitude, camera.longitude)
             if distance > asking.radius_m:
                 raise AccessRefused(f"camera {camera_id} is {distance:.0f} m from the canvass point, outside its "
                                     f"{asking.radius_m:g} m radius", 422)
