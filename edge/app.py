@@ -1,12 +1,11 @@
 """The edge agent: builds every component from the config, starts them in order and stops them in reverse.
 
-    index → reconcile → retention → hub link, consent guard, streamer (if enrolled) → segment syncer →
-    per camera: recorder (writer) + capture (edge.recording.cameras) → plate reader (if [alpr]) →
-    maintenance (edge.maintenance: clock check, heartbeat, health event, coverage reports, systemd watchdog) →
-    READY
+    index → reconcile → retention → hub link, consent guard, clip orders, streamer (if enrolled) →
+    segment syncer → per camera: recorder (writer) + capture (edge.recording.cameras) → plate reader (if
+    [alpr]) → maintenance (clock check, heartbeat, health event, coverage reports, systemd watchdog) → READY
 
-The hub link starts only on an enrolled box (`canvass-provision enroll` wrote
-data_dir/identity); recording never depends on it.
+The hub link starts only on an enrolled box (`canvass-provision enroll` wrote data_dir/identity); recording
+never depends on it.
 """
 
 from __future__ import annotations

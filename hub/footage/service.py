@@ -44,6 +44,7 @@ UPLOAD_PATH = "/api/uploads"
 CLIP_GRANT_S = 600  # a clip grant is for starting the cut; cutting and uploading may take longer
 NOTICE_WAIT_S = 3.0  # how long an ask waits for the boxes to say what they recorded
 OPEN = (RequestStatus.PENDING.value, RequestStatus.APPROVED.value)
+RESYNC_DAYS = 45  # longer than a box keeps a hold without word from the hub (edge.clips.requests)
 
 
 @dataclass(frozen=True)
@@ -401,6 +402,8 @@ class FootageService:
 
     def delivered(self, request_id: int) -> None:
         """The clip is at the hub and verified: the box may let its hold go (the case's retention takes over)."""
+        if self.services.link is None:
+            return  # the box hears it when the hub is linked and the box comes back online
         with self.services.db.session() as session:
             request = session.get(FootageRequest, request_id)
             notice = box_notice(request, session.get(Camera, request.camera_id), "the clip is at the hub")
@@ -410,9 +413,10 @@ class FootageService:
         """Boxes back online: the state of their open requests again, and the orders they missed."""
         notices, orders = [], []
         with self.services.db.session() as session:
+            recent = utcnow() - dt.timedelta(days=RESYNC_DAYS)  # a closed request's end may not have reached it
             rows = session.execute(select(FootageRequest, Camera).join(Camera).join(Appliance).where(
                 Appliance.device_id.in_(device_ids), FootageRequest.mode == "clip",
-                FootageRequest.status.in_(OPEN))).all()
+                FootageRequest.status.in_(OPEN) | (FootageRequest.created_at > recent))).all()
             for request, camera in rows:
                 notices.append(box_notice(request, camera))
                 if request.status == RequestStatus.APPROVED.value and request.clip_stage in ("", "waiting"):

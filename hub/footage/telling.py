@@ -6,6 +6,7 @@ reference, until when — never the analyst's reason text, which may name people
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ def box_notice(request: FootageRequest, camera: Camera, note: str = "") -> BoxNo
     window_from = request.approved_from or request.window_from
     window_to = request.approved_to or request.window_to
     status = request.status if request.status in m.RequestStatus.__args__ else "cancelled"
+    expires_at = request.expires_at or request.created_at + dt.timedelta(days=7)
     return BoxNotice(camera.appliance.device_id, m.FootageNotice(
         request_id=request.id, camera=camera.name, window_from=window_from, window_to=window_to, status=status,
         analyst=request.analyst, purpose=request.purpose, case_number=request.case_number,
-        reason=request.reason, expires_at=request.expires_at, note=note[:2000]))
+        reason=request.reason, expires_at=expires_at, note=note[:2000]))
 
 
 def tell_boxes(services: HubServices, notices: list[BoxNotice], wait_s: float = 0) -> dict[int, m.NoticeTaken]:
