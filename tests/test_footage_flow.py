@@ -160,3 +160,23 @@ def test_a_denied_request_releases_its_hold_and_a_window_never_recorded_says_so(
 def _entries(hub_stack: HubStack) -> list[AuditEntry]:
     with hub_stack.hub.db.session() as session:
         return session.scalars(select(AuditEntry).order_by(AuditEntry.leaf_index)).all()
+
+
+def test_an_approval_while_the_box_is_away_is_carried_out_when_it_returns(hub_stack: HubStack, cameras, edge,
+                                                                         tmp_path: Path):
+    box = _box(hub_stack, cameras, edge, tmp_path)
+    from_us, to_us = _closed_window(box, 3)
+    asked = _ask(hub_stack, box, (_utc(from_us), _utc(to_us)), _incident(hub_stack))
+    box.agent.terminate()
+    with hub_stack.client(box.owner) as c:
+        r = c.post(f"/api/footage-requests/{asked['request_id']}/decision", json={"approve": True})
+    assert r.json()["status"] == "approved" and "back online" in r.json()["reason"]
+    assert _request(hub_stack, asked["request_id"]).clip_stage == "waiting"
+    box.agent.start()
+    try:
+        eventually(lambda: _request(hub_stack, asked["request_id"]).status == "delivered", timeout=60,
+                   what="the clip delivered after the box came back")
+    except AssertionError:
+        row = _request(hub_stack, asked["request_id"])
+        raise AssertionError(f"{row.status} {row.clip_stage} {row.clip_detail}\n{box.agent.log_text()[-2500:]}")
+    eventually(lambda: _holds(box) == [], timeout=30, what="the hold released")

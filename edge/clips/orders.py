@@ -184,19 +184,23 @@ class ClipOrders:
                     return None
 
     def _upload(self, order, clip: CutClip) -> str | None:
-        """Upload with retries (an interrupted upload resumes); None when the clip is at the hub, else why not."""
+        """Upload with retries (an interrupted upload resumes); None when the clip is at the hub, else why not.
+        Each try takes the newest order's token: a box that was away may get the order again with a new one."""
         for attempt in range(self.config.upload_attempts):
+            token = self._token(order)
             try:
                 self.upload(clip_path=clip.clip_path, manifest_path=clip.manifest_path,
-                            url=self.hub_url + order.upload_path, token=order.upload_token,
-                            request_id=order.request_id, rate_limit_bytes_per_s=self.config.upload_max_bytes_per_s,
+                            url=self.hub_url + order.upload_path, token=token, request_id=order.request_id,
+                            rate_limit_bytes_per_s=self.config.upload_max_bytes_per_s,
                             chunk_bytes=self.config.upload_chunk_bytes, ca_path=self.ca_path, stop=self._stop,
                             state_path=clip.clip_path.parent / "upload-state.json")
                 return None
             except AlreadyDelivered:
                 return None
             except UploadRefused as exc:
-                return f"the hub refused the upload: {exc}"
+                if self._token(order) == token:
+                    return f"the hub refused the upload: {exc}"
+                log.info("request %d: the hub sent a newer order; uploading under it", order.request_id)
             except (UploadInterrupted, OSError) as exc:
                 if self._stop.is_set():
                     return "the box is stopping; the upload resumes when it starts again"
@@ -204,6 +208,10 @@ class ClipOrders:
                 log.warning("upload of request %d interrupted (%s); retrying in %d s", order.request_id, exc, pause)
                 self._stop.wait(pause)
         return "the upload did not complete after every retry"
+
+    def _token(self, order) -> str:
+        newest = self.book.order(order.request_id)
+        return newest.upload_token if newest is not None else order.upload_token
 
     def _masks(self, camera: str) -> list:
         document = self.guard.policy(camera)

@@ -173,6 +173,12 @@ class RequestBook:
                                 "WHERE stage NOT IN ('uploaded', 'failed') ORDER BY request_id").fetchall()
         return [Order(*r) for r in rows]
 
+    def order(self, request_id: int) -> Order | None:
+        """The newest order for `request_id` (a re-sent order carries a new upload token)."""
+        row = self._db.execute("SELECT request_id, grant_json, upload_path, upload_token, stage FROM orders "
+                               "WHERE request_id = ?", (request_id,)).fetchone()
+        return Order(*row) if row else None
+
     def status(self, request_id: int) -> str | None:
         row = self._db.execute("SELECT status FROM requests WHERE request_id = ?", (request_id,)).fetchone()
         return row[0] if row else None

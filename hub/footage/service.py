@@ -32,6 +32,7 @@ from hub.geo import haversine_m
 from hub.footage.telling import BoxNotice, box_notice, tell_boxes, tell_owners
 from hub.link import HubLink
 from hub.mail import Mailer
+from hub.security import keyed_hash
 from hub.services import HubServices
 from hub.tables import Appliance, Camera, Case, FootageRequest, Incident, RequestStatus, User, utcnow
 from wire import audit as wa
@@ -313,7 +314,7 @@ class FootageService:
         return self._send_order(request_id, device_id, signed)
 
     def _send_order(self, request_id: int, device_id: str, signed: c.Signed) -> str:
-        token = secrets.token_urlsafe(32)
+        token = self._upload_token(request_id)
         self._set_stage(request_id, "ordered", "sent to the box", token_hash=hashlib.sha256(token.encode()).hexdigest())
         order = m.ClipOrder(request_id=request_id, signed=m.SignedDocument(document=signed.document,
                                                                             signature=signed.signature),
@@ -330,6 +331,15 @@ class FootageService:
         if not accepted.accepted:
             return self._fail(request_id, f"the box refused the clip grant: {accepted.reason}")
         return "approved; the box is cutting the clip"
+
+    def _upload_token(self, request_id: int) -> str:
+        """The request's upload token: derived from the server secret, the request and its approval, so an order
+        sent again (a box that was away may get both) carries the same one; the hub keeps only its hash, and
+        delivery spends it."""
+        with self.services.db.session() as session:
+            request = session.get(FootageRequest, request_id)
+            approved = f"{request.decided_at.isoformat() if request.decided_at else ''}:{request.approval_index}"
+        return keyed_hash(self.services.settings.secret_key, f"clip-upload:{request_id}:{approved}")
 
     def _audit_box_decision(self, request_id: int, device_id: str, accepted: m.ClipAccepted) -> None:
         with self.services.db.session() as session:
