@@ -44,7 +44,7 @@ from edge.recording.segment_file import SegmentFile  # noqa: E402
 from edge.recording.storage import Layout, sha256_file  # noqa: E402
 from edge.recording.durability import Syncer  # noqa: E402
 from sim.clip import ClipSpec, prepare_clip  # noqa: E402
-from tests.clip_support import enrol  # noqa: E402
+from tests.cut_support import enrol  # noqa: E402
 from wire.evidence import file_sha256  # noqa: E402
 
 T0_US = 1_800_000_000_000_000
@@ -52,30 +52,32 @@ TICKS = 90_000
 MASKS = [[(0.0, 0.0), (0.3, 0.0), (0.3, 0.4), (0.0, 0.4)]]
 
 
-def record(layout: Layout, index: SegmentIndex, *, minutes: int, segment_s: int) -> int:
-    """`minutes` of the simulator's clip as closed, indexed segments of `segment_s`; returns the bytes."""
+def record(layout: Layout, index: SegmentIndex, *, minutes: int, segment_s: int, start_us: int = T0_US,
+           camera: str = "cam1") -> int:
+    """`minutes` of the simulator's clip as closed, indexed segments of `segment_s` from `start_us`; returns the
+    bytes."""
     spec = ClipSpec()
     units = prepare_clip(spec, "cam1", REPO / ".cache" / "sim").access_units
     step = TICKS // spec.fps
-    stream = StreamInfo("cam1", 1, "h264", spec.width, spec.height, Fraction(1, TICKS), step,
+    stream = StreamInfo(camera, 1, "h264", spec.width, spec.height, Fraction(1, TICKS), step,
                         parameter_sets(units[0]))
     syncer = Syncer(1.0)  # registered, never started: one fdatasync per segment at close, as the bench needs
     per_segment, total = spec.fps * segment_s, 0
     for first in range(0, spec.fps * 60 * minutes, per_segment):
-        start_us = T0_US + first * 1_000_000 // spec.fps
-        relpath = layout.segment_relpath("cam1", start_us)
+        segment_us = start_us + first * 1_000_000 // spec.fps
+        relpath = layout.segment_relpath(camera, segment_us)
         path = layout.absolute(relpath)
         path.parent.mkdir(parents=True, exist_ok=True)
         file = None
         for n in range(first, first + per_segment):
             data = units[n % len(units)]
             keyframe = any(nal_type(nal) == NAL_IDR for nal in iter_nals(data[:256]))
-            packet = MediaPacket(stream, data, n * step, n * step, step, keyframe, T0_US + n * 1_000_000 // spec.fps)
+            packet = MediaPacket(stream, data, n * step, n * step, step, keyframe, start_us + n * 1_000_000 // spec.fps)
             file = file or SegmentFile(path, packet, syncer=syncer)
             file.write(packet)
         file.close()
         size = path.stat().st_size
-        index.add_segment(camera="cam1", start_us=start_us, end_us=start_us + segment_s * 1_000_000, size=size,
+        index.add_segment(camera=camera, start_us=segment_us, end_us=segment_us + segment_s * 1_000_000, size=size,
                           frames=per_segment, sha256=sha256_file(path), path=relpath, state="closed")
         total += size
     return total
@@ -83,7 +85,12 @@ def record(layout: Layout, index: SegmentIndex, *, minutes: int, segment_s: int)
 
 def evict(layout: Layout) -> None:
     """Drop the segment files (only them) from the page cache."""
-    for path in layout.recordings.rglob("*.mp4"):
+    evict_files(layout.recordings.rglob("*.mp4"))
+
+
+def evict_files(paths) -> None:
+    """Drop these files (only them) from the page cache."""
+    for path in paths:
         fd = os.open(path, os.O_RDONLY)
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)

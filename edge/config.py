@@ -156,7 +156,9 @@ class ClipsConfig(_Strict):
         "Most bytes per second a clip upload may use (set it to a share of the site's uplink, so "
         "uploading never crowds out anything else)."))] = 25 * 1024 * 1024
     upload_chunk_bytes: Annotated[int, Field(ge=64 * 1024, le=64 * 1024 * 1024, description=(
-        "Bytes per upload request; an interrupted upload resumes from the last whole chunk."))] = 512 * 1024
+        "Bytes per upload request (at most a quarter second of upload_max_bytes_per_s); an interrupted upload "
+        "resumes from the last whole chunk. The hub pays a fixed cost per request (two fsyncs and the request "
+        "itself), so small chunks cap a fast link (docs/benchmarks.md)."))] = 4 * 1024 * 1024
     upload_attempts: Annotated[int, Field(ge=1, le=100, description=(
         "Tries (with growing pauses) before an upload is reported failed."))] = 8
     keep_cut_days: Annotated[int, Field(ge=0, le=30, description=(

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.clips.upload import DEFAULT_CHUNK_BYTES
 from edge.config import ConfigError, load_config, parse_config
+from hub.settings import HubSettings
 from wire.urls import redact_url
 
 MINIMAL = """
@@ -29,6 +31,12 @@ def test_minimal_config_from_the_issue_works_with_defaults():
     assert config.appliance.id == "shop-1"
     assert config.cameras[0].retention_days == 30
     assert config.recording.segment_seconds == 60
+
+
+def test_the_default_upload_chunk_is_upload_clips_own_and_one_patch_the_hub_takes_by_default():
+    chunk = parse_config(MINIMAL).clips.upload_chunk_bytes
+    assert chunk == DEFAULT_CHUNK_BYTES == 4 * 1024 * 1024
+    assert chunk <= HubSettings.model_fields["clip_upload_max_chunk_bytes"].default
 
 
 def test_four_cameras_accepted_fifth_refused_with_a_clear_error():
