@@ -121,7 +121,7 @@ def approved_request(hub: HubServices, box: Box, *, case_number: str = "2026-000
                                  duration_s=minutes * 60, analyst="analyst", reason="robbery on Main St",
                                  case_number=case_number, purpose="investigation", status="approved",
                                  decided_by="owner-1", decided_at=utcnow(), decided_how="owner", case_id=case.id,
-                                 approved_from=start, approved_to=end,
+                                 approved_from=start, approved_to=end, expires_at=utcnow() + dt.timedelta(days=7),
                                  upload_token_hash=hashlib.sha256(token.encode()).hexdigest())
         session.add(request)
         session.flush()
