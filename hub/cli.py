@@ -118,12 +118,14 @@ def run(hub: HubServices, args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.app import create_app
+    from hub.clips.play import TicketRedactor
 
     files = hub.broker_files
     if hub.settings.mqtt_enabled and not (files.hub_cert.exists() and files.hub_key.exists() and files.ca.exists()):
         print(f"canvass-hub: the broker's files are missing in {files.directory}: run "
               f"`canvass-hub --data {hub.settings.data_dir} init` first", file=sys.stderr)
         return 2
+    logging.getLogger("uvicorn.access").addFilter(TicketRedactor())  # kept by uvicorn's logging set-up
     uvicorn.run(create_app(hub.settings, hub), host=args.host, port=args.port, log_level="info")
     return 0
 

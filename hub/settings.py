@@ -139,6 +139,9 @@ class HubSettings(BaseSettings):
     ] = 3 * 86400
     case_retention_days: Annotated[int, Field(ge=1, le=36500, description=(
         "How long a new case's clips are kept (from the case's creation) unless an admin extends it."))] = 365
+    clip_play_ticket_ttl_s: Annotated[int, Field(ge=30, le=3600, description=(
+        "How long a play ticket (a clip's download URL a <video> can use without the sign-in header) lasts; a "
+        "page playing longer asks for a new one."))] = 300
     maintenance_interval_s: Annotated[float, Field(ge=0.5, le=86400, description=(
         "How often the hub's maintenance pass runs (case retention, abandoned uploads)."))] = 3600
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from edge.clips.upload import upload_clip
 from hub.services import HubServices
 from hub.tables import Appliance, Business, Camera, Case, FootageRequest, utcnow
 from provisioning.keys import make_csr, new_key
@@ -148,6 +149,13 @@ def write_manifest(path: Path, signed: SignedManifest) -> Path:
     return path
 
 
+def deliver(hub: "ClipHub", box: Box, request: ClipRequest, clip: Path, folder: Path) -> None:
+    """Upload `clip` for `request` as `box` would (tus, with its signed manifest written under `folder`)."""
+    manifest = write_manifest(folder / f"manifest-{request.request_id}.json", signed_manifest(box, request, clip))
+    upload_clip(clip_path=clip, manifest_path=manifest, url=hub.uploads, token=request.token,
+                request_id=request.request_id)
+
+
 class ClipHub(ApiHelpers):
     """A hub (no broker) served by uvicorn on loopback, for clip uploads and the case library."""
 
@@ -182,6 +190,11 @@ class ClipHub(ApiHelpers):
 
     def stop(self) -> None:
         self.server.stop()
+
+    @property
+    def recorder(self):
+        """The app's access recorder (reads, failed attempts, clip downloads; flush it to see the repeats)."""
+        return self.server.app.state.access_recorder
 
     def clip_of(self, request_id: int):
         from sqlalchemy import select

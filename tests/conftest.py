@@ -1,7 +1,9 @@
-"""Shared fixtures: real simulated RTSP cameras and a real edge agent process."""
+"""Shared fixtures: real simulated RTSP cameras, a real edge agent process, hubs, databases, a folder for screenshots."""
 
 from __future__ import annotations
 
+import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +21,16 @@ def sim_cache() -> Path:
     """Encoded camera clips, shared by every test (and kept between runs)."""
     path = REPO / ".cache" / "sim"
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def screenshots(request) -> Path:
+    """Where a browser test saves its screenshots for a person to look at: .cache/screenshots/<test>/ (kept
+    after the run, out of git; emptied when the test starts)."""
+    path = REPO / ".cache" / "screenshots" / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
     return path
 
 

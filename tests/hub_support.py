@@ -59,8 +59,8 @@ class HubServer:
         self.hub = hub
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(hub.settings, hub), host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+        self.app = create_app(hub.settings, hub)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 

@@ -88,6 +88,64 @@ def test_a_download_streams_the_verified_clip_and_is_on_the_record(library: Clip
     assert entry.details["sha256"] == good.sha256
 
 
+def test_a_download_serves_one_byte_range_with_206_and_ignores_what_it_cannot_serve(library: ClipHub):
+    data = library.clip_path.read_bytes()
+    size = len(data)
+    good = library.clip_of(library.good.request_id)
+    url = f"/api/clips/{good.id}/download"
+    with library.client(library.signed_in("analyst", "analyst")) as c:
+        whole = c.get(url)
+        assert whole.status_code == 200 and whole.content == data
+        assert (whole.headers["accept-ranges"], whole.headers["etag"]) == ("bytes", f'"{good.sha256}"')
+        parts = {"bytes=100-199": (100, 199), f"bytes={size - 10}-": (size - 10, size - 1),
+                 "bytes=-300": (size - 300, size - 1), f"bytes=5-{size * 2}": (5, size - 1),
+                 "bytes=0-0": (0, 0)}
+        for header, (first, last) in parts.items():
+            r = c.get(url, headers={"Range": header})
+            assert r.status_code == 206, header
+            assert r.headers["content-range"] == f"bytes {first}-{last}/{size}", header
+            assert int(r.headers["content-length"]) == last - first + 1 and r.content == data[first:last + 1]
+            assert r.headers["content-type"] == "video/mp4"
+        for header in (f"bytes={size}-", f"bytes={size + 5}-{size + 10}", "bytes=-0"):
+            r = c.get(url, headers={"Range": header})
+            assert (r.status_code, r.headers["content-range"], r.content) == (416, f"bytes */{size}", b""), header
+        ignored = ["bytes=0-9,20-29", "bytes=9-0", "bytes=abc", "pages=1-2", "bytes=" + "9" * 3000 + "-",
+                   "bytes=\u0661-\u0662".encode()]  # Arabic-Indic digits, sent as UTF-8
+        for header in ignored:
+            r = c.get(url, headers={"Range": header})
+            assert (r.status_code, r.content == data) == (200, True), header
+        stale = c.get(url, headers={"Range": "bytes=0-9", "If-Range": '"' + "0" * 64 + '"'})
+        assert stale.status_code == 200 and stale.content == data
+        fresh = c.get(url, headers={"Range": "bytes=0-9", "If-Range": f'"{good.sha256}"'})
+        assert fresh.status_code == 206 and fresh.content == data[:10]
+
+
+def test_a_video_s_many_range_requests_are_one_download_entry_a_minute_with_a_count(library: ClipHub):
+    """The first request of (user, clip, address) is on the record before its bytes go, with what it asked for;
+    the next ones in the minute are counted and summed up in one entry when the minute is over."""
+    good = library.clip_of(library.good.request_id)
+    url = f"/api/clips/{good.id}/download"
+    with library.client(library.signed_in("analyst", "analyst")) as c:
+        assert c.get(url, headers={"Range": "bytes=0-"}).status_code == 206
+        [first] = library.audit_entries("clip.download")
+        for start in (1000, 50_000, 2000, 0):
+            assert c.get(url, headers={"Range": f"bytes={start}-"}).status_code == 206
+        assert c.get(url).status_code == 200
+        assert c.get(url, headers={"Range": f"bytes={good.bytes}-"}).status_code == 416  # nothing sent: no entry
+    with library.client(library.signed_in("auditor", "auditor")) as c:
+        assert c.get(url, headers={"Range": "bytes=0-99"}).status_code == 206
+    assert (first.actor, first.object, first.case_number) == ("analyst", f"clip:{good.id}", "2026-000123")
+    assert first.details["served"] == f"bytes 0-{good.bytes - 1}/{good.bytes}"
+    assert (first.details["via"], first.details["sha256"], first.details["repeats_counted_for_s"]) == (
+        "session", good.sha256, 60)
+    assert [(e.actor, e.details.get("repeats")) for e in library.audit_entries("clip.download")] == [
+        ("analyst", None), ("auditor", None)]
+    library.recorder.flush()
+    summary = library.audit_entries("clip.download")[-1]
+    assert (summary.actor, summary.object, summary.case_number, summary.details["repeats"]) == (
+        "analyst", f"clip:{good.id}", "2026-000123", 5)
+
+
 def test_retention_is_extended_only_by_admins_and_only_forward(library: ClipHub):
     admin = library.signed_in("chief", "admin")
     later = (utcnow() + dt.timedelta(days=800)).isoformat()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.clips.store import BadKey, ClipNotFound, ClipStore, LocalClipStore
+from hub.clips.store import BadKey, BadRange, ClipNotFound, ClipStore, LocalClipStore
 from hub.clips.stores import clip_store_from
 from hub.settings import HubSettings
 from tests.clip_support import MotoS3
@@ -46,6 +46,29 @@ def test_what_is_put_reads_back_whole_and_streams_in_chunks(store: ClipStore):
         assert f.read() == data
     chunks = list(store.stream("cases/1/2/clip.mp4", chunk_size=1 << 20))
     assert len(chunks) >= 5 and b"".join(chunks) == data
+
+
+def test_a_range_reads_exactly_its_bytes_and_is_cut_at_the_end(store: ClipStore):
+    data = bytes(range(256)) * 12_000  # 3 MB: a range spans several chunks
+    store.put("cases/1/2/clip.mp4", io.BytesIO(data))
+    for first, last in [(0, 0), (0, len(data) - 1), (1_000_000, 2_500_123), (len(data) - 1, len(data) - 1),
+                        (len(data) - 10, len(data) + 10**12)]:
+        with store.open_range("cases/1/2/clip.mp4", first, last) as f:
+            assert f.read() == data[first:last + 1], (first, last)
+    chunks = list(store.stream_range("cases/1/2/clip.mp4", 100, 2_200_099, chunk_size=1 << 20))
+    assert [len(c) for c in chunks] == [1 << 20, 1 << 20, 2_200_000 - (2 << 20)]
+    assert b"".join(chunks) == data[100:2_200_100]
+
+
+def test_a_range_past_the_end_or_backwards_or_of_nothing_is_refused(store: ClipStore):
+    store.put_bytes("cases/1/2/clip.mp4", b"0123456789")
+    for first, last in [(10, 20), (10**12, 10**12 + 5), (5, 4), (-1, 3)]:
+        with pytest.raises(BadRange):
+            store.open_range("cases/1/2/clip.mp4", first, last)
+    with pytest.raises(ClipNotFound):
+        store.open_range("cases/9/9/clip.mp4", 0, 5)
+    with pytest.raises(ClipNotFound):
+        store.stream_range("cases/9/9/clip.mp4", 0, 5)
 
 
 def test_put_replaces_and_delete_removes_once_and_again(store: ClipStore):

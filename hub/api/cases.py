@@ -5,28 +5,35 @@ bundle. Thin: `hub.clips.library` and `hub.clips.bundle` do the work.
     GET   /api/cases/{case_number}            CaseOut: requests per camera, decisions, clips, verification
     PATCH /api/cases/{case_number}            CaseUpdate → CaseOut (admins): keep the clips longer
     GET   /api/cases/{case_number}/bundle     the court bundle (zip, streamed; audited)
-    GET   /api/clips/{clip_id}/download       the clip (video/mp4, attachment, streamed; audited)
+    GET   /api/clips/{clip_id}/download       the clip (video/mp4, attachment, streamed; audited per minute);
+                                              byte ranges (206/416, `hub.api.ranges`); Bearer or ?ticket=
+    POST  /api/clips/{clip_id}/play           PlayOut: the download URL with a play ticket, for a <video>
     GET   /api/clips/{clip_id}/manifest       its signed manifest, exactly as the box wrote it
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from hub.api import ranges
 from hub.api.boundary import Id, Moment
-from hub.api.deps import AdminDep, HubDep, SessionDep, client_address, require
-from hub.clips import library
+from hub.api.deps import (AdminDep, ApiSessionDep, BearerDep, HubDep, RecorderDep, SessionDep, check_role,
+                          client_address, current_session, current_user, require)
+from hub.clips import library, play
 from hub.clips.bundle import AuditSigner, plan_bundle, stream_bundle
 from hub.clips.errors import Gone
-from hub.clips.store import ClipNotFound
-from hub.tables import Role, User, utcnow
+from hub.clips.store import ClipNotFound, ClipStore, read_chunks
+from hub.tables import Clip, Role, User, utcnow
 
 router = APIRouter(tags=["cases"])
-CaseReader = Annotated[User, Depends(require(Role.ADMIN, Role.AUDITOR, Role.ANALYST))]
+CASE_READERS = (Role.ADMIN, Role.AUDITOR, Role.ANALYST)
+CaseReader = Annotated[User, Depends(require(*CASE_READERS))]
 
 
 @router.get("/api/cases", response_model=list[library.CaseSummary])
@@ -54,18 +61,86 @@ def extend_retention(case_number: str, body: CaseUpdate, request: Request, sessi
     return library.case_detail(session, user=admin, case_number=case_number)
 
 
-@router.get("/api/clips/{clip_id}/download", response_class=StreamingResponse,
-            responses={200: {"content": {"video/mp4": {}}}})
-def download_clip(clip_id: Id, request: Request, session: SessionDep, hub: HubDep, user: CaseReader):
-    """The verified clip as it arrived from its box; the download is on the record before a byte is sent."""
-    clip = library.clip_for_download(session, user=user, clip_id=clip_id, source=client_address(request))
+@dataclass(frozen=True)
+class ClipReader:
+    """Who downloads a clip and how they were let in ("session": the Bearer header; "play ticket")."""
+
+    user: User
+    via: str
+
+
+TicketQuery = Annotated[str | None, Query(max_length=play.MAX_TICKET_CHARS, description=(
+    "A play ticket from POST /api/clips/{clip_id}/play, instead of the Authorization header."))]
+
+
+def clip_reader(clip_id: Id, request: Request, hub: HubDep, session: SessionDep, credentials: BearerDep,
+                ticket: TicketQuery = None) -> ClipReader:
+    """The user a download is for: from the play ticket if there is one (401 if it is not valid, has expired or
+    its session ended; 403 if it is another clip's), else from the Bearer header."""
+    if ticket is None:
+        signed_in, via = current_session(hub, session, credentials), "session"
+    else:
+        now = utcnow()
+        found = play.read_ticket(hub.settings.secret_key, ticket, clip_id=clip_id, now=now)
+        signed_in, via = play.session_for_ticket(session, found, now=now), "play ticket"
+    return ClipReader(check_role(current_user(request, signed_in), CASE_READERS), via)
+
+
+ClipReaderDep = Annotated[ClipReader, Depends(clip_reader)]
+
+
+@router.get("/api/clips/{clip_id}/download", response_class=StreamingResponse, responses={
+    200: {"content": {"video/mp4": {}}, "description": "The whole clip."},
+    206: {"content": {"video/mp4": {}}, "description": "The one byte range asked for (`Range: bytes=…`)."},
+    416: {"description": "The range asked for is past the clip's end (`Content-Range: bytes */size`)."}})
+def download_clip(clip_id: Id, request: Request, session: SessionDep, hub: HubDep, reader: ClipReaderDep,
+                  recorder: RecorderDep) -> Response:
+    """The verified clip as it arrived from its box, whole or one byte range (so a video can seek; more than one
+    range, or a malformed one, gets the whole clip); on the record before a byte is sent, once a minute per
+    user and clip (`library.record_download`)."""
+    clip, case = library.downloadable_clip(session, user=reader.user, clip_id=clip_id)
+    etag = f'"{clip.sha256}"'
+    wanted = ranges.answer(request.headers.get("range"), size=clip.bytes, if_range=request.headers.get("if-range"),
+                           etag=etag)
+    headers = {**wanted.headers(), "ETag": etag, "Cache-Control": "private, no-store"}
+    if isinstance(wanted, ranges.Unsatisfiable):
+        return Response(status_code=wanted.status, headers=headers)
+    source = _open_clip(hub.clip_store, clip, wanted)
     try:
-        chunks = hub.clip_store.stream(clip.storage_key)
+        library.record_download(recorder, user=reader.user, clip=clip, case=case, source=client_address(request),
+                                via=reader.via, served=headers.get("Content-Range", "whole"))
+    except BaseException:
+        source.close()
+        raise
+    headers["Content-Disposition"] = f'attachment; filename="case-{clip.case_id}-request-{clip.request_id}.mp4"'
+    return StreamingResponse(read_chunks(source), status_code=wanted.status, media_type="video/mp4", headers=headers)
+
+
+def _open_clip(store: ClipStore, clip: Clip, wanted: ranges.Whole | ranges.Part) -> BinaryIO:
+    try:
+        if isinstance(wanted, ranges.Part):
+            return store.open_range(clip.storage_key, wanted.first, wanted.last)
+        return store.open(clip.storage_key)
     except ClipNotFound:
-        raise Gone(f"clip {clip_id}'s bytes are missing from the clip store") from None
-    return StreamingResponse(chunks, media_type="video/mp4", headers={
-        "Content-Length": str(clip.bytes),
-        "Content-Disposition": f'attachment; filename="case-{clip.case_id}-request-{clip.request_id}.mp4"'})
+        raise Gone(f"clip {clip.id}'s bytes are missing from the clip store") from None
+
+
+class PlayOut(BaseModel):
+    url: str = Field(description="The clip's download URL with a play ticket: a <video src> plays it without "
+                                 "the Authorization header (this clip only, this user, while the sign-in lasts).")
+    expires_at: dt.datetime = Field(description="When the ticket stops opening the clip; a page that plays longer "
+                                                "asks for a new one.")
+
+
+@router.post("/api/clips/{clip_id}/play", response_model=PlayOut)
+def play_clip(clip_id: Id, request: Request, session: SessionDep, hub: HubDep, signed_in: ApiSessionDep,
+              user: CaseReader) -> PlayOut:
+    """A short-lived URL for playing the clip in the browser (issuing it is audited)."""
+    ticket, expires_at = library.issue_play_ticket(session, signed_in=signed_in, clip_id=clip_id,
+                                                   secret=hub.settings.secret_key,
+                                                   ttl_s=hub.settings.clip_play_ticket_ttl_s,
+                                                   source=client_address(request), now=utcnow())
+    return PlayOut(url=f"/api/clips/{clip_id}/download?ticket={ticket}", expires_at=expires_at)
 
 
 @router.get("/api/clips/{clip_id}/manifest", responses={200: {"content": {"application/json": {}}}})

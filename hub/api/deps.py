@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from hub.access.service import AccessService
+from hub.audit.recorder import AccessRecorder
 from hub.services import HubServices
 from hub.tables import ApiSession, Role, User
 from hub.security import session_for_token
@@ -27,6 +28,11 @@ def get_hub(request: Request) -> HubServices:
 
 def get_access(request: Request) -> AccessService:
     return request.app.state.access
+
+
+def get_recorder(request: Request) -> AccessRecorder:
+    """The recorder that puts reads, failed attempts and clip downloads on the record, aggregated."""
+    return request.app.state.access_recorder
 
 
 def get_session(hub: Annotated[HubServices, Depends(get_hub)]) -> Iterator[Session]:
@@ -66,13 +72,18 @@ def current_user(request: Request, signed_in: Annotated[ApiSession, Depends(curr
     return signed_in.user
 
 
+def check_role(user: User, roles: tuple[Role, ...]) -> User:
+    """`user` if they have one of `roles`; 403 if not."""
+    if user.role not in roles:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs role {' or '.join(r.value for r in roles)}")
+    return user
+
+
 def require(*roles: Role):
     """A dependency that lets through only users with one of `roles`."""
 
     def check(user: Annotated[User, Depends(current_user)]) -> User:
-        if user.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs role {' or '.join(r.value for r in roles)}")
-        return user
+        return check_role(user, roles)
 
     return check
 
@@ -80,6 +91,8 @@ def require(*roles: Role):
 HubDep = Annotated[HubServices, Depends(get_hub)]
 AccessDep = Annotated[AccessService, Depends(get_access)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+RecorderDep = Annotated[AccessRecorder, Depends(get_recorder)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ApiSessionDep = Annotated[ApiSession, Depends(current_session)]
 UserDep = Annotated[User, Depends(current_user)]
 AdminDep = Annotated[User, Depends(require(Role.ADMIN))]

@@ -1,6 +1,7 @@
 """The case library: each case's requests per camera (who asked, who decided and how, where they stand) and
 the clips that answer them (hashes, sizes, when uploaded, what verifying found), for the people who may see
-the case; downloads are audited, retention is per case.
+the case; downloads are audited, retention is per case; play tickets (`hub.clips.play`) let a page's `<video>`
+play a clip.
 
 Who sees a case: admins and auditors every case; an analyst the cases they opened or asked footage for.
 A case another analyst cannot see is "not found" to them, like one that does not exist.
@@ -15,8 +16,10 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub import audit
+from hub.audit.recorder import AccessRecorder
+from hub.clips import play
 from hub.clips.errors import ClipError, Gone, NotFound
-from hub.tables import Appliance, Business, Camera, Case, Clip, FootageRequest, Role, User
+from hub.tables import ApiSession, Appliance, Business, Camera, Case, Clip, FootageRequest, Role, User
 
 SEES_EVERY_CASE = (Role.ADMIN, Role.AUDITOR)
 
@@ -158,8 +161,8 @@ def visible_clip(session: Session, *, user: User, clip_id: int) -> tuple[Clip, C
     return row[0], row[1]
 
 
-def clip_for_download(session: Session, *, user: User, clip_id: int, source: str) -> Clip:
-    """The clip `user` downloads, the download on the record (who, when, which clip) in `session`."""
+def downloadable_clip(session: Session, *, user: User, clip_id: int) -> tuple[Clip, Case]:
+    """The clip `user` may download, with its case: visible to them, not deleted, verified."""
     clip, case = visible_clip(session, user=user, clip_id=clip_id)
     if clip.deleted_at is not None:
         raise Gone(f"clip {clip_id} was deleted on {clip.deleted_at.date()} when case {case.case_number}'s "
@@ -167,10 +170,34 @@ def clip_for_download(session: Session, *, user: User, clip_id: int, source: str
     if not clip.verified:
         raise ClipError(f"clip {clip_id} did not verify against its manifest: it is kept apart and is not "
                         f"evidence ({clip.verification})", status=409)
-    audit.append(session, actor=user.username, action="clip.download", outcome=audit.Outcome.SUCCESS,
+    return clip, case
+
+
+def record_download(recorder: AccessRecorder, *, user: User, clip: Clip, case: Case, source: str, via: str,
+                    served: str) -> None:
+    """Put a download on the record (who, when, which clip, from where) before a byte of it is sent.
+
+    A video element fetches a clip in many range requests (the start, then one per seek), so the record is kept
+    per (user, clip, address) and minute, by the access recorder: the first request of a minute is an entry of
+    its own, written before this returns, with what it asked for (`served`: "whole" or "bytes a-b/size") and how
+    it was authorised (`via`); the requests after it in that minute are counted, and one entry says how many and
+    between when once the minute is over. Every byte sent is covered by an entry; none is dropped."""
+    recorder.record(actor=user.username, action="clip.download", object=f"clip:{clip.id}",
+                    outcome=audit.Outcome.SUCCESS, source=source, case_number=case.case_number, essential=True,
+                    request_id=clip.request_id, sha256=clip.sha256, bytes=clip.bytes, served=served, via=via)
+
+
+def issue_play_ticket(session: Session, *, signed_in: ApiSession, clip_id: int, secret: str, ttl_s: int,
+                      source: str, now: dt.datetime) -> tuple[str, dt.datetime]:
+    """A play ticket for a clip the signed-in user may download, and when it expires; issuing it is audited."""
+    user = signed_in.user
+    clip, case = downloadable_clip(session, user=user, clip_id=clip_id)
+    ticket = play.PlayTicket(user_id=user.id, session_id=signed_in.id, clip_id=clip.id,
+                             expires=play.ticket_expiry(now, ttl_s, signed_in.expires_at))
+    audit.append(session, actor=user.username, action="clip.play_ticket", outcome=audit.Outcome.SUCCESS,
                  object=f"clip:{clip.id}", source=source, case_number=case.case_number, request_id=clip.request_id,
-                 sha256=clip.sha256, bytes=clip.bytes)
-    return clip
+                 expires_at=ticket.expires_at.isoformat())
+    return play.make_ticket(secret, ticket), ticket.expires_at
 
 
 def extend_retention(session: Session, *, user: User, case_number: str, until: dt.datetime, source: str,

@@ -1,7 +1,8 @@
 """The clip store on an S3-compatible object store (AWS S3, MinIO, Ceph) through boto3.
 
 `put` is one PUT, or a multipart upload for large objects (boto3's transfer manager), which S3 makes visible
-only once complete; `open` streams the object's body without reading it whole.
+only once complete; `open` streams the object's body without reading it whole, `open_range` asks S3 for the
+range alone (GetObject's `Range`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hub.clips.store import ClipNotFound, ClipStore, ClipStoreError, check_key
+from hub.clips.store import BadRange, ClipNotFound, ClipStore, ClipStoreError, check_key, check_range
 
 MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -47,11 +48,21 @@ class S3ClipStore(ClipStore):
         return counting.count
 
     def open(self, key: str) -> BinaryIO:
+        return self._get(key)
+
+    def open_range(self, key: str, first: int, last: int) -> BinaryIO:
+        check_range(first, last)
+        return self._get(key, Range=f"bytes={first}-{last}")
+
+    def _get(self, key: str, **arguments: str) -> BinaryIO:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"]
+            return self.client.get_object(Bucket=self.bucket, Key=check_key(key), **arguments)["Body"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in MISSING:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in MISSING:
                 raise ClipNotFound(key) from None
+            if code == "InvalidRange":
+                raise BadRange(f"{key}: {arguments.get('Range')} starts past its end") from None
             raise ClipStoreError(f"reading {key} failed: {exc}") from exc
         except BotoCoreError as exc:
             raise ClipStoreError(f"reading {key} failed: {exc}") from exc
