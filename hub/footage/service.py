@@ -98,9 +98,18 @@ class FootageService:
         link.came_online_listeners.append(self._resync_later)
 
     def _resync_later(self, device_ids: list[str]) -> None:
+        self._later(self._resync_logged, device_ids)
+
+    def _later(self, work, *args) -> None:
         if self._background is None:
-            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footage")
-        self._background.submit(self._resync_logged, device_ids)
+            self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="footage")
+        self._background.submit(work, *args)
+
+    def _order_logged(self, request_id: int, source: str) -> None:
+        try:
+            self.order_clip(request_id, source)
+        except Exception:  # a background task: logged with its traceback; the box's return retries the order
+            log.exception("could not order the clip of request %d", request_id)
 
     def _resync_logged(self, device_ids: list[str]) -> None:
         try:
@@ -137,8 +146,8 @@ class FootageService:
                     else:
                         tell_owners(session, self.services, self.mailer, request, camera)
         answers = tell_boxes(self.services, notices, wait_s=NOTICE_WAIT_S)
-        for request_id in orders:
-            self.order_clip(request_id, source)
+        for request_id in orders:  # each may wait for its box: the analyst does not
+            self._later(self._order_logged, request_id, source)
         return [_with_answer(outcome, answers) for outcome in outcomes]
 
     def _cameras_in_canvass(self, session: Session, asking: Asking) -> list[Camera]:
