@@ -140,6 +140,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('email')
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite's batch mode copies the table and cannot carry an expression index over: put 0007's back.
+        op.execute("CREATE UNIQUE INDEX IF NOT EXISTS uq_users_username_lower ON users (lower(username))")
 
     with op.batch_alter_table('footage_requests', schema=None) as batch_op:
         batch_op.drop_constraint('fk_footage_requests_incident_id', type_='foreignkey')
