@@ -144,6 +144,18 @@ class HubSettings(BaseSettings):
         "page playing longer asks for a new one."))] = 300
     maintenance_interval_s: Annotated[float, Field(ge=0.5, le=86400, description=(
         "How often the hub's maintenance pass runs (case retention, abandoned uploads)."))] = 3600
+    map_tile_url: Annotated[str | None, Field(
+        max_length=500, pattern=r"^(https?://(\{s\}\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?|)/[^\s;,']*\{z\}[^\s;,']*$", description=(
+            "The console map's base tiles: a URL template of the city's own tile server with {z}, {x} and {y} "
+            "(and optionally {s}, {r}), e.g. https://gis.example.org/tiles/{z}/{x}/{y}.png, or a path on this "
+            "hub. None: no base map (a plain background with a scale and coordinates); never a public tile "
+            "server by default. Its origin is added to the console's Content-Security-Policy."))] = None
+    map_tile_attribution: Annotated[str, Field(max_length=300, description=(
+        "Attribution shown on the map for the configured tiles (plain text)."))] = ""
+    map_tile_max_zoom: Annotated[int, Field(ge=1, le=24, description="Deepest zoom level the tile server has.")] = 19
+    web_dist_dir: Annotated[Path | None, Field(description=(
+        "The built web front end (hub/web/dist, made by scripts/setup.sh); default: beside the hub's code."))
+    ] = None
 
     @model_validator(mode="after")
     def _has_its_own_secret(self) -> "HubSettings":
@@ -177,6 +189,18 @@ class HubSettings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def map_tile_origin(self) -> str | None:
+        """The scheme and host the map's tiles come from (None: this hub, or no tiles)."""
+        if not self.map_tile_url or self.map_tile_url.startswith("/"):
+            return None
+        scheme, _, rest = self.map_tile_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0].replace('{s}.', '*.')}"
+
+    @property
+    def web_dist(self) -> Path:
+        return self.web_dist_dir or Path(__file__).resolve().parent / "web" / "dist"
 
     @property
     def ca_path(self) -> Path:
