@@ -26,6 +26,8 @@ export interface MapEvents {
 
 const NO_TILES_MAX_ZOOM = 19;
 const CLUSTER_UNTIL_ZOOM = 17;
+/** Fitting the map to what it shows leaves the legend (bottom right) and the scale (bottom left) clear. */
+const FIT: L.FitBoundsOptions = { paddingTopLeft: [40, 40], paddingBottomRight: [200, 110], maxZoom: 18 };
 
 export class OperatingMap {
   readonly map: L.Map;
@@ -149,7 +151,7 @@ export class OperatingMap {
     this.incidents.eachLayer((layer) => { if (layer instanceof L.Marker) points.push(layer.getLatLng()); });
     if (!points.length) return;
     this.fitted = true;
-    this.map.fitBounds(L.latLngBounds(points), { padding: [40, 40], maxZoom: 18 });
+    this.map.fitBounds(L.latLngBounds(points), FIT);
   }
 
   /** Ids of the cameras inside the map's current view. */
@@ -185,7 +187,7 @@ export class OperatingMap {
     });
     this.canvass.addLayer(circle);
     for (const id of this.canvassed) this.placed.get(id)?.element.classList.add("canvassed");
-    if (fly) this.map.fitBounds(circle.getBounds(), { padding: [30, 30], maxZoom: 18 });
+    if (fly) this.map.fitBounds(circle.getBounds(), FIT);
   }
 
   private showLegend(cameras: MapCamera[]): void {
