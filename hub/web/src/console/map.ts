@@ -33,7 +33,12 @@ export class OperatingMap {
   readonly map: L.Map;
   private readonly cameras = new L.MarkerClusterGroup({
     chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 45,
-    chunkProgress: (done: number, total: number) => { if (done === total) requestAnimationFrame(() => this.ready()); },
+    chunkProgress: (done: number, total: number) => {
+      if (this.loading && done === total) {
+        this.loading = false;
+        requestAnimationFrame(() => this.ready());
+      }
+    },
     disableClusteringAtZoom: CLUSTER_UNTIL_ZOOM,
     iconCreateFunction: (cluster) => L.divIcon({
       html: clusterElement(cluster.getAllChildMarkers().map((m) => this.statusOf.get(m) ?? "")),
@@ -44,11 +49,14 @@ export class OperatingMap {
   private readonly statusOf = new WeakMap<L.Layer, string>();
   private readonly incidents = L.layerGroup();
   private readonly canvass = L.layerGroup();
+  /** The canvassed cameras, taken out of the clusters while their canvass is shown: each one stays in sight. */
+  private readonly canvassMarkers = L.layerGroup();
   private readonly legend: HTMLElement = el("div", { class: "legend", "data-testid": "map-legend" });
   private readonly popup = L.popup({ closeButton: true, autoPan: true });
   private canvassed = new Set<number>();
   private chosen: number | null = null;
   private fitted = false;
+  private loading = false;
 
   constructor(private readonly container: HTMLElement, config: Config, private readonly events: MapEvents) {
     const maxZoom = config.tile_url ? config.tile_max_zoom : NO_TILES_MAX_ZOOM;
@@ -58,6 +66,7 @@ export class OperatingMap {
     this.addControls(config);
     this.cameras.addTo(this.map);
     this.canvass.addTo(this.map);
+    this.canvassMarkers.addTo(this.map);
     this.incidents.addTo(this.map);
     this.map.on("moveend", () => events.moved());
   }
@@ -92,9 +101,11 @@ export class OperatingMap {
       }
     }
     const gone = [...this.placed.keys()].filter((id) => !seen.has(id));
+    for (const id of gone) this.canvassMarkers.removeLayer(this.placed.get(id)!.marker);
     this.cameras.removeLayers(gone.map((id) => this.placed.get(id)!.marker));
-    gone.forEach((id) => this.placed.delete(id));
-    if (changed.length) this.cameras.refreshClusters(changed);
+    gone.forEach((id) => { this.placed.delete(id); this.canvassed.delete(id); });
+    const clustered = changed.filter((m) => !this.canvassMarkers.hasLayer(m));
+    if (clustered.length) this.cameras.refreshClusters(clustered);
     this.showLegend(cameras);
     if (!added.length) {
       this.ready();
@@ -102,6 +113,7 @@ export class OperatingMap {
     }
     this.container.dataset.ready = "false";
     if (!this.fitted) this.fit();
+    this.loading = true;
     this.cameras.addLayers(added, true); // in chunks: `ready()` when the last is on the map
   }
 
@@ -179,15 +191,28 @@ export class OperatingMap {
   /** Draw the canvass radius and ring the cameras that recorded then; null clears it. */
   showCanvass(result: Canvass | null, fly = false): void {
     this.canvass.clearLayers();
-    for (const id of this.canvassed) this.placed.get(id)?.element.classList.remove("canvassed");
+    for (const id of this.canvassed) this.uncanvass(id);
     this.canvassed = new Set(result?.recording.map((c) => c.camera_id) ?? []);
     if (!result) return;
     const circle = L.circle([result.latitude, result.longitude], {
       radius: result.radius_m, color: "#bc4c00", weight: 2, dashArray: "6 4", fillOpacity: 0.06, interactive: false,
     });
     this.canvass.addLayer(circle);
-    for (const id of this.canvassed) this.placed.get(id)?.element.classList.add("canvassed");
+    const lifted = [...this.canvassed].map((id) => this.placed.get(id)).filter((p): p is Placed => !!p);
+    this.cameras.removeLayers(lifted.map((p) => p.marker));
+    for (const placed of lifted) {
+      placed.element.classList.add("canvassed");
+      this.canvassMarkers.addLayer(placed.marker);
+    }
     if (fly) this.map.fitBounds(circle.getBounds(), FIT);
+  }
+
+  private uncanvass(id: number): void {
+    const placed = this.placed.get(id);
+    if (!placed) return;
+    placed.element.classList.remove("canvassed");
+    this.canvassMarkers.removeLayer(placed.marker);
+    this.cameras.addLayer(placed.marker);
   }
 
   private showLegend(cameras: MapCamera[]): void {
