@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, object_session
+from sqlalchemy.orm import Session, object_session
 
 from hub import audit
 from hub.access.grants import plate_sharing, plate_sharing_of
@@ -148,7 +148,7 @@ def list_cameras(session: SessionDep, user: UserDep,
     """Cameras the user may see; with `lat`/`lon`, only those within `radius_m`, nearest first."""
     if (lat is None) != (lon is None):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give both lat and lon, or neither")
-    query = select(Camera).join(Appliance).options(contains_eager(Camera.appliance)).order_by(Camera.id)
+    query = select(Camera).join(Appliance).order_by(Camera.id)
     if user.role == Role.OWNER:
         query = query.where(Appliance.business_id == user.business_id)
     if lat is None:
