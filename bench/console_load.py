@@ -84,7 +84,8 @@ def one_load(browser, url: str, token: str) -> dict:
             const cameras = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/api/cameras"));
             const nav = performance.getEntriesByType("navigation")[0];
             return {ready_ms: window.__readyAt, dom_content_loaded_ms: nav.domContentLoadedEventEnd,
-                    cameras_response_end_ms: cameras.responseEnd, cameras_hub_ms: cameras.responseStart - cameras.requestStart,
+                    cameras_response_end_ms: cameras.responseEnd,
+                    cameras_hub_ms: cameras.responseStart - cameras.requestStart,
                     cameras_bytes: cameras.encodedBodySize,
                     on_map: Number(document.querySelector("[data-testid=map]").dataset.cameras),
                     markers_drawn: document.querySelectorAll("[data-testid=camera-marker]").length,

@@ -27,8 +27,8 @@ from hub.settings import HubSettings
 #: Path → the built page that answers it.
 PAGES = {"/": "index.html", "/analyst": "index.html", "/hotlists": "hotlists.html", "/docs": "docs.html"}
 SECURITY_HEADERS = {"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
-NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Canvass hub: web pages not built</title>
-</head><body><h1>The hub's web pages are not built</h1>
+NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Canvass hub: web pages not built</title></head><body><h1>The hub's web pages are not built</h1>
 <p>This hub has no built front end in <code>{dist}</code>. Build it with the project's set-up:</p>
 <pre>bash scripts/setup.sh</pre>
 <p>or, with Node.js 18 or later, by hand:</p>

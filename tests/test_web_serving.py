@@ -31,7 +31,8 @@ def web_api(tmp_path: Path):
 
 def test_every_page_is_served_with_a_policy_that_allows_only_the_hubs_own_scripts_and_styles(web_api: HubApi):
     with web_api.client() as c:
-        for path, title in [("/", "analyst"), ("/analyst", "analyst"), ("/hotlists", "hot lists"), ("/docs", "API docs")]:
+        pages = [("/", "analyst"), ("/analyst", "analyst"), ("/hotlists", "hot lists"), ("/docs", "API docs")]
+        for path, title in pages:
             r = c.get(path)
             assert r.status_code == 200 and title in r.text
             policy = r.headers["content-security-policy"]
