@@ -79,7 +79,7 @@ def one_load(browser, url: str, token: str) -> dict:
     page = context.new_page()
     try:
         page.goto(url + "/")
-        page.wait_for_function("window.__readyAt !== undefined", timeout=60_000, polling=50)
+        page.wait_for_function("() => window.__readyAt !== undefined", timeout=60_000, polling=50)
         return page.evaluate("""() => {
             const cameras = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/api/cameras"));
             const nav = performance.getEntriesByType("navigation")[0];
