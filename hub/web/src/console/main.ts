@@ -43,16 +43,17 @@ class Console {
     new Plates();
   }
 
-  async start(): Promise<void> {
-    await Promise.all([this.refreshCameras(), this.incidents.refresh()]);
+  /** Show the cameras (`first`: their first reading, already asked for) and the incidents, then keep them fresh. */
+  async start(first: Promise<MapCamera[]>): Promise<void> {
+    await Promise.all([this.refreshCameras(first), this.incidents.refresh()]);
     window.setInterval(() => void this.incidents.refresh(), INCIDENTS_EVERY_MS);
     const again = () => window.setTimeout(() => void this.refreshCameras().finally(again), cameraEvery(this.cameras.length));
     again();
   }
 
-  private async refreshCameras(): Promise<void> {
+  private async refreshCameras(reading: Promise<MapCamera[]> = loadCameras()): Promise<void> {
     try {
-      this.cameras = await loadCameras();
+      this.cameras = await reading;
     } catch (error) {
       say(byId("camera-note"), `Cameras could not be read: ${messageOf(error)}`);
       return;
@@ -83,11 +84,13 @@ class Console {
 
 async function showConsole(me: Schemas["UserOut"]): Promise<void> {
   showWho(me);
+  const cameras = loadCameras(); // the longest reading: asked for at once, beside the config
+  cameras.catch(() => undefined); // (its failure is shown when the console reads it)
   const config = await must(api.GET("/api/console/config"));
   byId("signin").hidden = true;
   byId("console").hidden = false;
   document.body.classList.add("signed-in");
-  await new Console(config).start();
+  await new Console(config).start(cameras);
 }
 
 fillPurposes();

@@ -14,7 +14,19 @@ type Config = Schemas["ConsoleConfig"];
 interface Placed {
   camera: MapCamera;
   marker: L.Marker;
-  element: HTMLElement;
+  element: HTMLElement | null; // made when Leaflet first draws the marker (most of a city's stay in clusters)
+}
+
+/** A camera's icon, its element made only when Leaflet draws it. */
+class CameraIcon extends L.DivIcon {
+  constructor(private readonly make: () => HTMLElement) {
+    super({ className: "camera-icon", iconSize: [40, 40], iconAnchor: [20, 20] });
+  }
+
+  override createIcon(old?: HTMLElement): HTMLElement {
+    this.options.html = this.make();
+    return super.createIcon(old);
+  }
 }
 
 export interface MapEvents {
@@ -95,7 +107,7 @@ export class OperatingMap {
         added.push(this.place(camera).marker);
       } else if (known.camera.status !== camera.status || known.camera.business !== camera.business) {
         known.camera = camera;
-        setCameraStatus(known.element, camera);
+        if (known.element) setCameraStatus(known.element, camera);
         this.statusOf.set(known.marker, camera.status);
         changed.push(known.marker);
       }
@@ -124,18 +136,23 @@ export class OperatingMap {
   }
 
   private place(camera: MapCamera): Placed {
-    const element = cameraElement(camera);
-    const marker = L.marker([camera.latitude!, camera.longitude!], {
-      icon: L.divIcon({ html: element, className: "camera-icon", iconSize: [40, 40], iconAnchor: [20, 20] }),
+    const placed: Placed = { camera, marker: null as unknown as L.Marker, element: null };
+    placed.marker = L.marker([camera.latitude!, camera.longitude!], {
+      icon: new CameraIcon(() => (placed.element ??= this.element(placed))),
       keyboard: true, title: cameraTitle(camera), alt: cameraTitle(camera),
     });
-    marker.bindTooltip(() => el("span", {}, cameraTitle(this.placed.get(camera.id)!.camera)),
-                       { direction: "top", offset: [0, -16] });
-    marker.on("click", () => this.openCamera(camera.id));
-    const placed = { camera, marker, element };
+    placed.marker.bindTooltip(() => el("span", {}, cameraTitle(placed.camera)), { direction: "top", offset: [0, -16] });
+    placed.marker.on("click", () => this.openCamera(camera.id));
     this.placed.set(camera.id, placed);
-    this.statusOf.set(marker, camera.status);
+    this.statusOf.set(placed.marker, camera.status);
     return placed;
+  }
+
+  private element(placed: Placed): HTMLElement {
+    const element = cameraElement(placed.camera);
+    element.classList.toggle("chosen-marker", this.chosen === placed.camera.id);
+    element.classList.toggle("canvassed", this.canvassed.has(placed.camera.id));
+    return element;
   }
 
   private openCamera(id: number): void {
@@ -153,9 +170,9 @@ export class OperatingMap {
 
   /** Mark the camera chosen for streaming (and bring it into view if it is on the map). */
   choose(id: number | null): void {
-    if (this.chosen !== null) this.placed.get(this.chosen)?.element.classList.remove("chosen-marker");
+    if (this.chosen !== null) this.placed.get(this.chosen)?.element?.classList.remove("chosen-marker");
     this.chosen = id;
-    if (id !== null) this.placed.get(id)?.element.classList.add("chosen-marker");
+    if (id !== null) this.placed.get(id)?.element?.classList.add("chosen-marker");
   }
 
   fit(): void {
@@ -201,7 +218,7 @@ export class OperatingMap {
     const lifted = [...this.canvassed].map((id) => this.placed.get(id)).filter((p): p is Placed => !!p);
     this.cameras.removeLayers(lifted.map((p) => p.marker));
     for (const placed of lifted) {
-      placed.element.classList.add("canvassed");
+      placed.element?.classList.add("canvassed");
       this.canvassMarkers.addLayer(placed.marker);
     }
     if (fly) this.map.fitBounds(circle.getBounds(), FIT);
@@ -210,7 +227,7 @@ export class OperatingMap {
   private uncanvass(id: number): void {
     const placed = this.placed.get(id);
     if (!placed) return;
-    placed.element.classList.remove("canvassed");
+    placed.element?.classList.remove("canvassed");
     this.canvassMarkers.removeLayer(placed.marker);
     this.cameras.addLayer(placed.marker);
   }
