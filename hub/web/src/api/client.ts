@@ -22,7 +22,7 @@ export const signIn = {
 
 /** What the hub said when it refused: its own reason, not a generic "error". */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly body?: unknown) {
     super(message);
   }
 }
@@ -46,6 +46,11 @@ export function onSignedOut(listener: (status: number) => void): void {
   listeners.push(listener);
 }
 
+/** Tell the listeners the hub answered 401 (for calls made outside the typed client). */
+export function signedOut(status: number): void {
+  listeners.forEach((l) => l(status));
+}
+
 const authorise: Middleware = {
   onRequest({ request }) {
     const token = signIn.token;
@@ -53,7 +58,7 @@ const authorise: Middleware = {
     return request;
   },
   onResponse({ response, request }) {
-    if (response.status === 401 && !request.url.endsWith("/api/auth/login")) listeners.forEach((l) => l(401));
+    if (response.status === 401 && !request.url.endsWith("/api/auth/login")) signedOut(401);
     return response;
   },
 };

@@ -3,12 +3,13 @@
 import "../styles/base.css";
 import "../styles/console.css";
 import { api, messageOf, must, onSignedOut, type Schemas } from "../api/client";
+import type { Hit } from "../api/pending";
 import { byId, say } from "../lib/dom";
 import { CameraList, loadCameras } from "./cameras";
 import { Incidents } from "./incidents";
 import { OperatingMap } from "./map";
 import type { MapCamera } from "./markers";
-import { Plates } from "./plates";
+import { PlateHits, PlateSearch } from "./plates";
 import { leftMessage, resume, showWho, signInForm, signOut } from "./signin";
 import { fillPurposes } from "./status";
 import { StreamForm } from "./streamform";
@@ -24,6 +25,7 @@ class Console {
   private readonly list: CameraList;
   private readonly incidents: Incidents;
   private readonly map: OperatingMap;
+  private readonly hits: PlateHits;
   private cameras: MapCamera[] = [];
 
   constructor(config: Schemas["ConsoleConfig"]) {
@@ -40,12 +42,15 @@ class Console {
       canvassed: (result, fly) => this.map.showCanvass(result, fly),
       stream: (id) => this.stream(id),
     });
-    new Plates();
+    const plateEvents = { showHit: (hit: Hit) => this.map.showHit(hit), mapView: () => this.map.view(5000) };
+    this.hits = new PlateHits(plateEvents);
+    new PlateSearch(plateEvents);
   }
 
   /** Show the cameras (`first`: their first reading, already asked for) and the incidents, then keep them fresh. */
   async start(first: Promise<MapCamera[]>): Promise<void> {
     await Promise.all([this.refreshCameras(first), this.incidents.refresh()]);
+    void this.hits.start();
     window.setInterval(() => void this.incidents.refresh(), INCIDENTS_EVERY_MS);
     const again = () => window.setTimeout(() => void this.refreshCameras().finally(again), cameraEvery(this.cameras.length));
     again();

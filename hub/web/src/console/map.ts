@@ -2,6 +2,7 @@
 // and the canvass around the chosen one. Base tiles only from the tile server the deployment configures;
 // without one a plain background with a scale and the coordinates under the pointer.
 import type { Schemas } from "../api/client";
+import type { Hit } from "../api/pending";
 import { el } from "../lib/dom";
 import L from "./leaflet";
 import { cameraElement, cameraTitle, clusterElement, incidentElement, type MapCamera, setCameraStatus } from "./markers";
@@ -60,6 +61,7 @@ export class OperatingMap {
   private readonly placed = new Map<number, Placed>();
   private readonly statusOf = new WeakMap<L.Layer, string>();
   private readonly incidents = L.layerGroup();
+  private readonly hitLayer = L.layerGroup();
   private readonly canvass = L.layerGroup();
   /** The canvassed cameras, taken out of the clusters while their canvass is shown: each one stays in sight. */
   private readonly canvassMarkers = L.layerGroup();
@@ -80,6 +82,7 @@ export class OperatingMap {
     this.canvass.addTo(this.map);
     this.canvassMarkers.addTo(this.map);
     this.incidents.addTo(this.map);
+    this.hitLayer.addTo(this.map);
     this.map.on("moveend", () => events.moved());
   }
 
@@ -230,6 +233,28 @@ export class OperatingMap {
     placed.element?.classList.remove("canvassed");
     this.canvassMarkers.removeLayer(placed.marker);
     this.cameras.addLayer(placed.marker);
+  }
+
+  /** A plate hit where its camera is: a pin, its plate in a popup, the map brought to it. */
+  showHit(hit: Hit): void {
+    if (hit.latitude === null || hit.longitude === null) return;
+    const at = L.latLng(hit.latitude, hit.longitude);
+    const pin = L.marker(at, {
+      icon: L.divIcon({ html: el("span", { class: "hit-pin", "data-testid": "hit-marker" }, "P"), className: "incident-icon",
+                        iconSize: [26, 26] }), zIndexOffset: 2000, title: `Hot-list hit ${hit.plate}`,
+    });
+    this.hitLayer.clearLayers();
+    this.hitLayer.addLayer(pin);
+    pin.bindPopup(el("div", {}, el("strong", {}, hit.plate), ` on ${hit.list_name}`, el("br"),
+                     `${hit.business_name}${hit.camera_name ? ` · ${hit.camera_name}` : ""}`)).openPopup();
+    this.map.setView(at, Math.max(this.map.getZoom(), 16));
+  }
+
+  /** The map's view as a circle (its centre, out to a corner), at most `maxM` metres. */
+  view(maxM: number): { latitude: number; longitude: number; radius_m: number } {
+    const centre = this.map.getCenter();
+    const radius = Math.min(maxM, centre.distanceTo(this.map.getBounds().getNorthEast()));
+    return { latitude: centre.lat, longitude: centre.lng, radius_m: Math.max(1, Math.round(radius)) };
   }
 
   private showLegend(cameras: MapCamera[]): void {

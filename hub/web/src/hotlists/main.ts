@@ -2,7 +2,8 @@
 // audited and pushed to the boxes by the hub), and a CSV's rows checked before import.
 import "../styles/base.css";
 import "../styles/hotlists.css";
-import { api, messageOf, must, signIn, type Schemas } from "../api/client";
+import { api, ApiError, messageOf, must, signIn, type Schemas } from "../api/client";
+import { call, type HotListImportOut } from "../api/pending";
 import { byId, el, say } from "../lib/dom";
 import { dateTime, fromLocalInput } from "../lib/time";
 import { hotListRows, normalisePlate } from "./csv";
@@ -53,19 +54,51 @@ async function addEntry(event: SubmitEvent): Promise<void> {
   await refresh();
 }
 
+let csvText = "";
+
+/** The file's rows as this page reads them: what is wrong with each, before anything is sent. */
 async function preview(): Promise<void> {
   const file = byId<HTMLInputElement>("csv-file").files?.[0];
+  say(byId("csv-error"));
   if (!file) return;
-  const rows = hotListRows(await file.text());
+  csvText = await file.text();
+  const rows = hotListRows(csvText);
   const bad = rows.filter((r) => r.problems.length).length;
-  byId("csv-preview").replaceChildren(
-    el("tr", {}, ...["Line", "Plate", "Region", "List", "Reason", "Expires", "Problems"].map((h) => el("th", { scope: "col" }, h))),
+  showRows(["Line", "Plate", "Region", "List", "Reason", "Expires", "Problems"], rows.map((r) => ({
+    line: r.line, cells: [r.plate, r.region, r.list, r.reason, r.expires ? dateTime(r.expires) : "—"], problems: r.problems })));
+  say(byId("csv-note"), `${rows.length} rows, ${bad} with problems (as this page reads them; the hub checks again).`);
+  byId<HTMLButtonElement>("csv-check").disabled = !rows.length;
+  byId<HTMLButtonElement>("csv-import").disabled = !rows.length || bad > 0;
+}
+
+function showRows(head: string[], rows: { line: number; cells: string[]; problems: string[] }[]): void {
+  byId("csv-preview").replaceChildren(el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h))),
     ...rows.map((r) => el("tr", { "data-testid": "csv-row", class: r.problems.length ? "bad" : false },
-      el("td", {}, String(r.line)), el("td", {}, r.plate), el("td", {}, r.region), el("td", {}, r.list),
-      el("td", {}, r.reason), el("td", {}, r.expires ? dateTime(r.expires) : "—"),
+      el("td", {}, String(r.line)), ...r.cells.map((c) => el("td", {}, c)),
       el("td", { class: "error" }, r.problems.join("; ")))));
-  say(byId("csv-note"), `${rows.length} rows, ${bad} with problems. Importing a file waits for the hub's ` +
-      "hot-list import; add entries one by one above meanwhile.");
+}
+
+/** The hub's import: a dry run shows each row's outcome; otherwise all rows are stored, or none. */
+async function importCsv(dryRun: boolean): Promise<void> {
+  say(byId("csv-error"));
+  let result: HotListImportOut;
+  try {
+    result = await call<HotListImportOut>("POST", `/api/hotlist/import?dry_run=${dryRun}`, csvText, "text/csv");
+  } catch (error) {
+    const refused = error instanceof ApiError && error.status === 422 ? error.body as HotListImportOut : undefined;
+    if (!refused?.rows) {
+      const missing = error instanceof ApiError && error.status === 404;
+      say(byId("csv-error"), missing ? "This hub has no hot-list import yet: add the entries one by one." : messageOf(error));
+      return;
+    }
+    result = refused; // the hub's preview of why nothing was stored
+  }
+  showRows(["Line", "Plate", "Region", "List", "Reason", "Expires", "Problems"], result.rows.map((r) => ({
+    line: r.line, cells: [r.plate, r.region, r.list_name, r.reason, r.expires_at ? dateTime(r.expires_at) : "—"],
+    problems: r.errors })));
+  say(byId("csv-note"), [...result.problems, result.stored ? `${result.added} entries stored and sent to the boxes.`
+    : `${result.added} rows would be added, ${result.failed} have problems${dryRun ? "" : ": nothing was stored"}.`].join(" "));
+  if (result.stored) await refresh();
 }
 
 async function start(): Promise<void> {
@@ -83,6 +116,8 @@ async function start(): Promise<void> {
   byId("hotlists").hidden = false;
   byId<HTMLFormElement>("add-entry").addEventListener("submit", (e) => void addEntry(e));
   byId("csv-file").addEventListener("change", () => void preview());
+  byId("csv-check").addEventListener("click", () => void importCsv(true));
+  byId("csv-import").addEventListener("click", () => void importCsv(false));
   await refresh();
 }
 
