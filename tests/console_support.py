@@ -22,6 +22,7 @@ WEB_DIST = Path(__file__).resolve().parents[1] / "hub" / "web" / "dist"
 M_PER_DEG = 6_371_008.8 * math.pi / 180
 VIEWPORT = {"width": 1366, "height": 768}
 ANALYST = ("ana", "correct-horse-battery")
+CENTRE_OF_TESTS = (40.7128, -74.0060)
 
 
 def offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:

@@ -5,7 +5,9 @@ import { byId, el, say } from "../lib/dom";
 import type { MapCamera } from "./markers";
 import { label } from "./status";
 
-type Camera = Schemas["CameraOut"];
+/** The camera list as the hub API branch extends it (its business's name, the owner's pause on the box); on a
+ * hub without those fields the business's name comes from /api/businesses and no camera shows paused. */
+type Camera = Schemas["CameraOut"] & { business_name?: string; sharing_paused?: boolean };
 const MAX_ROWS = 200;
 
 export interface CameraListEvents {
@@ -21,7 +23,8 @@ export async function loadCameras(): Promise<MapCamera[]> {
   ]);
   const names = new Map(businesses.map((b) => [b.id, b.name]));
   return cameras.map((c: Camera) => ({
-    id: c.id, name: c.name, business: names.get(c.business_id) ?? `business ${c.business_id}`, status: c.status,
+    id: c.id, name: c.name, business: c.business_name ?? names.get(c.business_id) ?? `business ${c.business_id}`,
+    status: c.sharing_paused && c.status !== "offline" ? "paused" : c.status,
     latitude: c.latitude, longitude: c.longitude, view_direction_deg: c.view_direction_deg,
   }));
 }
