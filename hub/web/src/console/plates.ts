@@ -143,7 +143,7 @@ export class PlateSearch {
     };
     try {
       const found = await call<PlateSearchOut>("POST", "/api/plates/search", body);
-      say(byId("ps-note"), `${found.reads.length} reads${found.truncated ? " (more matched: narrow the search)" : ""}` +
+      say(byId("ps-note"), `${found.reads.length} read${found.reads.length === 1 ? "" : "s"}${found.truncated ? " (more matched: narrow the search)" : ""}` +
           ` · on the record as audit entry ${found.audit_index}.`);
       byId("ps-results").replaceChildren(...found.reads.map((read) =>
         el("tr", { "data-testid": "plate-read", "data-read-id": read.id },
