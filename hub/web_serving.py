@@ -51,6 +51,9 @@ class ConsoleConfig(BaseModel):
     tile_max_zoom: int = Field(description="Deepest zoom of the tile server.")
     footage_max_window_s: int = Field(description="Longest footage window of one request or playback session.")
     canvass_max_radius_m: float = Field(description="Largest canvass radius an analyst may search.")
+    plate_hits: bool = Field(description="This hub lists and streams hot-list hits (GET /api/hits, /api/hits/stream).")
+    plate_search: bool = Field(description="This hub searches plate reads (POST /api/plates/search).")
+    hotlist_import: bool = Field(description="This hub imports hot lists from CSV (POST /api/hotlist/import).")
 
 
 router = APIRouter(prefix="/api/console", tags=["console"])
@@ -60,10 +63,13 @@ router = APIRouter(prefix="/api/console", tags=["console"])
 def console_config(request: Request, user: UserDep) -> ConsoleConfig:
     """The deployment's settings the console needs (signed-in users only: it names the city's tile server)."""
     settings: HubSettings = request.app.state.hub.settings
+    paths = request.app.openapi()["paths"]  # built once by FastAPI: which of the console's APIs this hub has
     return ConsoleConfig(tile_url=settings.map_tile_url, tile_attribution=settings.map_tile_attribution,
                          tile_max_zoom=settings.map_tile_max_zoom,
                          footage_max_window_s=settings.footage_max_window_s,
-                         canvass_max_radius_m=min(settings.canvass_max_radius_m, 2000))
+                         canvass_max_radius_m=min(settings.canvass_max_radius_m, 2000),
+                         plate_hits="/api/hits/stream" in paths, plate_search="/api/plates/search" in paths,
+                         hotlist_import="/api/hotlist/import" in paths)
 
 
 def asset_path(dist: Path, name: str) -> Path | None:

@@ -26,6 +26,7 @@ class Console {
   private readonly incidents: Incidents;
   private readonly map: OperatingMap;
   private readonly hits: PlateHits;
+  private readonly config: Schemas["ConsoleConfig"];
   private cameras: MapCamera[] = [];
 
   constructor(config: Schemas["ConsoleConfig"]) {
@@ -44,13 +45,14 @@ class Console {
     });
     const plateEvents = { showHit: (hit: Hit) => this.map.showHit(hit), mapView: () => this.map.view(5000) };
     this.hits = new PlateHits(plateEvents);
-    new PlateSearch(plateEvents);
+    new PlateSearch(plateEvents, config.plate_search);
+    this.config = config;
   }
 
   /** Show the cameras (`first`: their first reading, already asked for) and the incidents, then keep them fresh. */
   async start(first: Promise<MapCamera[]>): Promise<void> {
     await Promise.all([this.refreshCameras(first), this.incidents.refresh()]);
-    void this.hits.start();
+    void this.hits.start(this.config.plate_hits);
     window.setInterval(() => void this.incidents.refresh(), INCIDENTS_EVERY_MS);
     const again = () => window.setTimeout(() => void this.refreshCameras().finally(again), cameraEvery(this.cameras.length));
     again();

@@ -25,7 +25,12 @@ export class PlateHits {
 
   constructor(private readonly events: PlateEvents) {}
 
-  async start(): Promise<void> {
+  /** The recent hits, then the live stream (`available`: the hub has them; otherwise the panel says so). */
+  async start(available: boolean): Promise<void> {
+    if (!available) {
+      say(byId("plate-hits-note"), "This hub does not stream plate hits yet.");
+      return;
+    }
     try {
       const recent = await call<Hit[]>("GET", `/api/hits?limit=${RECENT}`);
       recent.reverse().forEach((hit) => this.show(hit));
@@ -120,7 +125,7 @@ export class PlateHits {
 export class PlateSearch {
   private readonly form = byId<HTMLFormElement>("plate-search");
 
-  constructor(private readonly events: PlateEvents) {
+  constructor(private readonly events: PlateEvents, private readonly available: boolean) {
     const now = new Date();
     byId<HTMLInputElement>("ps-from").value = toLocalInput(new Date(now.getTime() - 24 * 3600_000));
     byId<HTMLInputElement>("ps-to").value = toLocalInput(now);
@@ -130,6 +135,10 @@ export class PlateSearch {
   private async search(): Promise<void> {
     const error = byId("ps-error");
     say(error);
+    if (!this.available) {
+      say(error, "Plate search is not on this hub yet.");
+      return;
+    }
     say(byId("ps-note"), "Searching…");
     const from = fromLocalInput(byId<HTMLInputElement>("ps-from").value);
     const to = fromLocalInput(byId<HTMLInputElement>("ps-to").value);

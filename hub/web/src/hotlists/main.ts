@@ -55,6 +55,7 @@ async function addEntry(event: SubmitEvent): Promise<void> {
 }
 
 let csvText = "";
+let importable = false; // the hub has POST /api/hotlist/import
 
 /** The file's rows as this page reads them: what is wrong with each, before anything is sent. */
 async function preview(): Promise<void> {
@@ -81,6 +82,10 @@ function showRows(head: string[], rows: { line: number; cells: string[]; problem
 /** The hub's import: a dry run shows each row's outcome; otherwise all rows are stored, or none. */
 async function importCsv(dryRun: boolean): Promise<void> {
   say(byId("csv-error"));
+  if (!importable) {
+    say(byId("csv-error"), "This hub has no hot-list import yet: add the entries one by one.");
+    return;
+  }
   let result: HotListImportOut;
   try {
     result = await call<HotListImportOut>("POST", `/api/hotlist/import?dry_run=${dryRun}`, csvText, "text/csv");
@@ -114,6 +119,7 @@ async function start(): Promise<void> {
     return;
   }
   byId("hotlists").hidden = false;
+  importable = (await must(api.GET("/api/console/config"))).hotlist_import;
   byId<HTMLFormElement>("add-entry").addEventListener("submit", (e) => void addEntry(e));
   byId("csv-file").addEventListener("change", () => void preview());
   byId("csv-check").addEventListener("click", () => void importCsv(true));
