@@ -53,9 +53,10 @@ export function hotListRows(text: string, now = new Date()): HotListRow[] {
     if (fields.length > 5) problems.push(`${fields.length} columns: expected 5`);
     let expires: Date | null = null;
     if (expiry) {
-      expires = new Date(expiry);
-      if (Number.isNaN(expires.getTime())) problems.push("expiry: not a date");
-      else if (expires <= now) problems.push("expiry: already past");
+      const when = new Date(expiry);
+      if (Number.isNaN(when.getTime())) problems.push(`expiry: "${expiry}" is not a date`);
+      else if (when <= now) problems.push("expiry: already past");
+      else expires = when;
     }
     return { line: index + (header ? 2 : 1), plate, region, list, reason, expires, problems };
   });
