@@ -3,6 +3,7 @@
 // hub/hotlist_import.py HotListImportOut) until they are in this hub's OpenAPI schema. Then these types come from
 // src/api/schema.d.ts through the typed client, and this file goes. On a hub without them the calls answer 404
 // and the pages say what they wait for.
+import { parseEvent, type ServerEvent } from "../lib/sse";
 import { ApiError, reason, signedOut, signIn } from "./client";
 
 export type HitState = "new" | "acknowledged" | "dismissed";
@@ -116,12 +117,6 @@ export async function thumbnail(url: string): Promise<string> {
   return URL.createObjectURL(await response.blob());
 }
 
-export interface ServerEvent {
-  event: string;
-  id: string | null;
-  data: string;
-}
-
 /** Server-sent events read with fetch (EventSource cannot send the Authorization header), until the stream
  * ends or `signal` aborts. */
 export async function* serverEvents(path: string, lastId: string | null, signal: AbortSignal): AsyncGenerator<ServerEvent> {
@@ -147,21 +142,4 @@ export async function* serverEvents(path: string, lastId: string | null, signal:
       if (parsed) yield parsed;
     }
   }
-}
-
-/** One event block of a text/event-stream (comments and keep-alives give null). */
-export function parseEvent(block: string): ServerEvent | null {
-  let event = "message";
-  let id: string | null = null;
-  const data: string[] = [];
-  for (const line of block.split("\n")) {
-    if (!line || line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "event") event = value;
-    else if (field === "id") id = value;
-    else if (field === "data") data.push(value);
-  }
-  return data.length ? { event, id, data: data.join("\n") } : null;
 }
