@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, status
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -100,7 +101,7 @@ def install(app: FastAPI, settings: HubSettings) -> None:
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
 
     @app.get("/assets/{name:path}", include_in_schema=False)
-    def asset(name: Annotated[str, Field(max_length=300)]) -> FileResponse:
+    def asset(name: Annotated[str, PathParam(max_length=300)]) -> FileResponse:
         found = asset_path(dist, name)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such asset")
