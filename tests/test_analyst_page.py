@@ -123,6 +123,11 @@ def test_two_streams_play_at_once_in_the_video_wall_and_each_ends_alone(hub_stac
     first = position.inner_text()
     page.wait_for_timeout(1500)
     assert position.inner_text() != first and first.startswith("at ")  # the position ticks
+    players.nth(1).get_by_test_id("playback-seek").fill("1")  # back to a second into the window
+    eventually(lambda: [e.details["control"] for e in actions(hub_stack, "stream.control")] == ["seek"], timeout=10,
+               what="the seek")
+    [seek] = actions(hub_stack, "stream.control")
+    assert seek.outcome == "success" and players.nth(1).get_by_test_id("player-error").inner_text() == ""
     page.screenshot(path=screenshots / "1-two-players.png")
 
     players.nth(0).get_by_test_id("stream-stop").click()
