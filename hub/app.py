@@ -1,5 +1,5 @@
 """The hub's FastAPI application, built by `create_app(settings)`: the services, then the MQTT link and the
-stream service at start-up (`start_link`), the routers, the analyst's page."""
+stream service at start-up (`start_link`), the routers, the web pages (`hub.web_serving`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import hashlib
 import logging
 import re
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from hub import web_serving
 from hub.access.errors import AccessError
 from hub.access.service import AccessService
 from hub.address_limits import AddressLimiter
@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 
 def page_csp(html: str) -> str:
     """A Content-Security-Policy that allows exactly this page's inline script and style (by hash), API calls to
-    this origin, and nothing else: an injected script would not run."""
+    this origin, and nothing else: an injected script would not run. For pages made outside the build (tests);
+    the built pages have no inline code and get `hub.web_serving.page_policy`."""
     def hashes(tag: str) -> str:
         found = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.S)
         return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in found)
@@ -122,7 +123,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
             recorder.flush()
             hub.close()
 
-    app = FastAPI(title="Canvass hub", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Canvass hub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Camera registry, appliance enrolment and the MQTT link to appliances.")
     app.state.hub = hub
     app.state.access = AccessService(hub)
@@ -138,15 +139,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
 
-    analyst_page = (Path(__file__).parent / "web" / "analyst.html").read_text(encoding="utf-8")
-    analyst_csp = page_csp(analyst_page)
-
-    @app.get("/", include_in_schema=False)
-    @app.get("/analyst", include_in_schema=False)
-    def analyst() -> HTMLResponse:
-        """The analyst's page: sign in, cameras near a point, Stream now (the full consoles come later)."""
-        return HTMLResponse(analyst_page, headers={"Content-Security-Policy": analyst_csp, "X-Frame-Options": "DENY",
-                                                  "Referrer-Policy": "no-referrer"})
+    web_serving.install(app, settings)  # the pages, their assets, /docs offline
 
     @app.get("/api/health", tags=["health"], response_model=HealthOut)
     def health() -> HealthOut:

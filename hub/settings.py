@@ -22,6 +22,9 @@ DEVELOPMENT_SECRET = "development-only-secret-change-me"
 DEVELOPMENT_S3_ACCESS_KEY = "canvass-development"
 DEVELOPMENT_S3_SECRET_KEY = "canvass-development-secret"
 SECRET_FILE = "server-secret"
+#: A tile URL template: a host (a leading {s}. allowed) or a path on the hub, then {z}; no character that could
+#: end a Content-Security-Policy source.
+TILE_URL = r"^(https?://(\{s\}\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?|)/[^\s;,']*\{z\}[^\s;,']*$"
 
 
 class SettingsError(ValueError):
@@ -91,6 +94,18 @@ class HubSettings(BaseSettings):
         "Largest canvass radius (metres) an analyst may search or request footage within."))] = 2000
     public_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$", description=(
         "Where people reach this hub (links in e-mails), e.g. https://hub.example.org."))] = "http://127.0.0.1:8000"
+    map_tile_url: Annotated[str | None, Field(
+        max_length=500, pattern=TILE_URL, description=(
+            "The console map's base tiles: a URL template of the city's own tile server with {z}, {x} and {y} "
+            "(and optionally {s}, {r}), e.g. https://gis.example.org/tiles/{z}/{x}/{y}.png, or a path on this "
+            "hub. None: no base map (a plain background with a scale and coordinates); never a public tile "
+            "server by default. Its origin is added to the console's Content-Security-Policy."))] = None
+    map_tile_attribution: Annotated[str, Field(max_length=300, description=(
+        "Attribution shown on the map for the configured tiles (plain text)."))] = ""
+    map_tile_max_zoom: Annotated[int, Field(ge=1, le=24, description="Deepest zoom level the tile server has.")] = 19
+    web_dist_dir: Annotated[Path | None, Field(description=(
+        "The built web front end (hub/web/dist, made by scripts/setup.sh); default: beside the hub's code."))
+    ] = None
     smtp_host: Annotated[str | None, Field(description="SMTP server for e-mail to owners; none: no e-mail.")] = None
     smtp_port: Annotated[int, Field(ge=1, le=65535, description="SMTP port.")] = 587
     smtp_starttls: Annotated[bool, Field(description="Upgrade the SMTP connection with STARTTLS.")] = True
@@ -177,6 +192,18 @@ class HubSettings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def map_tile_origin(self) -> str | None:
+        """The scheme and host the map's tiles come from (None: this hub, or no tiles)."""
+        if not self.map_tile_url or self.map_tile_url.startswith("/"):
+            return None
+        scheme, _, rest = self.map_tile_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0].replace('{s}.', '*.')}"
+
+    @property
+    def web_dist(self) -> Path:
+        return self.web_dist_dir or Path(__file__).resolve().parent / "web" / "dist"
 
     @property
     def ca_path(self) -> Path:

@@ -33,3 +33,18 @@ fi
 # opencv-python beside opencv-python-headless, so it is installed without them. Its SHA-256s are in
 # models/manifest.toml.
 .venv/bin/python -m pip install -q --no-deps rapidocr-onnxruntime==1.4.4
+
+# The hub's web front end (hub/web/, TypeScript): Node.js from Debian when there is none (Debian 12 has 18),
+# the locked npm packages, then the build into hub/web/dist (the API client is typed from the hub's OpenAPI
+# schema, which the build exports with the Python environment above). Built files are never committed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing Debian's nodejs and npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+export SCARF_ANALYTICS=false  # swagger-ui-dist's install-time analytics: off (package.json says so too)
+if ! cmp -s hub/web/package-lock.json hub/web/node_modules/.canvass-installed-lock; then
+  (cd hub/web && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.canvass-installed-lock)
+fi
+(cd hub/web && CANVASS_PYTHON="$PWD/../../.venv/bin/python" npm run build)

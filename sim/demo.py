@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         for url in cameras.urls:
             print(f"demo: camera {url}")
         print(f"demo: hub {hub.url}  (API docs: {hub.url}/docs; log: {root / 'hub.log'})")
-        print(f"demo: analyst page {hub.url}/  (sign in as 'analyst', pick a camera, Stream now)")
+        print(f"demo: analyst page {hub.url}/  (the console: sign in as 'analyst', pick a camera on the map or "
+              "in the list, Stream now)")
         for user, password in hub.users.items():
             print(f"demo: sign in as {user!r} with password {password!r} (development only, new each run)")
         print(f"demo: appliance recording to {root / 'data' / 'recordings'} (log: {root / 'edge.log'})")

@@ -1,0 +1,25 @@
+// The hub's web front end: one page per view (the analyst's console, the hot-list page, the API docs), built
+// into dist/ and served by the hub (hub/web_serving.py) under a strict Content-Security-Policy: the build has
+// no inline script or style, and nothing is loaded from outside the hub.
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+const page = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+
+export default defineConfig({
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+    assetsInlineLimit: 0, // every image and font a file of its own (the CSP allows this origin)
+    modulePreload: { polyfill: false },
+    chunkSizeWarningLimit: 1500,
+    rollupOptions: {
+      input: { index: page("index.html"), hotlists: page("hotlists.html"), docs: page("docs.html") },
+    },
+  },
+  server: {
+    // `npm run dev` against a hub on its default address
+    proxy: { "/api": "http://127.0.0.1:8000", "/openapi.json": "http://127.0.0.1:8000" },
+  },
+});
