@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, LargeBinary,
-                        PrimaryKeyConstraint, String, Text, UniqueConstraint, false, func)
+                        PrimaryKeyConstraint, String, Text, UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -225,7 +225,7 @@ class Camera(Base):
                                                       default=CameraStatusValue.OFFLINE)
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The owner has paused sharing on the box (`canvass-edge pause`), as the box last said; it still records.
-    sharing_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sharing_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # No longer read: the owner's consent policy says what is shared of plate reads (hub.access.grants.plate_sharing).
     plate_sharing: Mapped[PlateSharing] = mapped_column(Enum(PlateSharing, native_enum=False, length=16),
                                                         default=PlateSharing.NONE)

@@ -43,7 +43,7 @@ def _backfill_hits() -> None:
 
 def upgrade() -> None:
     with op.batch_alter_table('cameras', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('sharing_paused', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('sharing_paused', sa.Boolean(), server_default='0', nullable=False))
     with op.batch_alter_table('hotlist_entries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('region', sa.String(length=16), server_default='', nullable=False))
     with op.batch_alter_table('plate_reads', schema=None) as batch_op:
@@ -75,6 +75,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # `alerts` is rebuilt (its foreign key to plate_reads goes); the other tables drop their columns in place
+    # (SQLite 3.35+), since rebuilding them would drop tables other rows refer to.
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_constraint('fk_alerts_read_id_plate_reads', type_='foreignkey')
         batch_op.drop_index('ix_alerts_kind_at')
@@ -83,11 +85,8 @@ def downgrade() -> None:
                        'entry_plate', 'list_name', 'read_id'):
             batch_op.drop_column(column)
     op.drop_table('plate_thumbnails')
-    with op.batch_alter_table('plate_reads', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_plate_reads_first_seen'))
-        batch_op.drop_index(batch_op.f('ix_plate_reads_plate_canonical'))
-        batch_op.drop_column('plate_canonical')
-    with op.batch_alter_table('hotlist_entries', schema=None) as batch_op:
-        batch_op.drop_column('region')
-    with op.batch_alter_table('cameras', schema=None) as batch_op:
-        batch_op.drop_column('sharing_paused')
+    op.drop_index('ix_plate_reads_first_seen', table_name='plate_reads')
+    op.drop_index('ix_plate_reads_plate_canonical', table_name='plate_reads')
+    op.drop_column('plate_reads', 'plate_canonical')
+    op.drop_column('hotlist_entries', 'region')
+    op.drop_column('cameras', 'sharing_paused')
