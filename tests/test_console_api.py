@@ -16,7 +16,7 @@ from sqlalchemy import event, select, text
 from hub.db import Database, alembic_config
 from hub.ingest import ingest_event, ingest_state
 from hub.tables import Appliance, AuditEntry, Camera, HotListItem, PlateReadRow, PlateThumbnail, Role, utcnow
-from tests.hub_support import HubApi
+from tests.hub_support import ApiHelpers, HubApi
 from wire import messages as m
 
 REASON = "robbery suspect vehicle seen leaving the scene"
@@ -27,7 +27,7 @@ class Box:
     """An appliance row and its event stream, fed straight into the hub's ingest (the MQTT path is
     test_console_live's)."""
 
-    def __init__(self, api: HubApi, business_id: int, device_id: str, *, site_id: int | None = None,
+    def __init__(self, api: ApiHelpers, business_id: int, device_id: str, *, site_id: int | None = None,
                  name: str = "box"):
         self.api, self.device_id, self.stream, self.seq = api, device_id, uuid.uuid4(), 0
         with api.hub.db.session() as session:
@@ -57,7 +57,7 @@ def read(plate: str, at: dt.datetime, *, camera: str = "front", hit: str | None 
                        if hit else None, thumbnail_jpeg=m.PlateRead.encode_thumbnail(thumbnail) if thumbnail else None)
 
 
-def consent(api: HubApi, owner: str, camera_id: int, **policy) -> None:
+def consent(api: ApiHelpers, owner: str, camera_id: int, **policy) -> None:
     with api.client(owner) as c:
         r = c.put(f"/api/cameras/{camera_id}/consent", json=policy)
         assert r.status_code == 200, r.text
