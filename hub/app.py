@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import hashlib
 import logging
 import re
@@ -39,7 +38,7 @@ from hub.api import (
 from hub.api.access_audit import AccessAudit
 from hub.audit.recorder import AccessRecorder
 from hub.footage.service import FootageService
-from hub.hit_feed import HitFeed, announce_stored
+from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.clips.errors import ClipError
 from hub.link import HubLink
 from hub.services import HubServices
@@ -73,7 +72,7 @@ def start_link(services: HubServices, footage: FootageService | None = None, hit
     settings = services.settings
     services.link = HubLink(services)
     if hit_feed is not None:
-        services.link.hit_listeners.append(functools.partial(announce_stored, services.db, hit_feed))
+        services.link.hit_listeners.append(HitAnnouncer(services.db, hit_feed))
     services.link.start()
     services.streams = StreamService(services, IceSettings(tuple(settings.ice_host_addresses),
                                                            tuple(settings.turn_urls), settings.turn_username,

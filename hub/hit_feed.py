@@ -1,8 +1,11 @@
 """Hot-list hits, live: the MQTT link's ingest hands each stored hit to `HitFeed`, which fans it out to every
 connected console stream (`GET /api/hits/stream`, server-sent events) through a bounded asyncio queue each.
 
-- `announce_stored` is the link's hit listener (it runs on the ingest thread after the commit): it describes the
-  hits just stored in one query and publishes them. Acknowledgements and dismissals are published too
+- `HitAnnouncer` is the link's hit listener (it runs on the ingest thread after a batch with hits is committed):
+  it describes every hit stored since it last looked — a high-water mark on the hit's id, not the batch's own
+  list, because on SQLite each message of a batch is committed on its own (pysqlite's savepoints), so a batch
+  that fails half-way has stored hits that its resend will not store again — in one query, and publishes them.
+  It assumes one ingest writer, as the hub has. Acknowledgements and dismissals are published too
   (`hit_updated`), so every console sees who took a hit.
 - `publish` may be called from any thread: each event is handed to each stream's event loop
   (`call_soon_threadsafe`) and put in its queue there. A stream whose queue is full (a client that does not
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 
 #: Hits a reconnecting stream is sent from before it connected, at most.
 REPLAY_MAX = 100
+ANNOUNCE_BATCH = 500
 OPENING = b": canvass hot-list hits\nretry: 2000\n\n"
 KEEPALIVE = b": keep-alive\n\n"
 
@@ -158,12 +162,27 @@ class HitFeed:
         subscriber.queue.put_nowait(end)
 
 
-def announce_stored(db: Database, feed: HitFeed, event_ids: list[str]) -> None:
-    """The link's hit listener: describe the hits just stored and publish them."""
-    with db.session() as session:
-        stored = service.hits_stored(session, event_ids=event_ids)
-    if stored:
-        feed.publish([FeedEvent("hit", hit) for hit in stored])
+class HitAnnouncer:
+    """Publishes to `feed` each hit stored after the newest one there was when it was made (module docstring)."""
+
+    def __init__(self, db: Database, feed: HitFeed):
+        self.db, self.feed = db, feed
+        self._lock = threading.Lock()
+        with db.session() as session:
+            self.last_id = service.newest_id(session)
+
+    def __call__(self) -> int:
+        """Announce what was stored since the last call; how many hits."""
+        announced = 0
+        with self._lock:
+            while True:
+                with self.db.session() as session:
+                    stored = service.hits_after(session, after_id=self.last_id, limit=ANNOUNCE_BATCH)
+                if not stored:
+                    return announced
+                self.last_id = stored[-1].id
+                self.feed.publish([FeedEvent("hit", hit) for hit in stored])
+                announced += len(stored)
 
 
 async def async_events(feed: HitFeed, *, keepalive_s: float, who: str = "",

@@ -18,7 +18,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from hub import audit
@@ -122,12 +122,9 @@ def list_hits(session: Session, *, since: dt.datetime | None = None, state: HitS
     return [_out(row) for row in session.execute(query)]
 
 
-def hits_stored(session: Session, *, event_ids: list[str]) -> list[HitOut]:
-    """The hits the appliances' events `event_ids` became (those the owners shared), oldest first."""
-    if not event_ids:
-        return []
-    return [_out(row) for row in session.execute(_described().where(Alert.event_id.in_(event_ids))
-                                                 .order_by(Alert.id))]
+def newest_id(session: Session) -> int:
+    """The id of the newest hit stored (0: none)."""
+    return session.scalar(select(func.max(Alert.id)).where(Alert.kind == HIT)) or 0
 
 
 def hits_after(session: Session, *, after_id: int, limit: int) -> list[HitOut]:

@@ -49,7 +49,7 @@ class _Stored:
     came_online: list[str] = field(default_factory=list)
     ended: list[UUID] = field(default_factory=list)  # streaming sessions the appliances ended
     progress: list[tuple[str, m.ClipProgress]] = field(default_factory=list)  # clip reports
-    hits: list[str] = field(default_factory=list)  # event ids of the hot-list hits stored (not repeats)
+    hits: int = 0  # hot-list hits among the events (new or repeated: a repeat may follow a batch that failed)
 
 
 @dataclass
@@ -68,8 +68,9 @@ class HubLink:
         # Called from the link's worker after the batch is stored: they must not wait for a reply themselves.
         self.clip_progress_listeners: list[Callable[[str, m.ClipProgress], None]] = []
         self.came_online_listeners: list[Callable[[list[str]], None]] = []
-        #: Called (from the ingest thread, after the commit) with the event ids of the hot-list hits just stored.
-        self.hit_listeners: list[Callable[[list[str]], None]] = []
+        #: Called (from the ingest thread, after the commit) when a batch carried hot-list hits: they look for
+        #: what was stored since they last looked (hub.hit_feed.HitAnnouncer).
+        self.hit_listeners: list[Callable[[], object]] = []
         files = hub.broker_files
         self.client = tls_client(client_id, ca=files.ca, cert=files.hub_cert, key=files.hub_key, max_backoff_s=10)
         self.client.on_connect = self._on_connect
@@ -177,8 +178,8 @@ class HubLink:
         stored.acks[(ack.device_id, ack.stream)] = ack
         if isinstance(body, m.ClipProgress):
             stored.progress.append((device_id, body))
-        elif isinstance(body, m.PlateRead) and body.hit is not None and ack.applied:
-            stored.hits.append(str(envelope.id))
+        elif isinstance(body, m.PlateRead) and body.hit is not None:
+            stored.hits += 1
 
     def _after_commit(self, stored: _Stored) -> None:
         """Acknowledge what is in the database now, then tell the listeners."""
@@ -193,7 +194,7 @@ class HubLink:
                 listener(device_id, report)
         if stored.hits:
             for hits_listener in self.hit_listeners:
-                hits_listener(stored.hits)
+                hits_listener()
         if stored.came_online:
             self.push_hotlist(stored.came_online, only_if_behind=True)
             self.push_policies(stored.came_online)

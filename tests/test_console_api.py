@@ -5,6 +5,7 @@ migration that brings the tables there."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from alembic import command
 from sqlalchemy import event, select, text
 
 from hub.db import Database, alembic_config
+from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.ingest import ingest_event, ingest_state
 from hub.tables import Appliance, AuditEntry, Camera, HotListItem, PlateReadRow, PlateThumbnail, Role, utcnow
 from tests.hub_support import ApiHelpers, HubApi
@@ -191,6 +193,31 @@ def test_a_shared_hit_is_listed_with_its_thumbnail_and_handled_on_the_record(hub
         "ana", f"hit:{hit['id']}", "unit 12 en route", "XYZ9876")
     assert (dismissal.actor, dismissal.details["list_name"]) == ("ben", "stolen")
     assert [e.object for e in audited(hub_api, "read.plate_thumbnail")] == [f"GET {hit['thumbnail_url']}"]
+
+
+def test_the_announcer_publishes_each_hit_stored_since_it_last_looked_once(hub_api: HubApi):
+    """As the link calls it: after a batch with hits. A hit committed by a batch that then failed (SQLite commits
+    each message of a batch on its own) comes back as a repeat that stores nothing: it is announced then."""
+    bakery, owner = hub_api.business_with_owner("Bakery")
+    box = Box(hub_api, bakery, "dev-aaaaaaaaaaaa")
+    consent(hub_api, owner, box.camera("front", 40.7, -74.0), sharing="off", plate_sharing="all")
+    box.send(read("OLD0001", utcnow(), hit="stolen"))  # before the hub started: listed, never announced
+
+    async def scenario() -> list[list[str]]:
+        feed = HitFeed()
+        subscriber = feed.subscribe()
+        announce = HitAnnouncer(hub_api.hub.db, feed)
+        box.send(read("ABC1234", utcnow(), hit="stolen"))  # its batch failed after it: nobody was told
+        box.send(read("XYZ9876", utcnow(), hit="stolen"))
+        counts = [await asyncio.to_thread(announce), await asyncio.to_thread(announce)]  # the resend's batch, then
+        await asyncio.sleep(0.05)
+        got = []
+        while not subscriber.queue.empty():
+            got.append(subscriber.queue.get_nowait().hit.plate)
+        return [counts, got]
+
+    counts, plates_announced = asyncio.run(scenario())
+    assert counts == [2, 0] and plates_announced == ["ABC1234", "XYZ9876"]
 
 
 # ---------------------------------------------------------------- plate search

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.hit_feed import HitFeed, announce_stored
+from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.ingest import ingest_event
 from hub.tables import Role, utcnow
 from tests.hub_support import ServedHubApi, eventually
@@ -28,10 +28,9 @@ def feed_of(api: ServedHubApi) -> HitFeed:
     return api.server.app.state.hit_feed
 
 
-def stored_hit(api: ServedHubApi, box: Box, plate: str) -> None:
-    """A hit stored by the ingest and announced as the link announces it (after the commit)."""
-    event_id = box.send(read(plate, utcnow(), hit="stolen", thumbnail=JPEG))
-    announce_stored(api.hub.db, feed_of(api), [event_id])
+def announcer(api: ServedHubApi) -> HitAnnouncer:
+    """What the MQTT link calls after a batch with hits is committed."""
+    return HitAnnouncer(api.hub.db, feed_of(api))
 
 
 def test_the_stream_sends_hits_and_their_handling_and_only_to_analysts_and_admins(served: ServedHubApi):
@@ -46,7 +45,9 @@ def test_the_stream_sends_hits_and_their_handling_and_only_to_analysts_and_admin
     try:
         assert reader.status == 200
         eventually(lambda: reader.comments >= 3, timeout=5, what="keep-alives while quiet")
-        stored_hit(served, box, "XYZ9876")
+        announce = announcer(served)
+        box.send(read("XYZ9876", utcnow(), hit="stolen", thumbnail=JPEG))  # stored by the ingest
+        assert announce() == 1 and announce() == 0  # as the link announces it: once
         [hit] = eventually(lambda: reader.of_kind("hit"), timeout=5, what="the hit on the stream")
         assert (hit.data["plate"], hit.data["list_name"], hit.data["camera_name"], hit.data["business_name"],
                 hit.id) == ("XYZ9876", "stolen", "front", "Bakery", str(hit.data["id"]))
@@ -90,6 +91,7 @@ def test_an_event_from_the_box_reaches_every_open_stream_once(served: ServedHubA
     served.add_user("ana", "correct-horse-battery", Role.ANALYST)
     ana = served.login("ana", "correct-horse-battery")
     readers = [SseReader(served.server.url, ana).start() for _ in range(3)]
+    announce = announcer(served)
     try:
         event_id = box.send(read("XYZ9876", utcnow(), hit="stolen"))
         with served.hub.db.session() as session:  # the same event again: a repeat, not applied
@@ -98,7 +100,7 @@ def test_an_event_from_the_box_reaches_every_open_stream_once(served: ServedHubA
             repeat = m.EventEnvelope(stream=box.stream, seq=box.seq, id=uuid.UUID(event_id), at=utcnow(),
                                      body=read("XYZ9876", utcnow(), hit="stolen"))
             assert not ingest_event(session, box.device_id, repeat).applied
-        announce_stored(served.hub.db, feed_of(served), [event_id])
+        assert announce() == 1 and announce() == 0
         for reader in readers:
             eventually(lambda: reader.of_kind("hit"), timeout=5, what="the hit on each stream")
         assert all(len(reader.of_kind("hit")) == 1 and reader.of_kind("hit")[0].data["thumbnail_url"] is None
