@@ -1,8 +1,8 @@
 """The edge agent: builds every component from the config, starts them in order and stops them in reverse.
 
-    index → reconcile → retention → hub link, consent guard, clip orders, streamer (if enrolled) →
-    segment syncer → per camera: recorder (writer) + capture (edge.recording.cameras) → plate reader (if
-    [alpr]) → maintenance (clock check, heartbeat, health event, coverage reports, systemd watchdog) → READY
+    index → reconcile → retention → hub link, consent guard, clip orders, streamer, camera states (if
+    enrolled) → segment syncer → per camera: recorder (writer) + capture (edge.recording.cameras) → plate
+    reader (if [alpr]) → maintenance (clock check, heartbeat, health event, coverage reports, watchdog) → READY
 
 The hub link starts only on an enrolled box (`canvass-provision enroll` wrote data_dir/identity); recording
 never depends on it.
@@ -22,6 +22,7 @@ from edge.clips.orders import ClipOrders, clip_orders_for
 from edge.clock import ClockStatus, clock_status
 from edge.config import EdgeConfig
 from edge.consent.guard import ConsentGuard
+from edge.link.camera_state import CameraStateReporter
 from edge.link.hotlist import HotListStore
 from edge.link.mqtt import EdgeLink
 from edge.link.outbox import Outbox
@@ -42,9 +43,6 @@ if TYPE_CHECKING:  # imported where they are built: start_streamer and start_pla
     from edge.streaming.streamer import Streamer
 
 logger = logging.getLogger(__name__)
-
-#: What a capture state means to the hub: video flowing is video being recorded.
-CAMERA_STATUS = {"online": "recording", "offline": "offline"}
 
 
 class EdgeApp:
@@ -67,6 +65,7 @@ class EdgeApp:
         self.streamer: Streamer | None = None  # WebRTC sessions under accepted grants
         self.plates: PlateReader | None = None  # when the config has [alpr]
         self.clip_orders: ClipOrders | None = None  # footage requests and clip orders from the hub
+        self.camera_reports: CameraStateReporter | None = None  # recording and the owner's pause, to the hub
 
     # -- start-up, in order ----------------------------------------------------
 
@@ -79,7 +78,7 @@ class EdgeApp:
             self.init_link(identity)
             self.init_consent(identity)
             self.start_streamer()
-            self.start_link(identity)
+            await self.start_link(identity)
         self.start_cameras()
         await asyncio.to_thread(self.start_plate_reading)
         await self.start_maintenance()
@@ -143,17 +142,19 @@ class EdgeApp:
         self.link.handlers.update(self.streamer.command_handlers())
         self.streamer.start()
 
-    def start_link(self, identity: Identity) -> None:
+    async def start_link(self, identity: Identity) -> None:
         assert self.link is not None
         self.link.start()  # after its command handlers are in place
         if self.clip_orders is not None:
             self.clip_orders.start()
+        self.camera_reports = CameraStateReporter(self.publish, self.consent.paused_cameras if self.consent else None)
+        await self.camera_reports.async_start()  # before the cameras: their first states go through it
         logger.info("hub link started as %s", identity.device_id)
 
     def start_cameras(self) -> None:
         assert self.retention is not None
         self.cameras.start(self._index, on_disk_full=functools.partial(self.retention.wake, disk_full=True),
-                           on_state=self._camera_state)
+                           on_state=self.camera_reports.capture_state if self.camera_reports else None)
 
     def start_plate_reading(self) -> None:
         if self.config.alpr is None:
@@ -193,6 +194,8 @@ class EdgeApp:
         self.notifier.stopping()
         if self.maintenance is not None:
             await self.maintenance.async_stop()
+        if self.camera_reports is not None:
+            await self.camera_reports.async_stop()
         if self.streamer is not None:  # sessions end (and are reported) while the cameras still run
             await asyncio.to_thread(self.streamer.stop)
         if self.plates is not None:  # before the cameras: it reads their fan-outs
@@ -228,10 +231,6 @@ class EdgeApp:
     def _index(self) -> SegmentIndex:
         assert self.index is not None, "init_storage() first"
         return self.index
-
-    def _camera_state(self, camera: str, state: str, detail: str) -> None:
-        if self.link is not None and state in CAMERA_STATUS:
-            self.publish(wire.CameraStatus(camera=camera, status=CAMERA_STATUS[state], detail=detail[:500]))
 
     def _plate_event(self, event: PlateEvent) -> None:
         """A stored read: to the hub if the camera owner's plate_sharing allows it (none by default)."""

@@ -27,8 +27,10 @@ from hub.api import (
     canvass,
     consent,
     enrolment,
+    hits,
     hotlists,
     incidents,
+    plates,
     registry,
     streams,
     uploads,
@@ -36,6 +38,7 @@ from hub.api import (
 from hub.api.access_audit import AccessAudit
 from hub.audit.recorder import AccessRecorder
 from hub.footage.service import FootageService
+from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.clips.errors import ClipError
 from hub.link import HubLink
 from hub.services import HubServices
@@ -64,10 +67,13 @@ class HealthOut(BaseModel):
     mqtt: bool = Field(description="The hub is connected to the MQTT broker (appliances can be reached).")
 
 
-def start_link(services: HubServices, footage: FootageService | None = None) -> None:
-    """Build and start the MQTT link to the appliances and the stream service that rides on it."""
+def start_link(services: HubServices, footage: FootageService | None = None, hit_feed: HitFeed | None = None) -> None:
+    """Build and start the MQTT link to the appliances and the stream service that rides on it; the hot-list hits
+    it stores go to `hit_feed`."""
     settings = services.settings
     services.link = HubLink(services)
+    if hit_feed is not None:
+        services.link.hit_listeners.append(HitAnnouncer(services.db, hit_feed))
     services.link.start()
     services.streams = StreamService(services, IceSettings(tuple(settings.ice_host_addresses),
                                                            tuple(settings.turn_urls), settings.turn_username,
@@ -106,17 +112,19 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     recorder = AccessRecorder(hub.db)
 
     footage = FootageService(hub, hub.mailer)
+    hit_feed = HitFeed(queue_size=settings.hit_stream_queue, max_clients=settings.hit_stream_max_clients)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         hub.checkpointer.start()
         hub.maintenance.start()
         if settings.mqtt_enabled and hub.link is None:
-            start_link(hub, footage)
+            start_link(hub, footage, hit_feed)
         expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
         try:
             yield
         finally:
+            hit_feed.close()
             expiry.cancel()
             await asyncio.gather(expiry, return_exceptions=True)
             footage.close()
@@ -128,6 +136,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.hub = hub
     app.state.access = AccessService(hub)
     app.state.footage = footage
+    app.state.hit_feed = hit_feed
     app.state.address_limiter = AddressLimiter(settings.signed_out_attempts_per_minute, 60)
     app.state.access_recorder = recorder
     app.add_exception_handler(AccessError, _access_error)
@@ -135,7 +144,8 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api, uploads, cases, incidents, canvass):
+    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api, uploads, cases, incidents,
+                   canvass, hits, plates):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
 

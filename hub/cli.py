@@ -126,7 +126,9 @@ def run(hub: HubServices, args: argparse.Namespace) -> int:
               f"`canvass-hub --data {hub.settings.data_dir} init` first", file=sys.stderr)
         return 2
     logging.getLogger("uvicorn.access").addFilter(TicketRedactor())  # kept by uvicorn's logging set-up
-    uvicorn.run(create_app(hub.settings, hub), host=args.host, port=args.port, log_level="info")
+    # Live hit streams (server-sent events) stay open until their clients leave: a stop cuts them after 10 s.
+    uvicorn.run(create_app(hub.settings, hub), host=args.host, port=args.port, log_level="info",
+                timeout_graceful_shutdown=10)
     return 0
 
 

@@ -21,17 +21,22 @@ from hub import audit
 from hub.access.grants import plate_sharing
 from hub.coverage import ReportedSpan, record_coverage
 from hub.tables import (Alert, Appliance, ApplianceState, Camera, CameraStatusValue, Event, PlateReadRow,
-                        PlateSharing, StreamSession, utcnow)
+                        PlateSharing, PlateThumbnail, StreamSession, utcnow)
 from wire import messages as m
+from wire.plates import canonical
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Ack:
+    """Where the appliance's event stream stands once an event was taken; `applied`: this event was stored now
+    (not a repeat, nor one after a gap)."""
+
     device_id: str
     stream: UUID
     upto: int
+    applied: bool = False
 
 
 def active_appliance(session: Session, device_id: str) -> Appliance | None:
@@ -66,7 +71,8 @@ def ingest_event(session: Session, device_id: str, envelope: m.EventEnvelope, *,
         log.info("appliance %s starts event stream %s", device_id, stream)
         appliance.event_stream, appliance.last_event_seq = stream, 0
     expected = appliance.last_event_seq + 1
-    if envelope.seq == expected:
+    applied = envelope.seq == expected
+    if applied:
         _apply(session, appliance, envelope, coverage_days)
         appliance.last_event_seq = envelope.seq
     elif envelope.seq > expected:
@@ -74,7 +80,7 @@ def ingest_event(session: Session, device_id: str, envelope: m.EventEnvelope, *,
                   expected)
     now = utcnow()
     appliance.last_seen = now
-    return Ack(device_id, envelope.stream, appliance.last_event_seq)
+    return Ack(device_id, envelope.stream, appliance.last_event_seq, applied)
 
 
 def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope, coverage_days: int) -> None:
@@ -89,23 +95,12 @@ def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope, co
     if isinstance(body, m.CameraStatus):
         cam = camera(session, appliance, body.camera)
         cam.status = CameraStatusValue(body.status)
+        cam.sharing_paused = body.paused  # a box that predates the field never says paused
         cam.last_seen = envelope.at
     elif isinstance(body, m.Health):
         appliance.online = True
     elif isinstance(body, m.PlateRead):
-        cam = camera(session, appliance, body.camera)
-        sharing = PlateSharing(plate_sharing(session, cam.id))  # the owner's policy, the one source of truth
-        shared = sharing == PlateSharing.ALL or (sharing == PlateSharing.HITS_ONLY and body.hit is not None)
-        if shared:
-            session.add(PlateReadRow(camera_id=cam.id, event_id=event_id, plate=body.plate,
-                                     confidence=body.confidence, first_seen=body.first_seen,
-                                     last_seen=body.last_seen, hotlist=body.hit.list_name if body.hit else None))
-            if body.hit is not None:
-                session.add(Alert(camera_id=cam.id, appliance_id=appliance.id, kind="hotlist_hit", priority="high",
-                                  message=f"{body.plate} on {body.hit.list_name}: {body.hit.reason}",
-                                  at=body.last_seen, event_id=event_id))
-        else:
-            stored = {"kind": "plate_read", "camera": body.camera, "withheld": sharing.value}
+        stored = _plate_read(session, appliance, body, event_id)
     elif isinstance(body, m.StreamEnded):
         _stream_ended(session, appliance, body)
     elif isinstance(body, m.Alarm):
@@ -113,6 +108,31 @@ def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope, co
                           message=f"{body.code}: {body.message}", at=envelope.at, event_id=event_id))
     session.add(Event(appliance_id=appliance.id, stream=str(envelope.stream), seq=envelope.seq, event_id=event_id,
                       kind=body.kind, at=envelope.at, body=stored))
+
+
+def _plate_read(session: Session, appliance: Appliance, body: m.PlateRead, event_id: str) -> dict:
+    """Keep the read (and its thumbnail, and a hit's alert) if the owner's policy shares it; what the events
+    table keeps of it (never the thumbnail: the read's row has it)."""
+    cam = camera(session, appliance, body.camera)
+    sharing = PlateSharing(plate_sharing(session, cam.id))  # the owner's policy, the one source of truth
+    if not (sharing == PlateSharing.ALL or (sharing == PlateSharing.HITS_ONLY and body.hit is not None)):
+        return {"kind": "plate_read", "camera": body.camera, "withheld": sharing.value}
+    read = PlateReadRow(camera_id=cam.id, event_id=event_id, plate=body.plate, plate_canonical=canonical(body.plate),
+                        confidence=body.confidence, first_seen=body.first_seen, last_seen=body.last_seen,
+                        hotlist=body.hit.list_name if body.hit else None)
+    session.add(read)
+    session.flush()
+    thumbnail = body.thumbnail()
+    if thumbnail is not None:
+        session.add(PlateThumbnail(read_id=read.id, jpeg=thumbnail))
+    hit = body.hit
+    if hit is not None:
+        session.add(Alert(camera_id=cam.id, appliance_id=appliance.id, kind="hotlist_hit", priority="high",
+                          message=f"{body.plate} on {hit.list_name}: {hit.reason}", at=body.last_seen,
+                          event_id=event_id, read_id=read.id, list_name=hit.list_name, entry_plate=hit.entry_plate,
+                          reason=hit.reason))
+    stored = body.model_dump(mode="json", exclude={"thumbnail_jpeg"})
+    return {**stored, "thumbnail_bytes": len(thumbnail)} if thumbnail is not None else stored
 
 
 def ingest_state(session: Session, device_id: str, state: m.DeviceState) -> bool:

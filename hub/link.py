@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 import paho.mqtt.client as mqtt
@@ -42,6 +42,17 @@ PENDING_TTL_S = 300
 
 
 @dataclass
+class _Stored:
+    """What one batch stored that others hear of once it is committed."""
+
+    acks: dict[tuple[str, UUID], Ack] = field(default_factory=dict)
+    came_online: list[str] = field(default_factory=list)
+    ended: list[UUID] = field(default_factory=list)  # streaming sessions the appliances ended
+    progress: list[tuple[str, m.ClipProgress]] = field(default_factory=list)  # clip reports
+    hits: int = 0  # hot-list hits among the events (new or repeated: a repeat may follow a batch that failed)
+
+
+@dataclass
 class _Pending:
     device_id: str
     sent_at: float
@@ -57,6 +68,9 @@ class HubLink:
         # Called from the link's worker after the batch is stored: they must not wait for a reply themselves.
         self.clip_progress_listeners: list[Callable[[str, m.ClipProgress], None]] = []
         self.came_online_listeners: list[Callable[[list[str]], None]] = []
+        #: Called (from the ingest thread, after the commit) when a batch carried hot-list hits: they look for
+        #: what was stored since they last looked (hub.hit_feed.HitAnnouncer).
+        self.hit_listeners: list[Callable[[], object]] = []
         files = hub.broker_files
         self.client = tls_client(client_id, ca=files.ca, cert=files.hub_cert, key=files.hub_key, max_backoff_s=10)
         self.client.on_connect = self._on_connect
@@ -129,51 +143,63 @@ class HubLink:
                 log.exception("could not store a batch of %d messages; they will be resent", len(batch))
 
     def _apply(self, batch) -> None:
-        acks: dict[tuple[str, UUID], Ack] = {}
-        came_online: list[str] = []
-        ended: list[UUID] = []  # streaming sessions the appliances ended
-        progress: list[tuple[str, m.ClipProgress]] = []  # clip reports, handed on once stored
+        stored = _Stored()
         with self.hub.db.session() as session:
             for device_id, leaf, payload in batch:
                 try:
                     with session.begin_nested():
-                        if leaf == topics.Leaf.EVENTS:
-                            envelope = m.decode(m.EventEnvelope, payload)
-                            ack = ingest_event(session, device_id, envelope,
-                                               coverage_days=self.hub.settings.footage_max_age_days)
-                            if isinstance(envelope.body, m.StreamEnded):
-                                ended.append(envelope.body.session_id)
-                            elif isinstance(envelope.body, m.ClipProgress) and ack is not None:
-                                progress.append((device_id, envelope.body))
-                            if ack is not None:
-                                acks[(ack.device_id, ack.stream)] = ack
-                        elif leaf == topics.Leaf.STATE:
-                            if not payload:
-                                continue  # a cleared retained message
-                            state = m.decode(m.DeviceState, payload)
-                            ingest_state(session, device_id, state)
-                            if state.state == "online":
-                                came_online.append(device_id)
-                        elif leaf == topics.Leaf.REPLY:
-                            self._reply(session, device_id, m.decode(m.Reply, payload))
+                        self._take(session, device_id, leaf, payload, stored)
                 except m.WireError as exc:
                     self.rejected += 1
                     log.warning("rejected %s message from %s: %s", leaf, device_id, exc)
         self.stored_batches += 1
-        for ack in acks.values():
+        self._after_commit(stored)
+
+    def _take(self, session, device_id: str, leaf: topics.Leaf, payload: bytes, stored: _Stored) -> None:
+        if leaf == topics.Leaf.EVENTS:
+            self._event(session, device_id, m.decode(m.EventEnvelope, payload), stored)
+        elif leaf == topics.Leaf.STATE:
+            if not payload:
+                return  # a cleared retained message
+            state = m.decode(m.DeviceState, payload)
+            ingest_state(session, device_id, state)
+            if state.state == "online":
+                stored.came_online.append(device_id)
+        elif leaf == topics.Leaf.REPLY:
+            self._reply(session, device_id, m.decode(m.Reply, payload))
+
+    def _event(self, session, device_id: str, envelope: m.EventEnvelope, stored: _Stored) -> None:
+        ack = ingest_event(session, device_id, envelope, coverage_days=self.hub.settings.footage_max_age_days)
+        body = envelope.body
+        if isinstance(body, m.StreamEnded):
+            stored.ended.append(body.session_id)
+        if ack is None:
+            return
+        stored.acks[(ack.device_id, ack.stream)] = ack
+        if isinstance(body, m.ClipProgress):
+            stored.progress.append((device_id, body))
+        elif isinstance(body, m.PlateRead) and body.hit is not None:
+            stored.hits += 1
+
+    def _after_commit(self, stored: _Stored) -> None:
+        """Acknowledge what is in the database now, then tell the listeners."""
+        for ack in stored.acks.values():
             self.client.publish(topics.device_topic(ack.device_id, topics.Leaf.ACKS),
                                 m.encode(m.EventAck(stream=ack.stream, upto=ack.upto)), qos=1)
-        for session_id in ended:
+        for session_id in stored.ended:
             for listener in self.stream_ended_listeners:
                 listener(session_id)
-        for device_id, report in progress:
+        for device_id, report in stored.progress:
             for listener in self.clip_progress_listeners:
                 listener(device_id, report)
-        if came_online:
-            self.push_hotlist(came_online, only_if_behind=True)
-            self.push_policies(came_online)
-            for listener in self.came_online_listeners:
-                listener(came_online)
+        if stored.hits:
+            for hits_listener in self.hit_listeners:
+                hits_listener()
+        if stored.came_online:
+            self.push_hotlist(stored.came_online, only_if_behind=True)
+            self.push_policies(stored.came_online)
+            for online_listener in self.came_online_listeners:
+                online_listener(stored.came_online)
 
     def _reply(self, session, device_id: str, reply: m.Reply) -> None:
         with self._lock:

@@ -159,6 +159,14 @@ class HubSettings(BaseSettings):
         "page playing longer asks for a new one."))] = 300
     maintenance_interval_s: Annotated[float, Field(ge=0.5, le=86400, description=(
         "How often the hub's maintenance pass runs (case retention, abandoned uploads)."))] = 3600
+    hit_stream_keepalive_s: Annotated[float, Field(ge=0.05, le=300, description=(
+        "A live hit stream with nothing to say sends a keep-alive comment this often, and checks then that its "
+        "client's sign-in still holds."))] = 15
+    hit_stream_queue: Annotated[int, Field(ge=1, le=100_000, description=(
+        "Events waiting for one hit stream at most; a client further behind is dropped (it reconnects with "
+        "Last-Event-ID)."))] = 256
+    hit_stream_max_clients: Annotated[int, Field(ge=1, le=10_000, description=(
+        "Live hit streams open at once at most (503 beyond)."))] = 200
 
     @model_validator(mode="after")
     def _has_its_own_secret(self) -> "HubSettings":

@@ -224,6 +224,8 @@ class Camera(Base):
     status: Mapped[CameraStatusValue] = mapped_column(Enum(CameraStatusValue, native_enum=False, length=16),
                                                       default=CameraStatusValue.OFFLINE)
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The owner has paused sharing on the box (`canvass-edge pause`), as the box last said; it still records.
+    sharing_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # No longer read: the owner's consent policy says what is shared of plate reads (hub.access.grants.plate_sharing).
     plate_sharing: Mapped[PlateSharing] = mapped_column(Enum(PlateSharing, native_enum=False, length=16),
                                                         default=PlateSharing.NONE)
@@ -398,18 +400,33 @@ class Event(Base):
 
 
 class PlateReadRow(Base):
+    """A plate read its camera's owner shared (the hub keeps no other)."""
+
     __tablename__ = "plate_reads"
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     plate: Mapped[str] = mapped_column(String(10), index=True)
+    # The plate as the box matches it, look-alikes folded (wire.plates.canonical): what plate searches compare.
+    plate_canonical: Mapped[str] = mapped_column(String(10), default="", server_default="", index=True)
     confidence: Mapped[float] = mapped_column(Float)
-    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     hotlist: Mapped[str | None] = mapped_column(String(100))
 
 
+class PlateThumbnail(Base):
+    """The JPEG the box sent with a shared read (at most wire.messages.MAX_THUMBNAIL_BYTES)."""
+
+    __tablename__ = "plate_thumbnails"
+    read_id: Mapped[int] = mapped_column(ForeignKey("plate_reads.id"), primary_key=True)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Alert(Base):
+    """Something for the RTCC to see: a hot-list hit (kind "hotlist_hit", with its read and what the list says)
+    or an appliance's alarm. A hit is acknowledged or dismissed by an analyst, on the record."""
+
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"), index=True)
@@ -419,6 +436,16 @@ class Alert(Base):
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    read_id: Mapped[int | None] = mapped_column(ForeignKey("plate_reads.id"), index=True)
+    list_name: Mapped[str | None] = mapped_column(String(100))
+    entry_plate: Mapped[str | None] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by: Mapped[str | None] = mapped_column(String(100))
+    dismissed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    __table_args__ = (Index("ix_alerts_kind_at", "kind", "at"),)
 
 
 class HotListItem(Base):
@@ -426,6 +453,8 @@ class HotListItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     list_name: Mapped[str] = mapped_column(String(100))
     plate: Mapped[str] = mapped_column(String(10))
+    # The issuing state or region as the list gives it ("" if not): shown to analysts; the box matches text only.
+    region: Mapped[str] = mapped_column(String(16), default="", server_default="")
     reason: Mapped[str] = mapped_column(String(500))
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

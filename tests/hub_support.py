@@ -60,7 +60,9 @@ class HubServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(hub.settings, hub)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        # Open hit streams (server-sent events) never finish on their own: shutting down cuts them after 5 s.
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=5)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 
@@ -129,7 +131,7 @@ class ApiHelpers:
 class HubStack(ApiHelpers):
     """A hub (API + MQTT link) with its own real mosquitto, all on loopback under `root`."""
 
-    def __init__(self, root: Path, database_url: str | None = None):
+    def __init__(self, root: Path, database_url: str | None = None, **settings):
         from hub.settings import HubSettings
 
         self.root = root
@@ -137,7 +139,7 @@ class HubStack(ApiHelpers):
         write_secret(root / "hub")  # as `canvass-hub init` does, so the CLI finds it too
         self.settings = HubSettings(data_dir=root / "hub", broker_port=port, database_url=database_url,
                                     broker_pid_file=root / "hub" / "broker" / "mosquitto.pid",
-                                    broker_user=getpass.getuser(), ice_host_addresses=["127.0.0.1"])
+                                    broker_user=getpass.getuser(), ice_host_addresses=["127.0.0.1"], **settings)
         self.hub = HubServices(self.settings)
         files = self.hub.write_broker_config()
         self.broker = Mosquitto(files, port, root / "mosquitto.log")
@@ -197,3 +199,29 @@ class HubApi(ApiHelpers):
 
     def close(self) -> None:
         self.hub.close()
+
+
+class ServedHubApi(ApiHelpers):
+    """The hub's API under uvicorn on loopback, no broker: for what the in-process client cannot show, such as
+    a response that streams for as long as the client stays (the live hit stream)."""
+
+    def __init__(self, root: Path, database_url: str | None = None, **settings):
+        from hub.settings import HubSettings
+
+        write_secret(root / "hub")
+        self.settings = HubSettings(data_dir=root / "hub", database_url=database_url, mqtt_enabled=False, **settings)
+        self.hub = HubServices(self.settings)
+        self.server = HubServer(self.hub)
+
+    def start(self) -> "ServedHubApi":
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def client(self, token: str | None = None):
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.server.url, headers=headers, timeout=30)

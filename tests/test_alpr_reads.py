@@ -20,7 +20,7 @@ from edge.config import AlprConfig
 from edge.recording.storage import Layout
 from sim.scene import StreetScene
 from tests.edge_support import config_text
-from wire.messages import HotListEntry
+from wire.messages import MAX_THUMBNAIL_BYTES, HotListEntry
 
 T0 = int(dt.datetime(2026, 11, 19, 12, 0, tzinfo=dt.UTC).timestamp() * 1_000_000)
 
@@ -87,6 +87,22 @@ def test_hub_message_is_the_read_with_its_hit_only_where_sharing_allows() -> Non
     assert (message.hit.list_name, message.hit.entry_plate, message.hit.reason) == ("stolen", "ABC1234",
                                                                                     "reported stolen")
     assert hub_message(plain, "all").hit is None
+
+
+def test_the_thumbnail_goes_to_the_hub_with_its_read_only(tmp_path: Path) -> None:
+    store = ReadStore(tmp_path / "reads.sqlite3", tmp_path / "thumbs")
+    read = store.add(stored("cam1", "ABC1234", T0), np.full((64, 128, 3), 200, np.uint8))
+    store.close()
+    entry = HotListEntry(plate="ABC1234", list_name="stolen", reason="reported stolen")
+    plain, hit = PlateEvent(read, None), PlateEvent(read, HotListMatch(entry, 0))
+    assert hub_message(hit, "hits_only").thumbnail() == read.thumbnail.read_bytes()
+    assert hub_message(plain, "hits_only") is None  # the read stays on the box, and its thumbnail with it
+    assert hub_message(plain, "all").thumbnail() == read.thumbnail.read_bytes()
+    read.thumbnail.write_bytes(b"\xff\xd8\xff" + bytes(MAX_THUMBNAIL_BYTES))  # too large for the wire
+    message = hub_message(hit, "hits_only")
+    assert message is not None and message.thumbnail_jpeg is None  # the read goes without it
+    read.thumbnail.unlink()  # pruned meanwhile
+    assert hub_message(hit, "all").thumbnail_jpeg is None
 
 
 def test_a_hot_list_hit_is_a_priority_event_and_stored_with_the_hit(tmp_path: Path) -> None:

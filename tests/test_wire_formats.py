@@ -4,6 +4,7 @@ what each refuses."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import typing
 import uuid
 
@@ -89,6 +90,83 @@ def test_a_reply_of_another_kind_than_the_command_expects_is_refused():
     assert m.result_of(reply, m.Pong) == m.Pong()
     with pytest.raises(m.WireError, match="Pong where StreamOffer was expected"):
         m.result_of(reply, m.StreamOffer)
+
+
+# ---------------------------------------------------------------- events: camera status and plate reads
+
+STREAM = uuid.UUID("00000000-0000-4000-8000-000000000003")
+EVENT = uuid.UUID("00000000-0000-4000-8000-000000000004")
+#: The smallest JPEG-looking bytes (start-of-image, then an APP0 marker): the wire checks the signature only.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+
+GOLDEN_EVENTS = [
+    # Not paused: the same bytes as before `sharing_paused` existed, so a hub that predates it still takes it.
+    (m.CameraStatus(camera="front", status="recording"),
+     '{"kind":"camera_status","camera":"front","status":"recording","detail":""}'),
+    (m.CameraStatus(camera="front", status="recording", sharing_paused=True),
+     '{"kind":"camera_status","camera":"front","status":"recording","detail":"","sharing_paused":true}'),
+    (m.CameraStatus(camera="front", status="offline", detail="no route to host", sharing_paused=True),
+     '{"kind":"camera_status","camera":"front","status":"offline","detail":"no route to host",'
+     '"sharing_paused":true}'),
+    (m.PlateRead(camera="front", plate="ABC1234", confidence=0.93, first_seen=AT, last_seen=AT),
+     '{"kind":"plate_read","camera":"front","plate":"ABC1234","confidence":0.93,'
+     '"first_seen":"2026-12-01T21:37:42.123456Z","last_seen":"2026-12-01T21:37:42.123456Z"}'),
+    (m.PlateRead(camera="front", plate="ABC1234", confidence=0.93, first_seen=AT, last_seen=AT,
+                 hit=m.HotListHit(list_name="stolen", entry_plate="A8C1234", reason="stolen vehicle"),
+                 thumbnail_jpeg=m.PlateRead.encode_thumbnail(JPEG)),
+     '{"kind":"plate_read","camera":"front","plate":"ABC1234","confidence":0.93,'
+     '"first_seen":"2026-12-01T21:37:42.123456Z","last_seen":"2026-12-01T21:37:42.123456Z",'
+     '"hit":{"list_name":"stolen","entry_plate":"A8C1234","reason":"stolen vehicle"},'
+     '"thumbnail_jpeg":"/9j/4AAQSkZJRgA="}'),
+]
+
+
+@pytest.mark.parametrize("body, text", GOLDEN_EVENTS)
+def test_each_event_matches_its_golden_bytes_and_round_trips(body, text: str):
+    golden = (f'{{"v":1,"stream":"{STREAM}","seq":7,"id":"{EVENT}","at":"2026-12-01T21:37:42.123456Z",'
+              f'"body":{text}}}').encode()
+    assert m.encode(m.EventEnvelope(stream=STREAM, seq=7, id=EVENT, at=AT, body=body)) == golden
+    decoded = m.decode(m.EventEnvelope, golden)
+    assert decoded.body == body and type(decoded.body) is type(body)
+    assert m.encode(decoded) == golden
+
+
+def test_a_camera_status_says_paused_only_when_it_is():
+    assert not m.CameraStatus(camera="front", status="recording").paused  # a box that predates the field
+    assert not m.CameraStatus(camera="front", status="recording", sharing_paused=False).paused
+    assert m.CameraStatus(camera="front", status="offline", sharing_paused=True).paused
+
+
+def test_a_plate_read_carries_its_thumbnail_as_jpeg_bytes():
+    read = m.decode(m.EventEnvelope, m.encode(m.EventEnvelope(stream=STREAM, seq=1, id=EVENT, at=AT, body=m.PlateRead(
+        camera="front", plate="ABC1234", confidence=0.5, first_seen=AT, last_seen=AT,
+        thumbnail_jpeg=m.PlateRead.encode_thumbnail(JPEG))))).body
+    assert read.thumbnail() == JPEG
+    assert m.PlateRead(camera="front", plate="ABC1234", confidence=0.5, first_seen=AT, last_seen=AT).thumbnail() is None
+
+
+def test_the_largest_thumbnail_fits_in_one_payload():
+    largest = JPEG + bytes(m.MAX_THUMBNAIL_BYTES - len(JPEG))
+    body = m.PlateRead(camera="c" * 32, plate="A" * 10, confidence=1, first_seen=AT, last_seen=AT,
+                       hit=m.HotListHit(list_name="l" * 100, entry_plate="A" * 10, reason="r" * 500),
+                       thumbnail_jpeg=m.PlateRead.encode_thumbnail(largest))
+    payload = m.encode(m.EventEnvelope(stream=STREAM, seq=2**40, id=EVENT, at=AT, body=body))
+    assert len(payload) < m.MAX_PAYLOAD_BYTES
+    assert m.decode(m.EventEnvelope, payload).body.thumbnail() == largest
+
+
+@pytest.mark.parametrize("thumbnail, problem", [
+    ("not base64!", "thumbnail_jpeg is not base64"),
+    (m.PlateRead.encode_thumbnail(b"GIF89a not a jpeg"), "thumbnail_jpeg is not a JPEG"),
+    (m.PlateRead.encode_thumbnail(JPEG + bytes(m.MAX_THUMBNAIL_BYTES)), "thumbnail_jpeg"),
+])
+def test_a_thumbnail_that_is_not_a_bounded_jpeg_is_refused(thumbnail: str, problem: str):
+    body = {"kind": "plate_read", "camera": "front", "plate": "ABC1234", "confidence": 0.5,
+            "first_seen": "2026-12-01T21:37:42Z", "last_seen": "2026-12-01T21:37:42Z", "thumbnail_jpeg": thumbnail}
+    envelope = {"v": 1, "stream": str(STREAM), "seq": 1, "id": str(EVENT), "at": "2026-12-01T21:37:42Z",
+                "body": body}
+    with pytest.raises(m.WireError, match=problem):
+        m.decode(m.EventEnvelope, json.dumps(envelope).encode())
 
 
 # ---------------------------------------------------------------- the audit entry

@@ -9,11 +9,13 @@ the hub can store each exactly once and in order (see `edge.link.outbox`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar, Union
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 VERSION = 1
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -42,10 +44,22 @@ class Health(_Strict):
 
 
 class CameraStatus(_Strict):
+    """A camera's state on the box: whether video is recorded (`status`), and whether its owner has paused
+    sharing on the box (`sharing_paused`). Two facts: a paused camera still records.
+
+    `sharing_paused` is True while paused and left out otherwise, so the status of a camera that is not paused
+    is the same bytes as before the field existed (a hub that predates it still takes it; a box that predates
+    it never says paused). The box sends its status again whenever either fact changes."""
+
     kind: Literal["camera_status"] = "camera_status"
     camera: CameraName
     status: Literal["online", "offline", "recording"]
     detail: Annotated[str, Field(max_length=500)] = ""
+    sharing_paused: bool | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.sharing_paused is True
 
 
 class HotListHit(_Strict):
@@ -54,7 +68,30 @@ class HotListHit(_Strict):
     reason: Annotated[str, Field(max_length=500)]
 
 
+#: The largest thumbnail a plate read carries (the JPEG's bytes; base64 on the wire takes a third more).
+MAX_THUMBNAIL_BYTES = 64 * 1024
+_THUMBNAIL_B64_CHARS = 4 * ((MAX_THUMBNAIL_BYTES + 2) // 3)
+
+
+def _jpeg_base64(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        data = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError("thumbnail_jpeg is not base64") from None
+    if len(data) > MAX_THUMBNAIL_BYTES:
+        raise ValueError(f"thumbnail_jpeg is larger than {MAX_THUMBNAIL_BYTES} bytes")
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise ValueError("thumbnail_jpeg is not a JPEG")
+    return text
+
+
 class PlateRead(_Strict):
+    """One vehicle pass read on the box, sent only as far as the owner's plate sharing allows; with the read's
+    thumbnail (a JPEG, base64) when the box has one no larger than `MAX_THUMBNAIL_BYTES` — the thumbnail goes
+    with the read or not at all, never on its own."""
+
     kind: Literal["plate_read"] = "plate_read"
     camera: CameraName
     plate: Plate
@@ -62,6 +99,16 @@ class PlateRead(_Strict):
     first_seen: AwareDatetime
     last_seen: AwareDatetime
     hit: HotListHit | None = None
+    thumbnail_jpeg: Annotated[str | None, Field(max_length=_THUMBNAIL_B64_CHARS),
+                              AfterValidator(_jpeg_base64)] = None
+
+    @staticmethod
+    def encode_thumbnail(jpeg: bytes) -> str:
+        return base64.b64encode(jpeg).decode("ascii")
+
+    def thumbnail(self) -> bytes | None:
+        """The thumbnail's JPEG bytes, if the read carries one."""
+        return None if self.thumbnail_jpeg is None else base64.b64decode(self.thumbnail_jpeg)
 
 
 class Alarm(_Strict):

@@ -1,7 +1,8 @@
 """Hot-list matching, aware of look-alike characters. Pure.
 
 Plates and reads are compared in a canonical form where look-alikes are one
-symbol (O, Q, D → 0; I → 1; Z → 2; S → 5; G → 6; B → 8), so a read of "8OB1234"
+symbol (O, Q, D → 0; I → 1; Z → 2; S → 5; G → 6; B → 8; the table is
+`wire.plates`, which the hub's plate search uses too), so a read of "8OB1234"
 matches an entry "BOB1234". With `max_edits=1`, one substituted, missing or
 extra character (after canonicalisation) still matches, found through a
 deletion index (every entry filed under its canonical form and each form with
@@ -16,27 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from wire.messages import HotListEntry
+from wire.plates import CANONICAL, canonical, within_one_edit
+from wire.plates import deletions as _deletions
 
-CANONICAL = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "Z": "2", "S": "5", "G": "6", "B": "8"})
-
-
-def canonical(plate: str) -> str:
-    return plate.upper().replace(" ", "").replace("-", "").translate(CANONICAL)
-
-
-def _deletions(text: str) -> set[str]:
-    return {text[:i] + text[i + 1:] for i in range(len(text))}
-
-
-def within_one_edit(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
-    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
-    return shorter in _deletions(longer)
+__all__ = ["CANONICAL", "HotListMatch", "HotListMatcher", "canonical", "within_one_edit"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,11 @@ class ConsentGuard:
     def paused(self, camera: str) -> bool:
         return self.store.paused(camera)
 
+    def paused_cameras(self) -> set[str]:
+        """Which of the box's cameras are paused now (read from the store, which the owner's command writes)."""
+        pauses = self.store.pauses()
+        return set(self.cameras) if ALL_CAMERAS in pauses else pauses & self.cameras
+
     # -- grants ----------------------------------------------------------------------
 
     def judge(self, signed: c.Signed, now: dt.datetime | None = None) -> Decision:

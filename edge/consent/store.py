@@ -66,6 +66,11 @@ class ConsentStore:
             return self._db.execute("SELECT 1 FROM pauses WHERE camera IN (?, ?)",
                                     (camera, ALL_CAMERAS)).fetchone() is not None
 
+    def pauses(self) -> set[str]:
+        """The cameras paused (`ALL_CAMERAS` when every camera is), in one read."""
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT camera FROM pauses")}
+
     def grant_used(self, grant_id: str) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM access_log WHERE grant_id = ? AND accepted = 1",

@@ -29,7 +29,10 @@ READS = {
     "/api/clips/{clip_id}/manifest": "read.clip_manifest",
     "/api/incidents": "read.incidents",
     "/api/incidents/{incident_id}": "read.incident",
-}  # a canvass is audited by its router, with the point and window it looked at (`read.canvass`)
+    "/api/hits": "read.hits",
+    "/api/hits/stream": "read.hits_stream",
+    "/api/reads/{read_id}/thumbnail": "read.plate_thumbnail",
+}  # a canvass and a plate search are audited by their routers, with what they looked for
 NOT_RECORDED = {"/api/auth/login"}  # sign-in failures are audited (and throttled) by the sign-in itself
 
 

@@ -175,9 +175,10 @@ REPORTED = {
     ("access.appliance_decision", "success"): "grants accepted by appliances",
     ("access.appliance_decision", "denied"): "grants refused by appliances",
     ("consent.change", "success"): "consent changes by owners",
+    ("plates.search", "success"): "plate searches",
 }
 
-SPLIT = {"access.request", "access.grant"}  # the entries that carry the analyst's purpose and unit
+SPLIT = {"access.request", "access.grant", "plates.search"}  # the entries that carry the analyst's purpose and unit
 
 
 #: label → count, for one month (the labels are REPORTED's values and "hot-list hits").
@@ -185,7 +186,8 @@ Counts = dict[str, int]
 
 
 class TransparencyOut(BaseModel):
-    """The public report: counts by month, and the request and grant counts split by purpose and by unit."""
+    """The public report: counts by month, and the request, grant and plate search counts split by purpose and by
+    unit."""
 
     generated_at: dt.datetime
     months: dict[str, Counts] = Field(description="month (YYYY-MM) → counts")
@@ -197,9 +199,9 @@ class TransparencyOut(BaseModel):
 def transparency(session: SessionDep) -> TransparencyOut:
     """Public counts by month, generated from the log itself: what was asked, granted, refused, streamed.
 
-    `months` holds the totals; `by_purpose` and `by_unit` split the request and grant counts by the purpose
-    category the analyst gave and the agency unit the analyst belongs to (entries logged before those were
-    recorded count as "unrecorded"). Hot-list hits come from the alert table.
+    `months` holds the totals; `by_purpose` and `by_unit` split the request, grant and plate search counts by the
+    purpose category the analyst gave and the agency unit the analyst belongs to (entries logged before those
+    were recorded count as "unrecorded"). Hot-list hits come from the alert table.
     """
     months: dict[str, dict[str, int]] = {}
     by_purpose: dict[str, dict[str, dict[str, int]]] = {}

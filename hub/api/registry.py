@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from hub import audit
-from hub.access.grants import plate_sharing, plate_sharing_of
 from hub.access.rules import changes_business, sees_business
 from hub.api.boundary import Id
 from hub.api.deps import AdminDep, SessionDep, UserDep, client_address
 from hub.geo import EARTH_RADIUS_M, haversine_m
-from hub.tables import Appliance, Business, Camera, CameraStatusValue, PlateSharing, Role, Site, User
+from hub.cameras import CameraOut, cameras_out
+from hub.tables import Business, Camera, Role, Site, User
 
 router = APIRouter(prefix="/api", tags=["registry"])
 
@@ -51,40 +50,15 @@ class SiteOut(SiteIn):
     business_id: int
 
 
-class CameraOut(BaseModel):
-    id: int
-    name: str
-    business_id: int
-    appliance: str
-    latitude: float | None
-    longitude: float | None
-    view_direction_deg: float | None
-    status: CameraStatusValue
-    last_seen: dt.datetime | None
-    plate_sharing: PlateSharing = Field(description="What the owner's consent policy in force shares of plate "
-                                        "reads (none without a policy); change it with the camera's consent.")
-    distance_m: float | None = None
-
-
 class CameraPatch(_In):
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     view_direction_deg: Annotated[float | None, Field(ge=0, lt=360)] = None
 
 
-def cameras_out(session: Session, cameras: list[Camera], distances: list[float | None] | None = None
-                ) -> list[CameraOut]:
-    """Many cameras out, their plate sharing read in one query."""
-    sharing = plate_sharing_of(session, [camera.id for camera in cameras])
-    distances = distances or [None] * len(cameras)
-    return [camera_out(camera, distance, sharing[camera.id]) for camera, distance in zip(cameras, distances)]
-
-
-def camera_out(camera: Camera, distance_m: float | None = None, sharing: str | None = None) -> CameraOut:
-    return CameraOut(id=camera.id, name=camera.name, business_id=camera.appliance.business_id,
-                     appliance=camera.appliance.device_id, latitude=camera.latitude, longitude=camera.longitude,
-                     view_direction_deg=camera.view_direction_deg, status=camera.status, last_seen=camera.last_seen,
-                     plate_sharing=sharing or plate_sharing(object_session(camera), camera.id), distance_m=distance_m)
+def camera_out(session: Session, camera: Camera) -> CameraOut:
+    [out] = cameras_out(session, camera_id=camera.id)
+    return out
 
 
 def _business(session: Session, user: User, business_id: int) -> Business:
@@ -145,22 +119,20 @@ def list_cameras(session: SessionDep, user: UserDep,
                  lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
                  lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
                  radius_m: Annotated[float, Query(gt=0, le=100_000)] = 500) -> list[CameraOut]:
-    """Cameras the user may see; with `lat`/`lon`, only those within `radius_m`, nearest first."""
+    """Cameras the user may see, with what the map labels and colours them with (`hub.cameras`); with
+    `lat`/`lon`, only those within `radius_m`, nearest first."""
     if (lat is None) != (lon is None):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give both lat and lon, or neither")
-    query = select(Camera).join(Appliance).order_by(Camera.id)
-    if user.role == Role.OWNER:
-        query = query.where(Appliance.business_id == user.business_id)
+    business_id = user.business_id if user.role == Role.OWNER else None
     if lat is None:
-        return cameras_out(session, list(session.scalars(query)))
+        return cameras_out(session, business_id=business_id)
     # Bounding box in SQL (indexed on both backends), exact great-circle distance here.
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-    query = query.where(Camera.latitude.between(lat - dlat, lat + dlat),
-                        Camera.longitude.between(lon - dlon, lon + dlon))
-    hits = [(haversine_m(lat, lon, c.latitude, c.longitude), c) for c in session.scalars(query)]
-    near = [(round(d, 1), c) for d, c in sorted(hits, key=lambda h: h[0]) if d <= radius_m]
-    return cameras_out(session, [c for _, c in near], [d for d, _ in near])
+    found = cameras_out(session, business_id=business_id, box=(lat - dlat, lat + dlat, lon - dlon, lon + dlon))
+    near = [(round(haversine_m(lat, lon, c.latitude, c.longitude), 1), c) for c in found]
+    return [c.model_copy(update={"distance_m": d}) for d, c in sorted(near, key=lambda h: (h[0], h[1].id))
+            if d <= radius_m]
 
 
 def visible_camera(session: Session, user: User, camera_id: int) -> Camera:
@@ -172,7 +144,7 @@ def visible_camera(session: Session, user: User, camera_id: int) -> Camera:
 
 @router.get("/cameras/{camera_id}", response_model=CameraOut)
 def get_camera(camera_id: Id, session: SessionDep, user: UserDep) -> CameraOut:
-    return camera_out(visible_camera(session, user, camera_id))
+    return camera_out(session, visible_camera(session, user, camera_id))
 
 
 @router.patch("/cameras/{camera_id}", response_model=CameraOut)
@@ -186,4 +158,5 @@ def update_camera(camera_id: Id, body: CameraPatch, request: Request, session: S
     audit.append(session, actor=user.username, action="camera.update", outcome=audit.Outcome.SUCCESS,
                  object=f"camera:{camera.id}", source=client_address(request),
                  changes={k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()})
-    return camera_out(camera)
+    session.flush()
+    return camera_out(session, camera)
