@@ -1,7 +1,9 @@
-"""Plate hits and plate search on the console page, against the hub API branch's endpoints (issue 16): a shared
-hit is listed with its thumbnail and camera, shown on the map and acknowledged on the record; a plate search
-without a case number is not sent (the form requires it), with one its reads appear and it is on the audit log;
-a paused camera shows paused. Skipped on a hub that does not have those endpoints yet."""
+"""Plate hits and plate search on the console page, against the hub's plate endpoints (issue 16): a shared
+hit is listed with its thumbnail and camera, shown on the map and acknowledged on the record, and a new one
+arrives through the live stream; a plate search without a case number is not sent (the form requires it), with
+one its reads appear and it is on the audit log; a paused camera shows paused; on the hot-list page an entry is
+edited (only what changed is on the record), expired, and a CSV the hub refuses shows the hub's reasons row by
+row while a good one is stored. Skipped on a hub that does not have those endpoints yet."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.tables import Appliance, AuditEntry, Business, Camera, Role, utcnow
+from hub.hit_feed import HitAnnouncer
+from hub.tables import Appliance, AuditEntry, Business, Camera, HotListItem, utcnow
 from tests.console_support import CENTRE_OF_TESTS, WebHub, sign_in
 from tests.test_console_page import browser, page  # noqa: F401 (fixtures)
 
@@ -103,6 +106,8 @@ def test_a_shared_hit_shows_with_its_thumbnail_and_is_acknowledged_and_a_search_
     box.camera("front", *CENTRE_OF_TESTS)
     box.read("XYZ9876", utcnow() - dt.timedelta(minutes=2), hit="stolen", thumbnail=jpeg(tmp_path))
     box.read("BOB1234", utcnow() - dt.timedelta(hours=1))
+    # the MQTT link's hit listener (this hub has no broker: the test stores reads and announces hits itself)
+    announce = HitAnnouncer(web_hub.hub.db, web_hub.server.app.state.hit_feed)
 
     sign_in(page, web_hub.url)
     hit = page.get_by_test_id("plate-hit")
@@ -112,12 +117,21 @@ def test_a_shared_hit_shows_with_its_thumbnail_and_is_acknowledged_and_a_search_
     assert page.get_by_test_id("plate-hits").get_by_text("No hits yet").is_hidden()
     hit.click()
     page.get_by_test_id("hit-marker").wait_for(timeout=5_000)
+    page.wait_for_function("() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")  # faded in
     page.screenshot(path=screenshots / "1-hit.png")
     page.get_by_test_id("hit-acknowledge").click()
     page.locator("[data-testid=plate-hit][data-state=acknowledged]").wait_for(timeout=10_000)
     with web_hub.hub.db.session() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "hit.acknowledge")).all()
         assert entry.actor == "ana"
+
+    page.get_by_test_id("plate-hits").get_by_text("Live.").wait_for(timeout=10_000)
+    box.read("LIV3333", utcnow(), hit="amber")  # a new hit, live: through the stream, not the page's first reading
+    assert announce() == 1
+    live = page.locator("[data-testid=plate-hit]", has_text="LIV3333")
+    live.wait_for(timeout=10_000)
+    assert page.get_by_test_id("plate-hit").count() == 2 and live.get_attribute("data-state") == "new"
+    page.locator("[title='Hot-list hit LIV3333']").wait_for(timeout=5_000)  # the map goes to a new hit
 
     page.get_by_test_id("plate-search-plate").fill("B0B1234")
     page.get_by_test_id("plate-search-reason").fill("robbery suspect vehicle seen leaving the scene")
@@ -142,3 +156,54 @@ def test_a_camera_the_owner_paused_shows_paused(web_hub: WebHub, page, screensho
     sign_in(page, web_hub.url)
     page.locator("[data-testid=camera-marker][data-status=paused]").wait_for(timeout=5_000)
     page.screenshot(path=screenshots / "1-paused.png")
+
+
+def test_the_hot_list_page_edits_expires_and_imports_with_the_hubs_reasons(web_hub: WebHub, page, screenshots: Path):
+    needs_plate_api(web_hub)
+    sign_in(page, web_hub.url)
+    page.goto(web_hub.url + "/hotlists")  # the same tab: its sign-in holds
+    add = page.get_by_test_id("hotlist-add")
+    add.wait_for(timeout=10_000)
+    add.get_by_label("Plate").fill("abc 123")
+    add.get_by_label("State/region (optional)").fill("ny")
+    add.get_by_label("List").fill("stolen")
+    add.get_by_label("Reason").fill("stolen vehicle")
+    add.get_by_role("button", name="Add").click()
+    entry = page.get_by_test_id("hotlist-entry")
+    entry.wait_for(timeout=10_000)
+    assert entry.inner_text().startswith("ABC123 NY")
+
+    entry.get_by_test_id("hotlist-edit").click()
+    dialog = page.get_by_test_id("hotlist-edit-dialog")
+    dialog.get_by_label("Reason").fill("stolen vehicle, armed occupants")
+    page.screenshot(path=screenshots / "1-edit.png")
+    dialog.get_by_test_id("hotlist-edit-save").click()
+    page.locator("[data-testid=hotlist-entry]", has_text="armed occupants").wait_for(timeout=10_000)
+    assert dialog.is_hidden()
+    entry.get_by_test_id("hotlist-expire").click()
+    page.locator("[data-testid=hotlist-entry].expired").wait_for(timeout=10_000)
+    assert entry.get_by_test_id("hotlist-expire").count() == 0
+    with web_hub.hub.db.session() as session:
+        [update] = session.scalars(select(AuditEntry).where(AuditEntry.action == "hotlist.update")).all()
+        assert update.details["changes"] == {"reason": "stolen vehicle, armed occupants"}
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "hotlist.expire")).one().actor == "ana"
+
+    def choose(text: str) -> None:
+        page.get_by_test_id("hotlist-csv").set_input_files(
+            files=[{"name": "list.csv", "mimeType": "text/csv", "buffer": text.encode()}])
+
+    # ABC123 is on "stolen" already: only the hub knows, so the page's own reading passes and the hub refuses
+    choose("plate,state,list,reason,expiry\nABC123,NY,stolen,stolen car,\nXYZ789,NJ,amber,child missing,\n")
+    page.get_by_test_id("hotlist-csv-import").click()
+    page.locator("[data-testid=csv-row].bad").wait_for(timeout=10_000)
+    assert "nothing was stored" in page.get_by_role("status").inner_text()
+    page.screenshot(path=screenshots / "2-import-refused.png")
+    choose("plate,state,list,reason,expiry\nXYZ789,NJ,amber,child missing,\n")
+    page.get_by_test_id("hotlist-csv-import").click()
+    page.get_by_role("status").get_by_text("1 entry stored").wait_for(timeout=10_000)
+    page.locator("[data-testid=hotlist-entry]", has_text="XYZ789").wait_for(timeout=10_000)  # the list read again
+    with web_hub.hub.db.session() as session:
+        assert sorted(i.plate for i in session.scalars(select(HotListItem))) == ["ABC123", "XYZ789"]
+    page.screenshot(path=screenshots / "3-imported.png")
+    refused = "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    assert [e for e in page.errors if e != refused] == []  # (Chromium logs the hub's refusal of the first file)

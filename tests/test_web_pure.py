@@ -1,4 +1,4 @@
-"""The web front end's pure code (CSV rows, server-sent event blocks, statuses, purposes, times) passes its own
+"""The web front end's pure code (CSV rows, server-sent events, statuses, purposes, times) passes its own
 tests under node's test runner (`npm test` in hub/web: hub/web/tests/pure.test.ts)."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hotListRows, normalisePlate, parseCsv } from "../src/hotlists/csv";
-import { parseEvent } from "../src/lib/sse";
+import { parseEvent, readEvents } from "../src/lib/sse";
 import { minutes, toLocalInput } from "../src/lib/time";
 import { label, purposeOf, worst } from "../src/console/status";
 
@@ -26,6 +26,24 @@ test("server-sent event blocks give their event, id and data; comments give noth
   assert.deepEqual(parseEvent("event: hit\nid: 42\ndata: {\"a\":\ndata: 1}"), { event: "hit", id: "42", data: '{"a":\n1}' });
   assert.deepEqual(parseEvent("data:plain"), { event: "message", id: null, data: "plain" });
   assert.equal(parseEvent(": keep-alive"), null);
+});
+
+test("a stream's events are whole however its bytes are cut (CR LF across chunks, UTF-8 across chunks)", async () => {
+  const text = ": canvass hot-list hits\r\nretry: 2000\r\n\r\nid: 7\r\nevent: hit\r\ndata: {\"plate\":\"ÄB1\"}\r\n\r\n" +
+               ": keep-alive\n\nevent: dropped\ndata: {\"reason\":\"slow\",\"last_hit_id\":7}\n\nevent: hit\ndata: cut off";
+  const bytes = new TextEncoder().encode(text);
+  for (const size of [1, 2, 3, 7, bytes.length]) {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += size) controller.enqueue(bytes.slice(i, i + size));
+        controller.close();
+      },
+    });
+    const events = [];
+    for await (const event of readEvents(body)) events.push(event);
+    assert.deepEqual(events, [{ event: "hit", id: "7", data: '{"plate":"ÄB1"}' },
+                              { event: "dropped", id: null, data: '{"reason":"slow","last_hit_id":7}' }], `chunks of ${size}`);
+  }
 });
 
 test("a cluster shows the status that most needs the analyst's eye; an unknown one first", () => {

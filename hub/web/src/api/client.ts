@@ -22,7 +22,7 @@ export const signIn = {
 
 /** What the hub said when it refused: its own reason, not a generic "error". */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly body?: unknown) {
+  constructor(readonly status: number, message: string) {
     super(message);
   }
 }
@@ -46,8 +46,7 @@ export function onSignedOut(listener: (status: number) => void): void {
   listeners.push(listener);
 }
 
-/** Tell the listeners the hub answered 401 (for calls made outside the typed client). */
-export function signedOut(status: number): void {
+function signedOut(status: number): void {
   listeners.forEach((l) => l(status));
 }
 

@@ -5,9 +5,7 @@ import { byId, el, say } from "../lib/dom";
 import type { MapCamera } from "./markers";
 import { label } from "./status";
 
-/** The camera list as the hub API branch extends it (its business's name, the owner's pause on the box); on a
- * hub without those fields the business's name comes from /api/businesses and no camera shows paused. */
-type Camera = Schemas["CameraOut"] & { business_name?: string; sharing_paused?: boolean };
+type Camera = Schemas["CameraOut"];
 const MAX_ROWS = 200;
 
 export interface CameraListEvents {
@@ -15,15 +13,12 @@ export interface CameraListEvents {
   stream(id: number): void;
 }
 
-/** Every camera the analyst may see, with its business's name (the camera list carries only its id). */
+/** Every camera the analyst may see, with its business's name; paused when the owner paused sharing on a box
+ * that is online (an offline camera shows offline). */
 export async function loadCameras(): Promise<MapCamera[]> {
-  const [cameras, businesses] = await Promise.all([
-    must(api.GET("/api/cameras")),
-    must(api.GET("/api/businesses")),
-  ]);
-  const names = new Map(businesses.map((b) => [b.id, b.name]));
+  const cameras = await must(api.GET("/api/cameras"));
   return cameras.map((c: Camera) => ({
-    id: c.id, name: c.name, business: c.business_name ?? names.get(c.business_id) ?? `business ${c.business_id}`,
+    id: c.id, name: c.name, business: c.business_name,
     status: c.sharing_paused && c.status !== "offline" ? "paused" : c.status,
     latitude: c.latitude, longitude: c.longitude, view_direction_deg: c.view_direction_deg,
   }));

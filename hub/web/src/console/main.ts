@@ -3,7 +3,7 @@
 import "../styles/base.css";
 import "../styles/console.css";
 import { api, messageOf, must, onSignedOut, type Schemas } from "../api/client";
-import type { Hit } from "../api/pending";
+import type { Hit } from "../api/hitstream";
 import { byId, say } from "../lib/dom";
 import { CameraList, loadCameras } from "./cameras";
 import { Incidents } from "./incidents";

@@ -2,7 +2,7 @@
 // and the canvass around the chosen one. Base tiles only from the tile server the deployment configures;
 // without one a plain background with a scale and the coordinates under the pointer.
 import type { Schemas } from "../api/client";
-import type { Hit } from "../api/pending";
+import type { Hit } from "../api/hitstream";
 import { el } from "../lib/dom";
 import L from "./leaflet";
 import { cameraElement, cameraTitle, clusterElement, incidentElement, type MapCamera, setCameraStatus } from "./markers";

@@ -2,14 +2,33 @@
 // from the last hit seen after a break), each with its thumbnail, list, reason, camera and confidence, shown on
 // the map; acknowledge or dismiss (on the record at the hub). Search: a plate (look-alike aware at the hub),
 // a window, optionally the map's view, with purpose, case number and reason, all required.
-// The endpoints come from the hub API branch (src/api/pending.ts); on a hub without them the panel says so.
-import { ApiError, messageOf } from "../api/client";
-import { call, type Hit, type PlateSearchIn, type PlateSearchOut, serverEvents, thumbnail } from "../api/pending";
+// Every call goes through the typed client (src/api/client.ts); the stream's framing is src/api/hitstream.ts.
+// On a hub whose console config says it has no hits or no search, the panel says so.
+import { api, ApiError, messageOf, must, type Schemas } from "../api/client";
+import { type Hit, hitEvents } from "../api/hitstream";
 import { byId, el, say } from "../lib/dom";
 import { dateTime, fromLocalInput, toLocalInput } from "../lib/time";
 
 const RECENT = 20;
 const RETRY_MS = [1000, 2000, 5000, 10_000, 30_000];
+
+type PlateSearchIn = Schemas["PlateSearchIn"];
+type Purpose = PlateSearchIn["purpose"];
+
+const thumbnails = new Map<number, Promise<string>>();
+
+/** A read's thumbnail, which the hub serves only with the sign-in: as an object URL an <img> can show (CSP:
+ * img-src blob:), fetched once per read however often its hit's row is drawn again. */
+function thumbnail(readId: number): Promise<string> {
+  let url = thumbnails.get(readId);
+  if (!url) {
+    url = must(api.GET("/api/reads/{read_id}/thumbnail", { params: { path: { read_id: readId } }, parseAs: "blob" }))
+      .then((blob) => URL.createObjectURL(blob));
+    url.catch(() => thumbnails.delete(readId)); // tried again when the row is drawn again
+    thumbnails.set(readId, url);
+  }
+  return url;
+}
 
 export interface PlateEvents {
   showHit(hit: Hit): void;
@@ -19,7 +38,7 @@ export interface PlateEvents {
 export class PlateHits {
   private readonly list = byId<HTMLOListElement>("plate-hit-list");
   private readonly hits = new Map<number, Hit>();
-  private lastId: string | null = null;
+  private lastId: number | null = null;
   private failures = 0;
   private readonly stop = new AbortController();
 
@@ -32,45 +51,49 @@ export class PlateHits {
       return;
     }
     try {
-      const recent = await call<Hit[]>("GET", `/api/hits?limit=${RECENT}`);
+      const recent = await must(api.GET("/api/hits", { params: { query: { limit: RECENT } } }));
       recent.reverse().forEach((hit) => this.show(hit));
-      this.lastId = recent.length ? String(Math.max(...recent.map((h) => h.id))) : null;
+      this.lastId = recent.length ? Math.max(...recent.map((h) => h.id)) : null;
     } catch (error) {
-      this.unavailable(error);
-      if (error instanceof ApiError && (error.status === 404 || error.status === 403)) return;
+      say(byId("plate-hits-note"), `Plate hits could not be read: ${messageOf(error)}`);
+      if (refused(error)) return;
     }
     void this.follow();
-  }
-
-  private unavailable(error: unknown): void {
-    const missing = error instanceof ApiError && error.status === 404;
-    say(byId("plate-hits-note"), missing ? "This hub does not stream plate hits yet."
-      : `Plate hits could not be read: ${messageOf(error)}`);
   }
 
   /** Read the live stream; after a break, resume from the last hit seen. */
   private async follow(): Promise<void> {
     while (!this.stop.signal.aborted) {
       try {
-        for await (const event of serverEvents("/api/hits/stream", this.lastId, this.stop.signal)) {
-          this.failures = 0;
-          say(byId("plate-hits-note"), "Live.");
-          if (event.event === "hit" || event.event === "hit_updated") {
-            const hit = JSON.parse(event.data) as Hit;
-            this.show(hit, event.event === "hit");
-            if (event.event === "hit") this.lastId = event.id ?? String(hit.id);
-          } else if (event.event === "dropped" || event.event === "ended") {
-            say(byId("plate-hits-note"), "The hit stream ended: reconnecting…");
+        say(byId("plate-hits-note"), "Connecting…");
+        for await (const event of hitEvents(this.lastId, this.stop.signal)) {
+          if (event.kind === "open") {
+            this.failures = 0;
+            say(byId("plate-hits-note"), "Live.");
+          } else if ("hit" in event) {
+            this.show(event.hit, event.kind === "hit");
+            if (event.kind === "hit") this.seen(event.id ?? event.hit.id);
+          } else if ("note" in event) {
+            this.seen(event.note.last_hit_id);
+            say(byId("plate-hits-note"), `The hit stream ended (${event.note.reason}): reconnecting…`);
             break;
           }
         }
       } catch (error) {
         if (this.stop.signal.aborted) return;
-        if (error instanceof ApiError && error.status === 404) { this.unavailable(error); return; }
+        if (refused(error)) {
+          say(byId("plate-hits-note"), `Plate hits could not be read: ${messageOf(error)}`);
+          return;
+        }
         say(byId("plate-hits-note"), `The hit stream broke (${messageOf(error)}): reconnecting…`);
       }
       await new Promise((r) => setTimeout(r, RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]));
     }
+  }
+
+  /** The resume point: the newest hit the stream has sent. */
+  private seen(id: number | null): void {
+    if (id !== null && (this.lastId === null || id > this.lastId)) this.lastId = id;
   }
 
   private show(hit: Hit, fresh = false): void {
@@ -86,8 +109,8 @@ export class PlateHits {
 
   private row(hit: Hit): HTMLLIElement {
     const img = el("img", { alt: `Plate ${hit.plate}`, "data-testid": "hit-thumbnail", class: "thumb", hidden: true });
-    if (hit.thumbnail_url) {
-      thumbnail(hit.thumbnail_url).then((url) => { img.src = url; img.hidden = false; }).catch(() => undefined);
+    if (hit.thumbnail_url && hit.read_id !== null) {
+      thumbnail(hit.read_id).then((url) => { img.src = url; img.hidden = false; }).catch(() => undefined);
     }
     const actions = el("span", { class: "hit-actions" });
     if (hit.state === "new") {
@@ -114,8 +137,10 @@ export class PlateHits {
   }
 
   private async handle(hit: Hit, action: "acknowledge" | "dismiss"): Promise<void> {
+    const params = { params: { path: { hit_id: hit.id } } };
     try {
-      this.show(await call<Hit>("POST", `/api/hits/${hit.id}/${action}`, {}));
+      this.show(await must(action === "acknowledge" ? api.POST("/api/hits/{hit_id}/acknowledge", params)
+                                                    : api.POST("/api/hits/{hit_id}/dismiss", params)));
     } catch (error) {
       say(byId("plate-hits-note"), `${action} failed: ${messageOf(error)}`);
     }
@@ -145,13 +170,13 @@ export class PlateSearch {
     if (!from || !to) { say(error, "Give the window's start and end."); return; }
     const body: PlateSearchIn = {
       plate: byId<HTMLInputElement>("ps-plate").value.trim(), window_from: from.toISOString(),
-      window_to: to.toISOString(), purpose: byId<HTMLSelectElement>("ps-purpose").value,
+      window_to: to.toISOString(), purpose: byId<HTMLSelectElement>("ps-purpose").value as Purpose,
       case_number: byId<HTMLInputElement>("ps-case").value, reason: byId<HTMLTextAreaElement>("ps-reason").value,
       max_edits: byId<HTMLInputElement>("ps-one-off").checked ? 1 : 0,
       area: byId<HTMLInputElement>("ps-in-view").checked ? this.events.mapView() : null,
     };
     try {
-      const found = await call<PlateSearchOut>("POST", "/api/plates/search", body);
+      const found = await must(api.POST("/api/plates/search", { body }));
       say(byId("ps-note"), `${found.reads.length} read${found.reads.length === 1 ? "" : "s"}${found.truncated ? " (more matched: narrow the search)" : ""}` +
           ` · on the record as audit entry ${found.audit_index}.`);
       byId("ps-results").replaceChildren(...found.reads.map((read) =>
@@ -161,8 +186,13 @@ export class PlateSearch {
              el("span", { class: "muted" }, `${dateTime(read.last_seen)} · ${Math.round(read.confidence * 100)} %`)))));
     } catch (failure) {
       say(byId("ps-note"));
-      const missing = failure instanceof ApiError && failure.status === 404;
-      say(error, missing ? "Plate search is not on this hub yet." : messageOf(failure));
+      say(error, messageOf(failure));
     }
   }
+}
+
+/** The hub will not give this sign-in plate hits (401: signed out, the page says so; 403: not its role):
+ * asking again will not help. */
+function refused(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 401 || error.status === 403);
 }
