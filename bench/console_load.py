@@ -6,8 +6,8 @@ and site each) spread uniformly over a `--city-km` square, with a view direction
 offline, 3 % online. The hub's app runs under uvicorn on loopback with the built front end (hub/web/dist), no
 broker. An analyst's session token is put in sessionStorage before the page loads (as after signing in), so
 each run measures the console's own start: the page and its bundle, /api/auth/me, /api/console/config, the
-cameras, their businesses and the incidents, then the clustering of every camera and the first frame drawn
-after it. The moment is taken in the page (a MutationObserver on the map's `data-ready`, which the console
+cameras (with their businesses' names) and the incidents, then the clustering of every camera and the first
+frame drawn after it. The moment is taken in the page (a MutationObserver on the map's `data-ready`, which the console
 sets one animation frame after the last marker is in), relative to navigation start. Each run is a new browser
 context (a cold cache, as at the start of a shift). The breakdown: when the cameras' response ended, how long
 the hub took to answer it (request → first byte), and the markers and clusters on screen.
