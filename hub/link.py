@@ -21,6 +21,7 @@ from uuid import UUID
 import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from hub import hotlist
 from hub.access.grants import current_consent, sign_policy
@@ -36,6 +37,7 @@ from wire.client import persistent_session, tls_client
 log = logging.getLogger(__name__)
 
 BATCH = 500
+BATCH_ATTEMPTS = 5  # a batch SQLite refused as locked is tried again this many times at once
 
 
 PENDING_TTL_S = 300
@@ -83,6 +85,7 @@ class HubLink:
         self.connected = False
         self.rejected = 0
         self.stored_batches = 0
+        self.retried_batches = 0  # batches tried again after SQLite said "database is locked"
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -137,10 +140,26 @@ class HubLink:
                     self._inbox.put(None)
                     break
                 batch.append(nxt)
+            self._apply_with_retries(batch)
+
+    def _apply_with_retries(self, batch) -> None:
+        """Store a batch; a batch SQLite refused because another connection wrote meanwhile ("database is
+        locked": its read-then-write transaction cannot upgrade) is tried again at once, not left for the
+        appliance's resend 5 s later (a hot-list hit would reach the console that late). Storing is idempotent
+        (events by sequence number), so a batch that had partly committed is safe to apply again."""
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
                 self._apply(batch)
+                return
+            except OperationalError as exc:
+                if attempt == BATCH_ATTEMPTS or "locked" not in str(exc):
+                    log.exception("could not store a batch of %d messages; they will be resent", len(batch))
+                    return
+                self.retried_batches += 1
+                time.sleep(0.02 * attempt)
             except Exception:
                 log.exception("could not store a batch of %d messages; they will be resent", len(batch))
+                return
 
     def _apply(self, batch) -> None:
         stored = _Stored()
