@@ -37,7 +37,7 @@ from wire.client import persistent_session, tls_client
 log = logging.getLogger(__name__)
 
 BATCH = 500
-BATCH_ATTEMPTS = 5  # a batch SQLite refused as locked is tried again this many times at once
+BATCH_ATTEMPTS = 10  # a batch SQLite refused as locked is tried again this many times at once
 
 
 PENDING_TTL_S = 300
@@ -156,7 +156,7 @@ class HubLink:
                     log.exception("could not store a batch of %d messages; they will be resent", len(batch))
                     return
                 self.retried_batches += 1
-                time.sleep(0.02 * attempt)
+                time.sleep(0.05 * attempt)
             except Exception:
                 log.exception("could not store a batch of %d messages; they will be resent", len(batch))
                 return
