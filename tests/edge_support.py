@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import av
 
+from edge.errors import SegmentIndexError
 from edge.recording.index import Segment, SegmentIndex
 
 T = TypeVar("T")
@@ -88,9 +89,14 @@ class EdgeProcess:
         return SegmentIndex(self.data_dir / "index.sqlite3", readonly=True)
 
     def segments(self, camera: str) -> list[Segment]:
+        """The index's segments of `camera`; none while the agent has made the file but not yet its tables."""
         index = self.index()
         try:
             return index.segments(camera)
+        except SegmentIndexError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
         finally:
             index.close()
 
