@@ -36,7 +36,7 @@ from sqlalchemy import insert  # noqa: E402
 from bench.measure import percentile, print_figures  # noqa: E402
 from hub.tables import Appliance, Business, Camera, Site  # noqa: E402
 from tests.console_support import VIEWPORT, WebHub  # noqa: E402
-from tests.test_analyst_page import ARGS, CHROMIUM  # noqa: E402
+from tests.browser_support import ARGS, CHROMIUM  # noqa: E402
 
 CENTRE = (40.0, -75.0)
 M_PER_DEG = 6_371_008.8 * math.pi / 180

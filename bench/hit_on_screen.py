@@ -37,7 +37,7 @@ from edge.alpr.reads import ReadStore  # noqa: E402
 from tests.console_support import VIEWPORT  # noqa: E402
 from tests.edge_support import wait_for  # noqa: E402
 from tests.sse_support import SseReader  # noqa: E402
-from tests.test_analyst_page import ARGS, CHROMIUM  # noqa: E402
+from tests.browser_support import ARGS, CHROMIUM  # noqa: E402
 
 MAX_HITS = 500
 TARGET_MS = 2000

@@ -106,3 +106,34 @@ def hub_api(tmp_path: Path, database_url: str | None):
     api = HubApi(tmp_path, database_url)
     yield api
     api.close()
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium, headless, for one test (a test fails, not skips, when setup did not install it)."""
+    from tests.browser_support import ARGS, CHROMIUM
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (it installs Debian's chromium)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page at an RTCC screen's size; the page's errors (CSP violations included) are collected in
+    `page.errors`."""
+    from tests.browser_support import VIEWPORT
+
+    page = browser.new_page(viewport=VIEWPORT)
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    page.close()
+

@@ -15,12 +15,12 @@ from hub.coverage import ReportedSpan, record_coverage
 from hub.services import HubServices
 from hub.settings import HubSettings
 from hub.tables import Appliance, Business, Camera, CameraStatusValue, ConsentVersion, Role, Site
+from tests.browser_support import VIEWPORT  # noqa: F401 (re-exported)
 from tests.hub_support import ApiHelpers, HubServer
 from wire import consent as c
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "hub" / "web" / "dist"
 M_PER_DEG = 6_371_008.8 * math.pi / 180
-VIEWPORT = {"width": 1366, "height": 768}
 ANALYST = ("ana", "correct-horse-battery")
 CENTRE_OF_TESTS = (40.7128, -74.0060)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,27 +10,6 @@ from tests.hub_support import HubStack, eventually
 from tests.test_streaming import REASON, actions, enrolled_box
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Headless, no sandbox (root in CI), no calls home; loopback ICE candidates allowed and not hidden behind mDNS,
-# so the browser and the hub meet on 127.0.0.1 only.
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"]
-
-
-@pytest.fixture
-def page():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (it installs Debian's chromium)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
-
 
 def frames_shown(page) -> int:
     return page.evaluate("() => document.querySelector('[data-testid=stream-video]')"
@@ -95,7 +73,7 @@ def test_sign_in_stream_now_and_the_video_plays(hub_stack: HubStack, cameras, ed
 
 def test_two_streams_play_at_once_in_the_video_wall_and_each_ends_alone(hub_stack: HubStack, cameras, edge,
                                                                          tmp_path: Path, page, screenshots: Path):
-    box = enrolled_box(hub_stack, cameras, edge, tmp_path)
+    enrolled_box(hub_stack, cameras, edge, tmp_path)
     page.set_viewport_size({"width": 1366, "height": 768})
     page.goto(hub_stack.server.url + "/")
     page.get_by_test_id("username").fill("ana")

@@ -16,7 +16,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.app import page_csp
 from tests.clip_support import ClipHub, approved_request, deliver, enrol_box, noisy_mp4
-from tests.test_analyst_page import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.slow
 
@@ -80,20 +79,6 @@ video.play().catch(error => { window.failure = String(error); });
     return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Clip</title></head><body>'
             f'<video id="clip" data-testid="clip-video" muted playsinline width="640" height="480" '
             f'src="{html.escape(src)}"></video><script>{script}</script></body></html>')
-
-
-@pytest.fixture
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (it installs Debian's chromium)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=[*ARGS, "--autoplay-policy=no-user-gesture-required"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def frames_advance(page, by: int) -> None:

@@ -365,9 +365,7 @@ def test_the_clip_command_says_plainly_what_is_wrong(box: Box, tmp_path):
     assert "canvass-provision enroll" in done.stderr
 
 
-def test_chromium_plays_a_clip_through_its_gap_to_the_end(across_the_gap, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+def test_chromium_plays_a_clip_through_its_gap_to_the_end(across_the_gap, tmp_path, browser):
     page_file = tmp_path / "play.html"
     shutil.copy(across_the_gap.clip_path, tmp_path / "clip.mp4")
     page_file.write_text('<video id="v" src="clip.mp4" muted></video>')
@@ -375,16 +373,9 @@ def test_chromium_plays_a_clip_through_its_gap_to_the_end(across_the_gap, tmp_pa
               " v.onended = () => done([v.currentTime, v.duration, v.videoWidth,"
               " v.getVideoPlaybackQuality().totalVideoFrames]); v.onerror = () => done(['error', v.error.message]);"
               " v.play(); })")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                    args=["--headless=new", "--no-sandbox", "--disable-gpu",
-                                          "--autoplay-policy=no-user-gesture-required"])
-        try:
-            page = browser.new_page()
-            page.goto(page_file.as_uri())
-            ended_at, duration, width, frames = page.evaluate(script)
-        finally:
-            browser.close()
+    page = browser.new_page()
+    page.goto(page_file.as_uri())
+    ended_at, duration, width, frames = page.evaluate(script)
     cut = across_the_gap.cut
     assert width == 1920
     assert duration == pytest.approx((cut.actual_to_us - cut.actual_from_us) / S, abs=0.1)

@@ -18,7 +18,6 @@ from tests.console_support import sign_in
 from tests.edge_support import EdgeProcess, config_text
 from tests.hub_support import HubStack, eventually
 from tests.test_alpr_agent import _alpr_section
-from tests.test_console_page import browser, page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 STREET = (40.7580, -73.9855)

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from hub.tables import AuditEntry, Camera, CameraStatusValue as Status, FootageRequest, Role
 from tests.console_support import VIEWPORT, SeedCamera, WebHub, sign_in
-from tests.test_analyst_page import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.slow
 
@@ -29,30 +28,6 @@ def web_hub(tmp_path: Path):
     hub.add_analyst()
     yield hub
     hub.stop()
-
-
-@pytest.fixture
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: run scripts/setup.sh (it installs Debian's chromium)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A page at an RTCC screen's size; the page's errors (CSP violations included) are collected."""
-    page = browser.new_page(viewport=VIEWPORT)
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    yield page
-    page.close()
 
 
 def markers(page) -> dict[str, dict]:

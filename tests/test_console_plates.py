@@ -17,7 +17,6 @@ from sqlalchemy import select
 from hub.hit_feed import HitAnnouncer
 from hub.tables import Appliance, AuditEntry, Business, Camera, HotListItem, utcnow
 from tests.console_support import CENTRE_OF_TESTS, WebHub, sign_in
-from tests.test_console_page import browser, page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 
