@@ -1,0 +1,83 @@
+"""Which cameras an audit entry is about, kept as index rows beside the log (`audit_subjects`).
+
+An entry names what it acted on in `object` ("camera:12", "camera:shop-1/front", "request:7", "clip:3") and
+sometimes in its details (a request id, a camera id, the cameras a plate search was limited to or found reads
+from). `cameras_named` reads those names (pure); `subject_rows` resolves them to camera and business ids in the
+same transaction as the entry, so the auditor's camera and business search and the owner's access log are
+indexed lookups instead of scans of a log that grows without bound. The rows are not part of the hashed entry:
+they can be rebuilt from the log at any time (the migration that added them did).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.tables import Appliance, Camera, Clip, FootageRequest
+
+_CAMERA_ID = re.compile(r"^camera:(\d{1,18})$")
+_CAMERA_NAME = re.compile(r"^camera:([^/]{1,32})/(.{1,32})$")
+_REQUEST = re.compile(r"^request:(\d{1,18})$")
+_CLIP = re.compile(r"^clip:(\d{1,18})$")
+#: Details that name cameras by id (one, or a list).
+CAMERA_DETAILS = ("camera_id", "camera_ids", "read_cameras")
+
+
+@dataclass
+class Named:
+    """The references an entry makes to cameras, before they are looked up."""
+
+    camera_ids: set[int] = field(default_factory=set)
+    by_name: set[tuple[str, str]] = field(default_factory=set)  # (device id, camera name)
+    request_ids: set[int] = field(default_factory=set)
+    clip_ids: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.camera_ids or self.by_name or self.request_ids or self.clip_ids)
+
+
+def _ints(value: Any) -> set[int]:
+    values = value if isinstance(value, list) else [value]
+    return {v for v in values if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62}
+
+
+def cameras_named(object: str, details: dict[str, Any]) -> Named:
+    """The cameras, requests and clips an entry's object and details name."""
+    named = Named()
+    if match := _CAMERA_ID.match(object):
+        named.camera_ids.add(int(match[1]))
+    elif match := _CAMERA_NAME.match(object):
+        named.by_name.add((match[1], match[2]))
+    elif match := _REQUEST.match(object):
+        named.request_ids.add(int(match[1]))
+    elif match := _CLIP.match(object):
+        named.clip_ids.add(int(match[1]))
+    for key in CAMERA_DETAILS:
+        named.camera_ids |= _ints(details.get(key))
+    named.request_ids |= _ints(details.get("request_id"))
+    return named
+
+
+def subject_rows(session: Session, leaf_index: int, named: Named) -> list[dict[str, int]]:
+    """The `audit_subjects` rows for an entry: each camera it names that exists, with its business."""
+    if not named:
+        return []
+    ids = set(named.camera_ids)
+    if named.request_ids:
+        ids |= set(session.scalars(select(FootageRequest.camera_id).where(FootageRequest.id.in_(named.request_ids))))
+    if named.clip_ids:
+        ids |= set(session.scalars(select(Clip.camera_id).where(Clip.id.in_(named.clip_ids))))
+    rows = []
+    if ids:
+        rows += session.execute(select(Camera.id, Appliance.business_id).join(Appliance)
+                                .where(Camera.id.in_(ids))).all()
+    for device_id, name in named.by_name:
+        rows += session.execute(select(Camera.id, Appliance.business_id).join(Appliance)
+                                .where(Appliance.device_id == device_id, Camera.name == name)).all()
+    found = {camera_id: business_id for camera_id, business_id in rows}
+    return [{"leaf_index": leaf_index, "camera_id": camera_id, "business_id": business_id}
+            for camera_id, business_id in sorted(found.items())]
