@@ -44,6 +44,7 @@ from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
 from hub.streams import StreamService
+from hub.transparency import ReportCache
 from wire.evidence import MAX_MANIFEST_BYTES
 from wire.rtc import IceSettings
 
@@ -139,6 +140,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.hit_feed = hit_feed
     app.state.address_limiter = AddressLimiter(settings.signed_out_attempts_per_minute, 60)
     app.state.access_recorder = recorder
+    app.state.transparency = ReportCache()
     app.add_exception_handler(AccessError, _access_error)
     app.add_exception_handler(ClipError, _clip_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
