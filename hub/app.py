@@ -21,6 +21,7 @@ from hub.address_limits import AddressLimiter
 from hub.api import footage as footage_api
 from hub.api import (
     audit_log,
+    auditor,
     auth,
     boundary,
     cases,
@@ -119,6 +120,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     async def lifespan(app: FastAPI):
         hub.checkpointer.start()
         hub.maintenance.start()
+        hub.owner_alerts.start()
         if settings.mqtt_enabled and hub.link is None:
             start_link(hub, footage, hit_feed)
         expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
@@ -146,7 +148,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api, uploads, cases, incidents,
+    for module in (auth, registry, enrolment, hotlists, audit_log, auditor, consent, streams, footage_api, uploads, cases, incidents,
                    canvass, hits, plates):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
