@@ -31,6 +31,7 @@ from hub.api import (
     hits,
     hotlists,
     incidents,
+    owner_activity,
     plates,
     registry,
     streams,
@@ -149,7 +150,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
     for module in (auth, registry, enrolment, hotlists, audit_log, auditor, consent, streams, footage_api, uploads, cases, incidents,
-                   canvass, hits, plates):
+                   canvass, hits, plates, owner_activity):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
 
