@@ -77,8 +77,10 @@ class AuditFacets(BaseModel):
 def facets(session: SessionDep, user: Auditor) -> AuditFacets:
     """What the search form offers: actions and outcomes in the log (read from their indexes), purposes,
     businesses and cameras."""
-    cameras = session.execute(select(Camera.id, Camera.name, Business.id, Business.name).join(Appliance)
-                              .join(Business).order_by(Business.name, Camera.name)).all()
+    cameras = session.execute(select(Camera.id, Camera.name, Business.id, Business.name)
+                              .join(Appliance, Appliance.id == Camera.appliance_id)
+                              .join(Business, Business.id == Appliance.business_id)
+                              .order_by(Business.name, Camera.name)).all()
     return AuditFacets(
         actions=sorted(session.scalars(select(AuditEntry.action).distinct())),
         purposes=list(get_args(Purpose)),

@@ -97,8 +97,7 @@ function exportPeriod(): void {
 }
 
 function options(id: string, items: { value: string | number; text: string }[]): void {
-  const select = byId<HTMLSelectElement>(id);
-  select.append(...items.map((item) => new Option(item.text, String(item.value))));
+  byId(id).append(...items.map((item) => new Option(item.text, String(item.value))));
 }
 
 async function showAuditor(me: Me): Promise<void> {
@@ -112,7 +111,7 @@ async function showAuditor(me: Me): Promise<void> {
   }
   try {
     const facets = await must(api.GET("/api/audit/facets"));
-    options("f-action", facets.actions.map((a) => ({ value: a, text: a })));
+    options("actions", facets.actions.map((a) => ({ value: a, text: a })));
     options("f-purpose", facets.purposes.map((p) => ({ value: p, text: p.replaceAll("_", " ") })));
     options("f-outcome", facets.outcomes.map((o) => ({ value: o, text: o })));
     options("f-business", facets.businesses.map((b) => ({ value: b.id, text: b.name })));
