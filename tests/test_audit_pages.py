@@ -141,8 +141,12 @@ def test_the_transparency_page_renders_signed_out_with_the_figures_of_what_happe
     assert page.get_by_test_id("appliances").inner_text() == "2"
     with hub.hub.db.session() as session:
         logged = session.query(AuditEntry).count()
+        refusals = session.query(AuditEntry).filter(AuditEntry.action == "access.request").all()
     shown = int(page.get_by_test_id("checkpoint-size").inner_text().split()[0].replace(",", ""))
-    assert shown <= logged and shown in page.get_by_test_id("checkpoint-note").text_content().split("\n")[1:2] + [shown]
+    assert page.get_by_test_id("checkpoint-note").text_content().split("\n")[1] == str(shown)
+    assert max(r.leaf_index for r in refusals) < shown <= logged  # counted at a checkpoint covering them all
+    zero = month.get_by_test_id("month-figures").locator("tr[data-label='requests expired undecided'] td")
+    assert zero.inner_text() == "0"  # what did not happen is shown too
     assert page.errors == []
 
 
@@ -163,19 +167,29 @@ def test_the_owner_sees_each_access_checked_against_the_log_their_box_witnessed(
     assert "2026-OTHER" not in page.get_by_test_id("activity-rows").inner_text()  # the garage's camera: not hers
     page.screenshot(path=screenshots / "2-every-entry-checked.png")
 
-    def tampered(route):  # a hub that edits what it shows: the recomputed hash no longer matches
-        body = route.fetch().json()
-        body["entries"][0]["canonical"] = body["entries"][0]["canonical"].replace(CASE, "2026-EDITED")
-        route.fulfill(json=body)
+    def lying(field: str):  # a hub that edits what it sends: the page shows the hashed text, or says it fails
+        def edit(route):
+            body = route.fetch().json()
+            body["entries"][0][field] = body["entries"][0][field].replace(CASE, "2026-EDITED")
+            route.fulfill(json=body)
+        return edit
 
-    page.route("**/api/owner/activity*", tampered)
+    page.route("**/api/owner/activity*", lying("case_number"))  # the copy beside the text: not what is shown
+    page.reload()
+    page.locator("[data-check=ok]").first.wait_for(timeout=15_000)
+    assert "2026-EDITED" not in page.get_by_test_id("activity-rows").inner_text()
+    assert all(t.startswith("✓") for t in checks.all_inner_texts())
+    page.unroute("**/api/owner/activity*")
+    page.route("**/api/owner/activity*", lying("canonical"))  # the hashed text itself: the check fails
     page.reload()
     page.locator("[data-check=bad]").first.wait_for(timeout=15_000)
+    assert "2026-EDITED" in page.get_by_test_id("activity-row").first.inner_text()
+    assert checks.first.inner_text().startswith("✗")
     page.screenshot(path=screenshots / "3-an-edited-entry-fails.png")
     page.unroute("**/api/owner/activity*")
 
     page.get_by_label("Send alerts to").fill("baker@example.org")
-    page.locator("#a-offline-on").check()
+    page.get_by_label("Alert when a camera is offline").check()
     page.get_by_label("Minutes offline before an alert").fill("15")
     page.get_by_test_id("alerts-save").click()
     page.get_by_text("Saved.").wait_for()

@@ -31,6 +31,19 @@ export async function check(entry: Entry, witnesses: Witness[]): Promise<Check> 
                 : { state: "bad", text: `✗ not in the log your appliance ${entry.witness} checked` };
 }
 
+/** The entry as its hashed text states it: what the page shows is what it checked, not the hub's copy beside
+ *  it (only the cameras' names, which the text names by id, come from the hub). */
+export function asHashed(entry: Entry): Entry {
+  try {
+    const hashed = JSON.parse(entry.canonical) as Partial<Entry> & { details?: Record<string, unknown> };
+    const details = hashed.details ?? {};
+    const purpose = typeof details["purpose"] === "string" ? details["purpose"] : "";
+    return { ...entry, ...hashed, details, purpose, index: entry.index };
+  } catch {
+    return entry;  // the check says the text is not the entry's
+  }
+}
+
 let older: number | null = null;
 
 async function load(more = false): Promise<void> {
@@ -48,7 +61,7 @@ async function load(more = false): Promise<void> {
                     : `checked the log at ${w.size} entries${w.at ? `, ${dateTime(w.at)}` : ""}`)));
   const rows = await Promise.all(page.entries.map(async (entry) => {
     const found = await check(entry, page.witnesses);
-    return el("tr", { "data-testid": "activity-row", "data-index": entry.index }, ...auditCells(entry),
+    return el("tr", { "data-testid": "activity-row", "data-index": entry.index }, ...auditCells(asHashed(entry)),
               el("td", {}, el("span", { class: "check", "data-check": found.state, "data-testid": "entry-check" },
                               found.text)));
   }));

@@ -11,11 +11,10 @@ type Counts = Record<string, number>;
 
 const days = (n: number) => `${n} day${n === 1 ? "" : "s"}`;
 
-/** Label → count rows, only the figures that are not zero (all of them when every one is). */
+/** Label → count rows, every figure (what did not happen is a figure too). */
 function figures(labels: string[], counts: Counts, testid: string): HTMLTableElement {
-  const shown = labels.filter((label) => (counts[label] ?? 0) > 0);
   return el("table", { class: "grid figures", "data-testid": testid },
-    el("tbody", {}, ...(shown.length ? shown : labels).map((label) => el("tr", { "data-label": label },
+    el("tbody", {}, ...labels.map((label) => el("tr", { "data-label": label },
       el("th", { scope: "row" }, label), el("td", { class: "count" }, counts[label] ?? 0)))));
 }
 
