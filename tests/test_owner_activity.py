@@ -137,3 +137,23 @@ def test_reminders_go_to_the_owners_of_the_requests_business_past_their_time():
     pending = [(1, 10, T0), (2, 20, T0 + dt.timedelta(minutes=59))]
     assert reminders_due([BAKER, QUIET, OTHER], pending, T0 + dt.timedelta(minutes=59)) == {}
     assert reminders_due([BAKER, QUIET, OTHER], pending, T0 + dt.timedelta(hours=1)) == {1: [BAKER], 2: [OTHER]}
+
+
+@pytest.mark.parametrize("search, index", [
+    (dict(case_number="2026-1"), "ix_audit_entries_case_number"),
+    (dict(purpose="violent_crime"), "ix_audit_entries_purpose"),
+    (dict(actor="ana"), "ix_audit_entries_actor"),
+    (dict(outcome="denied"), "ix_audit_entries_outcome"),
+    (dict(camera_id=1), "ix_audit_subjects_camera"),
+    (dict(business_id=1), "ix_audit_subjects_business"),
+])
+def test_each_search_is_an_indexed_lookup_never_a_scan_of_the_log(api: HubApi, search: dict, index: str):
+    """SQLite's plan for the auditor's and the owner's searches: the filter's index, no pass over every entry."""
+    from hub.audit.search import Search, search_query
+
+    query = search_query(Search(**search), limit=100, newest_first=True)
+    sql = str(query.compile(api.hub.db.engine, compile_kwargs={"literal_binds": True}))
+    with api.hub.db.engine.connect() as connection:
+        plan = " | ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert index in plan, plan
+    assert "SCAN audit_entries" not in plan and "SCAN audit_subjects" not in plan, plan

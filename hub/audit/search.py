@@ -60,10 +60,17 @@ def _where(query: Select, search: Search) -> Select:
 def find(session: Session, search: Search, *, limit: int, start: int = 0, before: int | None = None,
          newest_first: bool = False) -> list[tuple[AuditEntry, bytes]]:
     """Matching entries with their leaf hashes: from leaf `start` on, or (newest first) below `before`."""
+    query = search_query(search, limit=limit, start=start, before=before, newest_first=newest_first)
+    return [(entry, leaf) for entry, leaf in session.execute(query)]
+
+
+def search_query(search: Search, *, limit: int, start: int = 0, before: int | None = None,
+                 newest_first: bool = False) -> Select:
+    """The SELECT `find` runs."""
     query = select(AuditEntry, AuditNode.hash).join(
         AuditNode, (AuditNode.level == 0) & (AuditNode.index == AuditEntry.leaf_index))
     query = _where(query, search).where(AuditEntry.leaf_index >= start)
     if before is not None:
         query = query.where(AuditEntry.leaf_index < before)
     order = AuditEntry.leaf_index.desc() if newest_first else AuditEntry.leaf_index
-    return [(entry, leaf) for entry, leaf in session.execute(query.order_by(order).limit(limit))]
+    return query.order_by(order).limit(limit)
