@@ -2,7 +2,7 @@
 (`canvass-edge run`) recording a simulated RTSP camera, and a real SMTP server on loopback. The camera dies;
 the owner is written to within their threshold plus a minute (the threshold small for the test), once. The box
 reports the checkpoint it witnessed through the same link. And the alert pass on its own (SQLite): a camera back
-online is told once, a request still waiting is reminded once."""
+online is told once, a request still waiting is reminded once; an owner who turns request e-mails off gets none."""
 
 from __future__ import annotations
 
@@ -95,5 +95,35 @@ def test_back_online_and_request_reminders_are_sent_once(tmp_path: Path, inbox: 
         api.hub.mailer.close()
         assert len(inbox.about("back online")) == 1 and len(inbox.messages) == 3
         assert all(m["To"] == OWNER_EMAIL for m in inbox.messages)
+    finally:
+        api.close()
+
+
+def test_an_owner_who_turns_request_e_mails_off_gets_none_and_on_again_gets_them(tmp_path: Path, inbox: Inbox):
+    from tests.test_footage_requests import _ask, _incident, _setup
+
+    api = HubApi(tmp_path, smtp_host="127.0.0.1", smtp_port=inbox.controller.port, smtp_starttls=False,
+                 public_url="https://hub.example.org")
+    try:
+        (near, _, _), bakery_owner, _, analyst = _setup(api)
+        incident = _incident(api)
+
+        def ask_and_deliver(case_number: str) -> None:
+            with api.client(analyst) as c:
+                asked = c.post("/api/footage-requests", json=_ask([near], incident_id=incident, radius_m=200,
+                                                                  case_number=case_number))
+                assert asked.status_code == 201, asked.text
+            api.hub.mailer.close()  # what was queued is delivered
+
+        with api.client(bakery_owner) as c:
+            off = {"email": "baker@example.org", "request_emails": False}
+            c.put("/api/owner/alert-settings", json=off).raise_for_status()
+        ask_and_deliver("2026-000001")
+        assert inbox.messages == []
+        with api.client(bakery_owner) as c:
+            c.put("/api/owner/alert-settings", json={**off, "request_emails": True}).raise_for_status()
+        ask_and_deliver("2026-000002")
+        [mail] = inbox.messages
+        assert mail["To"] == "baker@example.org" and "waits for your decision" in mail["Subject"]
     finally:
         api.close()
