@@ -38,7 +38,7 @@ ASKS = [("front", CASE, "violent_crime"), ("door", "2026-OTHER-1", "missing_pers
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     web = WebHub(tmp_path_factory.mktemp("audit-pages")).start()
-    bakery, owner = web.business_with_owner("Bakery")
+    bakery, _ = web.business_with_owner("Bakery")
     garage, _ = web.business_with_owner("Garage")
     cameras = {"front": add_camera(web, bakery, "front", 40.7, -74.0, "dev-aaaaaaaaaaaa"),
                "door": add_camera(web, garage, "door", 40.7, -74.0, "dev-bbbbbbbbbbbb")}
