@@ -157,3 +157,40 @@ def test_each_search_is_an_indexed_lookup_never_a_scan_of_the_log(api: HubApi, s
         plan = " | ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
     assert index in plan, plan
     assert "SCAN audit_entries" not in plan and "SCAN audit_subjects" not in plan, plan
+
+
+def test_migration_0013_indexes_the_entries_already_logged_and_goes_down_and_up(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from hub.db import Database, alembic_config
+
+    database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    command.upgrade(alembic_config(database.engine), "0009")
+    now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
+    with database.engine.begin() as connection:
+        connection.execute(text("INSERT INTO businesses (id, name, created_at) VALUES (1, 'Bakery', :t)"), {"t": now})
+        connection.execute(text(
+            "INSERT INTO appliances (id, device_id, business_id, name, state, cert_serial, certificate_pem, "
+            "enrolled_at, online, last_event_seq, hotlist_version_acked) VALUES (1, 'dev-aaaaaaaaaaaa', 1, '', "
+            "'ACTIVE', '1', '', :t, false, 0, -1)"), {"t": now})
+        connection.execute(text("INSERT INTO cameras (id, appliance_id, name, status, plate_sharing) VALUES "
+                                "(1, 1, 'front', 'RECORDING', 'NONE')"))
+        for index, obj, details in ((0, "camera:1", '{"purpose": "traffic"}'),
+                                    (1, "camera:dev-aaaaaaaaaaaa/front", "{}"),
+                                    (2, "plates", '{"purpose": "emergency", "read_cameras": [1]}'),
+                                    (3, "user:7", "{}")):
+            connection.execute(text(
+                "INSERT INTO audit_entries (leaf_index, at, actor, action, object, outcome, source, reason, "
+                "case_number, details) VALUES (:i, :t, 'ana', 'test', :o, 'success', '', '', '', :d)"),
+                {"i": index, "t": now, "o": obj, "d": details})
+    database.migrate()
+    with database.engine.begin() as connection:
+        purposes = connection.execute(text("SELECT purpose FROM audit_entries ORDER BY leaf_index")).scalars().all()
+        subjects = connection.execute(text("SELECT leaf_index, camera_id, business_id FROM audit_subjects "
+                                           "ORDER BY leaf_index")).all()
+    assert purposes == ["traffic", "", "emergency", ""]
+    assert [tuple(s) for s in subjects] == [(0, 1, 1), (1, 1, 1), (2, 1, 1)]
+    command.downgrade(alembic_config(database.engine), "0009")
+    database.migrate()
+    database.dispose()
