@@ -124,6 +124,7 @@ test("a checkpoint note gives its size and root; anything else gives nothing", (
 });
 
 test("an audit entry's details read as name: value lines, empty ones left out", () => {
-  assert.deepEqual(detailLines({ request_id: 7, window: { from: "a" }, empty: "", none: null, cameras: [] }),
-                   ["request id: 7", 'window: {"from":"a"}']);
+  assert.deepEqual(detailLines({ request_id: 7, filters: { case_number: "2026-1", area: { r: 1 } }, empty: "",
+                                 none: null, cameras: [], read_cameras: [3, 4] }),
+                   ['filters: case number 2026-1, area {"r":1}', "read cameras: 3, 4", "request id: 7"]);
 });

@@ -6,13 +6,24 @@ import { dateTime } from "./time";
 
 type Row = Schemas["AuditRow"];
 
-/** "request id: 7", "window from: …" — nested values shown as compact JSON, the rest as they are. */
+const words = (name: string) => name.replaceAll("_", " ");
+
+/** A value as text: a list comma-separated, an object as "name value" pairs, deeper nesting as compact JSON. */
+function valueText(value: unknown): string {
+  if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v))).join(", ");
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).map(([k, v]) => `${words(k)} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+      .join(", ");
+  }
+  return String(value);
+}
+
+/** "request id: 7", "filters: case number 2026-1" — an entry's details as lines, empty ones left out. */
 export function detailLines(details: Record<string, unknown>): string[] {
   return Object.entries(details)
     .filter(([, value]) => value !== null && value !== "" && !(Array.isArray(value) && value.length === 0))
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => `${name.replaceAll("_", " ")}: ${typeof value === "object" ? JSON.stringify(value)
-                                                                                        : String(value)}`);
+    .map(([name, value]) => `${words(name)}: ${valueText(value)}`);
 }
 
 export function cameraText(row: Row): string {
