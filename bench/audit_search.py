@@ -8,6 +8,8 @@ and their subjects, written directly: the search reads nothing else), spread ove
 `--businesses` businesses, `--cases` case numbers and the six purposes. Each search is the hub's own query
 (`hub.audit.search.search_query`, newest 100 first) run `--repeats` times; the figure is the median CPU seconds of
 this process per search (`time.process_time`: the machine is shared, so wall time would measure the neighbours).
+`--appends` also times appends of entries about a camera (whose subject is looked up and written) beside entries
+about none, in the same run.
 
     .venv/bin/python bench/audit_search.py --json
 """
@@ -88,9 +90,42 @@ def cpu_per_search(db: Database, search: Search, repeats: int) -> tuple[float, i
     return statistics.median(times), found
 
 
+def append_cpu(db: Database, object_of, count: int) -> float:
+    """Median CPU ms of one `hub.audit.append` (one transaction each, as an API request makes it)."""
+    from hub import audit
+
+    times = []
+    for i in range(count):
+        t0 = time.process_time()
+        with db.session() as session:
+            audit.append(session, actor="analyst7", action="stream.start", outcome="success", object=object_of(i),
+                         source="10.0.0.7", reason="burglary in progress", case_number=f"2026-{i:06d}",
+                         purpose="property_crime")
+        times.append(time.process_time() - t0)
+    return round(statistics.median(times) * 1000, 3)
+
+
+def appends(args: argparse.Namespace) -> dict:
+    """Append CPU for entries about a camera (a subject looked up and written) beside entries about no camera
+    (no lookup, no subject row), interleaved in rounds so both see the same machine."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{Path(tmp) / 'hub.db'}")
+        db.migrate()
+        load(db, 0, cameras=args.cameras, businesses=args.businesses, cases=args.cases)
+        about_camera, about_nothing = [], []
+        for _ in range(5):
+            about_camera.append(append_cpu(db, lambda i: f"camera:{i % args.cameras + 1}", args.appends // 5))
+            about_nothing.append(append_cpu(db, lambda i: f"user:{i}", args.appends // 5))
+        db.dispose()
+    return {"appends": args.appends, "about_a_camera_cpu_ms": statistics.median(about_camera),
+            "about_no_camera_cpu_ms": statistics.median(about_nothing)}
+
+
 def run(args: argparse.Namespace) -> dict:
     figures: dict = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}",
                      "repeats": args.repeats, "sizes": {}}
+    if args.appends:
+        figures["append"] = appends(args)
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             db = Database(f"sqlite:///{Path(tmp) / 'hub.db'}")
@@ -116,6 +151,7 @@ def main() -> int:
     parser.add_argument("--businesses", type=int, default=100)
     parser.add_argument("--cases", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--appends", type=int, default=2000, help="also time this many appends (0: none)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     print_figures(run(args), args.json)

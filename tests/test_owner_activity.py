@@ -12,7 +12,7 @@ import pytest
 from hub import audit
 from hub.ingest import ingest_event
 from hub.owner_alerts import OfflineCamera, Owner, back_online, offline_due, reminders_due
-from hub.tables import Appliance, AuditSubject, Role
+from hub.tables import Appliance, AuditSubject, PlateReadRow, Role, utcnow
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
 from wire import checkpoint as cp
@@ -91,6 +91,16 @@ def test_subjects_resolve_requests_clips_and_cameras_by_device_and_name(api: Hub
                              object="camera:dev-aaaaaaaaaaaa/front", camera_ids=[front.id, 999_999, "7"])
         rows = session.query(AuditSubject).filter(AuditSubject.leaf_index == index).all()
         assert [(r.camera_id, r.business_id) for r in rows] == [(front.id, front.appliance.business_id)]
+        read = PlateReadRow(camera_id=front.id, event_id="e-1", plate="ABC123", plate_canonical="A8C123",
+                            confidence=0.9, first_seen=utcnow(), last_seen=utcnow())
+        session.add(read)
+        session.flush()
+        for obj, expected in ((f"/api/reads/{read.id}/thumbnail", [front.id]),
+                              (f"/api/cameras/{front.id}/consent", [front.id]), ("/api/cameras/x", []),
+                              ("user:7", []), ("camera:999999", [])):
+            index = audit.append(session, actor="x", action="test.read", outcome="success", object=obj)
+            found = session.query(AuditSubject.camera_id).filter(AuditSubject.leaf_index == index).all()
+            assert [camera_id for (camera_id,) in found] == expected, obj
 
 
 def test_alert_settings_are_the_owners_own_and_bad_ones_are_refused(api: HubApi):

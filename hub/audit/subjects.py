@@ -1,6 +1,7 @@
 """Which cameras an audit entry is about, kept as index rows beside the log (`audit_subjects`).
 
-An entry names what it acted on in `object` ("camera:12", "camera:shop-1/front", "request:7", "clip:3") and
+An entry names what it acted on in `object` ("camera:12", "camera:shop-1/front", "request:7", "clip:3", or the
+path a recorded read fetched: "/api/cameras/12/consent", "/api/clips/3/manifest", "/api/reads/9/thumbnail") and
 sometimes in its details (a request id, a camera id, the cameras a plate search was limited to or found reads
 from). `cameras_named` reads those names (pure); `subject_rows` resolves them to camera and business ids in the
 same transaction as the entry, so the auditor's camera and business search and the owner's access log are
@@ -17,12 +18,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.tables import Appliance, Camera, Clip, FootageRequest
+from hub.tables import Appliance, Camera, Clip, FootageRequest, PlateReadRow
 
 _CAMERA_ID = re.compile(r"^camera:(\d{1,18})$")
 _CAMERA_NAME = re.compile(r"^camera:([^/]{1,32})/(.{1,32})$")
 _REQUEST = re.compile(r"^request:(\d{1,18})$")
 _CLIP = re.compile(r"^clip:(\d{1,18})$")
+# Reads on the record name the path read (`hub.api.access_audit`).
+_CAMERA_PATH = re.compile(r"^/api/cameras/(\d{1,18})(/[a-z/]*)?$")
+_CLIP_PATH = re.compile(r"^/api/clips/(\d{1,18})/[a-z]+$")
+_READ_PATH = re.compile(r"^/api/reads/(\d{1,18})/thumbnail$")
 #: Details that name cameras by id (one, or a list).
 CAMERA_DETAILS = ("camera_id", "camera_ids", "read_cameras")
 
@@ -35,9 +40,10 @@ class Named:
     by_name: set[tuple[str, str]] = field(default_factory=set)  # (device id, camera name)
     request_ids: set[int] = field(default_factory=set)
     clip_ids: set[int] = field(default_factory=set)
+    read_ids: set[int] = field(default_factory=set)  # plate reads (a thumbnail looked at)
 
     def __bool__(self) -> bool:
-        return bool(self.camera_ids or self.by_name or self.request_ids or self.clip_ids)
+        return bool(self.camera_ids or self.by_name or self.request_ids or self.clip_ids or self.read_ids)
 
 
 def _ints(value: Any) -> set[int]:
@@ -54,8 +60,12 @@ def cameras_named(object: str, details: dict[str, Any]) -> Named:
         named.by_name.add((match[1], match[2]))
     elif match := _REQUEST.match(object):
         named.request_ids.add(int(match[1]))
-    elif match := _CLIP.match(object):
+    elif match := _CLIP.match(object) or _CLIP_PATH.match(object):
         named.clip_ids.add(int(match[1]))
+    elif match := _CAMERA_PATH.match(object):
+        named.camera_ids.add(int(match[1]))
+    elif match := _READ_PATH.match(object):
+        named.read_ids.add(int(match[1]))
     for key in CAMERA_DETAILS:
         named.camera_ids |= _ints(details.get(key))
     named.request_ids |= _ints(details.get("request_id"))
@@ -71,6 +81,8 @@ def subject_rows(session: Session, leaf_index: int, named: Named) -> list[dict[s
         ids |= set(session.scalars(select(FootageRequest.camera_id).where(FootageRequest.id.in_(named.request_ids))))
     if named.clip_ids:
         ids |= set(session.scalars(select(Clip.camera_id).where(Clip.id.in_(named.clip_ids))))
+    if named.read_ids:
+        ids |= set(session.scalars(select(PlateReadRow.camera_id).where(PlateReadRow.id.in_(named.read_ids))))
     rows = []
     if ids:
         rows += session.execute(select(Camera.id, Appliance.business_id).join(Appliance)

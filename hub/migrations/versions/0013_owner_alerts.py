@@ -31,6 +31,9 @@ def _camera_business(bind, named) -> dict[int, int]:
                                             {"i": request_id})}
     for clip_id in named.clip_ids:
         ids |= {r for (r,) in bind.execute(sa.text("SELECT camera_id FROM clips WHERE id = :i"), {"i": clip_id})}
+    for read_id in named.read_ids:
+        ids |= {r for (r,) in bind.execute(sa.text("SELECT camera_id FROM plate_reads WHERE id = :i"),
+                                            {"i": read_id})}
     found = {}
     for camera_id in ids:
         for c, b in bind.execute(sa.text("SELECT c.id, a.business_id FROM cameras c JOIN appliances a ON "
