@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.tables import Appliance, Camera, Clip, FootageRequest, PlateReadRow
@@ -72,24 +72,34 @@ def cameras_named(object: str, details: dict[str, Any]) -> Named:
     return named
 
 
+def _ids_in(column, key_column):
+    return select(column).where(key_column.in_(bindparam("ids", expanding=True)))
+
+
+# Built once: each runs inside an append, the hot path of every audited request (building a SELECT costs more
+# than running it).
+_REQUEST_CAMERAS = _ids_in(FootageRequest.camera_id, FootageRequest.id)
+_CLIP_CAMERAS = _ids_in(Clip.camera_id, Clip.id)
+_READ_CAMERAS = _ids_in(PlateReadRow.camera_id, PlateReadRow.id)
+_CAMERA_BUSINESS = (select(Camera.id, Appliance.business_id).join(Appliance, Appliance.id == Camera.appliance_id)
+                    .where(Camera.id.in_(bindparam("ids", expanding=True))))
+_NAMED_CAMERA = (select(Camera.id, Appliance.business_id).join(Appliance, Appliance.id == Camera.appliance_id)
+                 .where(Appliance.device_id == bindparam("device"), Camera.name == bindparam("name")))
+
+
 def subject_rows(session: Session, leaf_index: int, named: Named) -> list[dict[str, int]]:
     """The `audit_subjects` rows for an entry: each camera it names that exists, with its business."""
     if not named:
         return []
+    connection = session.connection()
     ids = set(named.camera_ids)
-    if named.request_ids:
-        ids |= set(session.scalars(select(FootageRequest.camera_id).where(FootageRequest.id.in_(named.request_ids))))
-    if named.clip_ids:
-        ids |= set(session.scalars(select(Clip.camera_id).where(Clip.id.in_(named.clip_ids))))
-    if named.read_ids:
-        ids |= set(session.scalars(select(PlateReadRow.camera_id).where(PlateReadRow.id.in_(named.read_ids))))
-    rows = []
-    if ids:
-        rows += session.execute(select(Camera.id, Appliance.business_id).join(Appliance)
-                                .where(Camera.id.in_(ids))).all()
+    for query, wanted in ((_REQUEST_CAMERAS, named.request_ids), (_CLIP_CAMERAS, named.clip_ids),
+                          (_READ_CAMERAS, named.read_ids)):
+        if wanted:
+            ids |= set(connection.execute(query, {"ids": sorted(wanted)}).scalars())
+    rows = list(connection.execute(_CAMERA_BUSINESS, {"ids": sorted(ids)})) if ids else []
     for device_id, name in named.by_name:
-        rows += session.execute(select(Camera.id, Appliance.business_id).join(Appliance)
-                                .where(Appliance.device_id == device_id, Camera.name == name)).all()
+        rows += connection.execute(_NAMED_CAMERA, {"device": device_id, "name": name}).all()
     found = {camera_id: business_id for camera_id, business_id in rows}
     return [{"leaf_index": leaf_index, "camera_id": camera_id, "business_id": business_id}
             for camera_id, business_id in sorted(found.items())]
