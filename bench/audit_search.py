@@ -59,9 +59,10 @@ def load(db: Database, size: int, *, cameras: int, businesses: int, cases: int, 
         for index in range(first, min(size, first + BATCH)):
             camera = rng.randrange(cameras) + 1
             purpose = rng.choice(PURPOSES)
-            entries.append({"leaf_index": index, "at": start + dt.timedelta(seconds=index), "actor": f"analyst{index % 40}",
-                            "action": rng.choice(ACTIONS), "object": f"camera:{camera}", "outcome": "success",
-                            "source": "10.0.0.1", "reason": "a reason", "case_number": f"2026-{rng.randrange(cases):06d}",
+            entries.append({"leaf_index": index, "at": start + dt.timedelta(seconds=index),
+                            "actor": f"analyst{index % 40}", "action": rng.choice(ACTIONS),
+                            "object": f"camera:{camera}", "outcome": "success", "source": "10.0.0.1",
+                            "reason": "a reason", "case_number": f"2026-{rng.randrange(cases):06d}",
                             "details": {"purpose": purpose, "unit": "Robbery"}, "purpose": purpose})
             nodes.append({"level": 0, "idx": index, "hash": index.to_bytes(32, "big")})
             subjects.append({"leaf_index": index, "camera_id": camera, "business_id": (camera - 1) % businesses + 1})
@@ -138,8 +139,9 @@ def run(args: argparse.Namespace) -> dict:
             unkeyed = {name: cpu_per_search(db, s, args.repeats) for name, s in searches(args.cases).items()}
             db.dispose()
         figures["sizes"][str(size)] = {
-            name: {"indexed_cpu_ms": round(keyed[name][0] * 1000, 3), "without_keys_cpu_ms": round(unkeyed[name][0] * 1000, 3),
-                   "found": keyed[name][1]} for name in keyed}
+            name: {"indexed_cpu_ms": round(keyed[name][0] * 1000, 3),
+                   "without_keys_cpu_ms": round(unkeyed[name][0] * 1000, 3), "found": keyed[name][1]}
+            for name in keyed}
         assert all(keyed[n][1] == unkeyed[n][1] for n in keyed), "both plans must find the same entries"
     return figures
 

@@ -5,8 +5,8 @@ named signed checkpoint, so anyone holding an export can recount the figures.
 The counts read only the entries below the checkpoint's size (an entry that arrives while the report is built
 waits for the next checkpoint), through the `action` index. A report is built once per checkpoint and kept, so
 a public page cannot make the hub recount the log on every request. Hot-list hits come from the alert table
-(they are events from the boxes, not actions on the log; counted up to the checkpoint's time); cameras, appliances and retention are the hub's
-state and settings now.
+(they are events from the boxes, not actions on the log; counted up to the checkpoint's time); cameras,
+appliances and retention are the hub's state and settings now.
 """
 
 from __future__ import annotations

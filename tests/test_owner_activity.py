@@ -95,7 +95,7 @@ def test_subjects_resolve_requests_clips_and_cameras_by_device_and_name(api: Hub
                             confidence=0.9, first_seen=utcnow(), last_seen=utcnow())
         session.add(read)
         session.flush()
-        for obj, expected in ((f"/api/reads/{read.id}/thumbnail", [front.id]),
+        for obj, expected in ((f"GET /api/reads/{read.id}/thumbnail", [front.id]),
                               (f"/api/cameras/{front.id}/consent", [front.id]), ("/api/cameras/x", []),
                               ("user:7", []), ("camera:999999", [])):
             index = audit.append(session, actor="x", action="test.read", outcome="success", object=obj)

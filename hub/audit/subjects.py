@@ -1,7 +1,8 @@
 """Which cameras an audit entry is about, kept as index rows beside the log (`audit_subjects`).
 
 An entry names what it acted on in `object` ("camera:12", "camera:shop-1/front", "request:7", "clip:3", or the
-path a recorded read fetched: "/api/cameras/12/consent", "/api/clips/3/manifest", "/api/reads/9/thumbnail") and
+path a recorded read fetched: "GET /api/cameras/12/consent", "GET /api/clips/3/manifest",
+"GET /api/reads/9/thumbnail") and
 sometimes in its details (a request id, a camera id, the cameras a plate search was limited to or found reads
 from). `cameras_named` reads those names (pure); `subject_rows` resolves them to camera and business ids in the
 same transaction as the entry, so the auditor's camera and business search and the owner's access log are
@@ -24,10 +25,10 @@ _CAMERA_ID = re.compile(r"^camera:(\d{1,18})$")
 _CAMERA_NAME = re.compile(r"^camera:([^/]{1,32})/(.{1,32})$")
 _REQUEST = re.compile(r"^request:(\d{1,18})$")
 _CLIP = re.compile(r"^clip:(\d{1,18})$")
-# Reads on the record name the path read (`hub.api.access_audit`).
-_CAMERA_PATH = re.compile(r"^/api/cameras/(\d{1,18})(/[a-z/]*)?$")
-_CLIP_PATH = re.compile(r"^/api/clips/(\d{1,18})/[a-z]+$")
-_READ_PATH = re.compile(r"^/api/reads/(\d{1,18})/thumbnail$")
+# Reads on the record name the method and path read (`hub.api.access_audit`: "GET /api/reads/9/thumbnail").
+_CAMERA_PATH = re.compile(r"^(?:GET )?/api/cameras/(\d{1,18})(/[a-z/]*)?$")
+_CLIP_PATH = re.compile(r"^(?:GET )?/api/clips/(\d{1,18})/[a-z]+$")
+_READ_PATH = re.compile(r"^(?:GET )?/api/reads/(\d{1,18})/thumbnail$")
 #: Details that name cameras by id (one, or a list).
 CAMERA_DETAILS = ("camera_id", "camera_ids", "read_cameras")
 
