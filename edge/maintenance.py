@@ -74,6 +74,7 @@ class Maintenance:
         self._started = started
         self._publish = publish
         self._witness = witness
+        self._witnessed_reported: str | None = None  # the note last sent to the hub (again after a restart)
         self._reads = reads
         self._coverage = coverage
         self._stopping = asyncio.Event()
@@ -147,6 +148,7 @@ class Maintenance:
         assert self._witness is not None and self._publish is not None
         try:
             self._witness.check()
+            self._report_witnessed()
         except LogForked as exc:
             logger.critical("the hub's audit log: %s", exc)
             self._index.raise_alarm(key=ALARM_AUDIT_FORK, level="critical", message=str(exc),
@@ -154,6 +156,14 @@ class Maintenance:
             self._publish(wire.Alarm(code="audit.log_forked", message=str(exc)[:2000]))
         except Exception as exc:  # the hub unreachable: try again next time
             logger.info("audit checkpoint not checked: %s", exc)
+
+    def _report_witnessed(self) -> None:
+        """Tell the hub the checkpoint this box now holds, when it differs from the one last told."""
+        assert self._witness is not None and self._publish is not None
+        note = self._witness.held_note()
+        if note is not None and note != self._witnessed_reported:
+            self._publish(wire.Witnessed(note=note))
+            self._witnessed_reported = note
 
     def prune_reads(self) -> None:
         """Plate reads are kept as long as their camera's video."""

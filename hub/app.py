@@ -21,6 +21,7 @@ from hub.address_limits import AddressLimiter
 from hub.api import footage as footage_api
 from hub.api import (
     audit_log,
+    auditor,
     auth,
     boundary,
     cases,
@@ -30,6 +31,7 @@ from hub.api import (
     hits,
     hotlists,
     incidents,
+    owner_activity,
     plates,
     registry,
     streams,
@@ -44,6 +46,7 @@ from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
 from hub.streams import StreamService
+from hub.transparency import ReportCache
 from wire.evidence import MAX_MANIFEST_BYTES
 from wire.rtc import IceSettings
 
@@ -118,6 +121,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     async def lifespan(app: FastAPI):
         hub.checkpointer.start()
         hub.maintenance.start()
+        hub.owner_alerts.start()
         if settings.mqtt_enabled and hub.link is None:
             start_link(hub, footage, hit_feed)
         expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
@@ -139,13 +143,14 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.hit_feed = hit_feed
     app.state.address_limiter = AddressLimiter(settings.signed_out_attempts_per_minute, 60)
     app.state.access_recorder = recorder
+    app.state.transparency = ReportCache()
     app.add_exception_handler(AccessError, _access_error)
     app.add_exception_handler(ClipError, _clip_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api, uploads, cases, incidents,
-                   canvass, hits, plates):
+    for module in (auth, registry, enrolment, hotlists, audit_log, auditor, consent, streams, footage_api, uploads,
+                   cases, incidents, canvass, hits, plates, owner_activity):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
 

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from hub import audit
 from hub.access.grants import plate_sharing
 from hub.coverage import ReportedSpan, record_coverage
-from hub.tables import (Alert, Appliance, ApplianceState, Camera, CameraStatusValue, Event, PlateReadRow,
-                        PlateSharing, PlateThumbnail, StreamSession, utcnow)
+from hub.tables import (Alert, Appliance, ApplianceState, AuditCheckpoint, Camera, CameraStatusValue, Event,
+                        PlateReadRow, PlateSharing, PlateThumbnail, StreamSession, utcnow)
+from wire import checkpoint
 from wire import messages as m
 from wire.plates import canonical
 
@@ -94,7 +95,7 @@ def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope, co
     event_id = str(envelope.id)
     if isinstance(body, m.CameraStatus):
         cam = camera(session, appliance, body.camera)
-        cam.status = CameraStatusValue(body.status)
+        set_status(cam, CameraStatusValue(body.status), envelope.at)
         cam.sharing_paused = body.paused  # a box that predates the field never says paused
         cam.last_seen = envelope.at
     elif isinstance(body, m.Health):
@@ -103,6 +104,8 @@ def _apply(session: Session, appliance: Appliance, envelope: m.EventEnvelope, co
         stored = _plate_read(session, appliance, body, event_id)
     elif isinstance(body, m.StreamEnded):
         _stream_ended(session, appliance, body)
+    elif isinstance(body, m.Witnessed):
+        _witnessed(session, appliance, body.note)
     elif isinstance(body, m.Alarm):
         session.add(Alert(camera_id=None, appliance_id=appliance.id, kind="alarm", priority="normal",
                           message=f"{body.code}: {body.message}", at=envelope.at, event_id=event_id))
@@ -135,6 +138,31 @@ def _plate_read(session: Session, appliance: Appliance, body: m.PlateRead, event
     return {**stored, "thumbnail_bytes": len(thumbnail)} if thumbnail is not None else stored
 
 
+def set_status(cam: Camera, status: CameraStatusValue, at: dt.datetime) -> None:
+    """The camera's status, and since when it has been offline (kept through repeated offline reports)."""
+    if status == CameraStatusValue.OFFLINE:
+        if cam.status != CameraStatusValue.OFFLINE or cam.offline_since is None:
+            cam.offline_since = at
+    else:
+        cam.offline_since = None
+    cam.status = status
+
+
+def _witnessed(session: Session, appliance: Appliance, note: str) -> None:
+    """Keep the box's witnessed checkpoint if it is one this hub signed and newer than the one kept."""
+    try:
+        size = checkpoint.parse_body(note.partition("\n\n")[0] + "\n").size
+    except checkpoint.CheckpointError:
+        size = None
+    issued = session.get(AuditCheckpoint, size) if size is not None and size < 2**62 else None
+    if issued is None or issued.note != note:
+        log.warning("appliance %s says it witnessed a checkpoint this hub never issued", appliance.device_id)
+        return
+    if appliance.witnessed_size is None or issued.size > appliance.witnessed_size:
+        appliance.witnessed_note, appliance.witnessed_size = note, issued.size
+        appliance.witnessed_at = utcnow()
+
+
 def ingest_state(session: Session, device_id: str, state: m.DeviceState) -> bool:
     """Record presence; True when the appliance just came online."""
     appliance = active_appliance(session, device_id)
@@ -145,7 +173,7 @@ def ingest_state(session: Session, device_id: str, state: m.DeviceState) -> bool
     appliance.last_seen = utcnow()
     if not appliance.online:
         for cam in appliance.cameras:
-            cam.status = CameraStatusValue.OFFLINE
+            set_status(cam, CameraStatusValue.OFFLINE, appliance.last_seen)
     return appliance.online and not was_online
 
 

@@ -181,5 +181,5 @@ def search(session: Session, query: PlateSearchIn, *, user: User, source: str, n
         source=source, reason=query.reason, case_number=query.case_number, purpose=query.purpose, unit=user.unit,
         plate=query.plate, max_edits=query.max_edits, camera_ids=query.camera_ids, area=area,
         window_from=query.window_from.isoformat(), window_to=query.window_to.isoformat(), found=len(reads),
-        truncated=truncated)
+        truncated=truncated, read_cameras=sorted({read.camera_id for read in reads}))
     return PlateSearchOut(reads=reads, truncated=truncated, audit_index=index)

@@ -18,6 +18,7 @@ from hub.enrolment import broker_access
 from hub.keys import load_or_create_signing_key, public_pem
 from hub.mail import Mailer
 from hub.maintenance import Maintenance
+from hub.owner_alerts import OwnerAlerts
 from hub.settings import HubSettings
 from hub.tables import AuditCheckpoint
 
@@ -48,6 +49,8 @@ class HubServices:
         self.maintenance = Maintenance(self.db, self.clip_store, staging, interval_s=settings.maintenance_interval_s,
                                        abandoned_s=settings.clip_upload_abandoned_s,
                                        coverage_days=settings.footage_max_age_days)
+        self.owner_alerts = OwnerAlerts(self.db, self.mailer, interval_s=settings.owner_alert_check_s,
+                                        public_url=settings.public_url.rstrip("/"))
         self.link: HubLink | None = None
         self.streams: StreamService | None = None
 
@@ -73,13 +76,14 @@ class HubServices:
         return self.checkpointer.checkpoint()
 
     def close(self) -> None:
-        """Stop what runs (stream service, link, maintenance, checkpointer) in reverse order of start, then the
+        """Stop what runs (stream service, link, owner alerts, maintenance, checkpointer) in reverse order of start, then the
         database."""
         if self.streams is not None:
             self.streams.close()
             self.streams = None
         if self.link is not None:
             self.link.stop()
+        self.owner_alerts.stop()
         self.maintenance.stop()
         self.checkpointer.stop()
         self.mailer.close()

@@ -159,6 +159,10 @@ class HubSettings(BaseSettings):
         "page playing longer asks for a new one."))] = 300
     maintenance_interval_s: Annotated[float, Field(ge=0.5, le=86400, description=(
         "How often the hub's maintenance pass runs (case retention, abandoned uploads)."))] = 3600
+    owner_alert_check_s: Annotated[float, Field(ge=0.2, le=3600, description=(
+        "How often the hub checks for owners' e-mail alerts due (a camera offline past its owner's threshold, a "
+        "footage request waiting past the reminder time): an alert goes out at most this long after it is due."
+    ))] = 15
     hit_stream_keepalive_s: Annotated[float, Field(ge=0.05, le=300, description=(
         "A live hit stream with nothing to say sends a keep-alive comment this often, and checks then that its "
         "client's sign-in still holds."))] = 15

@@ -135,6 +135,26 @@ class AuditEntry(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     case_number: Mapped[str] = mapped_column(String(100), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Search keys, not part of the hashed entry: the purpose category the entry's details name ("" if none).
+    purpose: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    __table_args__ = (Index("ix_audit_entries_case_number", "case_number", "leaf_index"),
+                      Index("ix_audit_entries_actor", "actor", "leaf_index"),
+                      Index("ix_audit_entries_purpose", "purpose", "leaf_index"),
+                      Index("ix_audit_entries_outcome", "outcome", "leaf_index"))
+
+
+class AuditSubject(Base):
+    """A camera an audit entry is about (and its business at the time): the index the auditor's camera and
+    business search and the owner's access log read, so neither scans the log. An entry may have several
+    (a plate search that returned reads from several cameras)."""
+
+    __tablename__ = "audit_subjects"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, index=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    __table_args__ = (Index("ix_audit_subjects_camera", "camera_id", "leaf_index"),
+                      Index("ix_audit_subjects_business", "business_id", "leaf_index"))
 
 
 class AuditNode(Base):
@@ -191,6 +211,11 @@ class Appliance(Base):
     event_stream: Mapped[str | None] = mapped_column(String(36))
     last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hotlist_version_acked: Mapped[int] = mapped_column(Integer, default=-1)
+    # The newest audit checkpoint (signed note) the box says it has witnessed, verified by the hub on arrival:
+    # the owner's access log proves each entry's inclusion in the log of this size.
+    witnessed_note: Mapped[str | None] = mapped_column(Text)
+    witnessed_size: Mapped[int | None] = mapped_column(BigInteger)
+    witnessed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cameras: Mapped[list["Camera"]] = relationship(back_populates="appliance")
 
 
@@ -226,6 +251,8 @@ class Camera(Base):
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The owner has paused sharing on the box (`canvass-edge pause`), as the box last said; it still records.
     sharing_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Since when the hub has known the camera as offline (its own report, or its box gone); None while it is up.
+    offline_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # No longer read: the owner's consent policy says what is shared of plate reads (hub.access.grants.plate_sharing).
     plate_sharing: Mapped[PlateSharing] = mapped_column(Enum(PlateSharing, native_enum=False, length=16),
                                                         default=PlateSharing.NONE)
@@ -342,6 +369,8 @@ class FootageRequest(Base):
     clip_detail: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The clip's upload credential, only as its SHA-256 (the box got the token in the clip order).
     upload_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # When the owners were reminded that the request still waits (once per request).
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (Index("ix_footage_requests_status", "status", "expires_at"),)
 
 
@@ -487,3 +516,27 @@ class StreamSession(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str] = mapped_column(Text, default="")
     duration_s: Mapped[float | None] = mapped_column(Float)
+
+
+class OwnerAlertSettings(Base):
+    """What an owner wants to be told by e-mail (to `users.email`): a camera offline longer than
+    `camera_offline_after_s` (None: never), each new footage request, and a reminder for one still waiting
+    after `request_reminder_after_s` (None: none)."""
+
+    __tablename__ = "owner_alert_settings"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    camera_offline_after_s: Mapped[int | None] = mapped_column(Integer)
+    request_emails: Mapped[bool] = mapped_column(Boolean, default=True)
+    request_reminder_after_s: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OfflineAlertSent(Base):
+    """An owner was told that a camera went offline at `offline_since` (one e-mail per owner per outage; the
+    row goes, with a "back online" e-mail, when the camera returns)."""
+
+    __tablename__ = "offline_alerts_sent"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), primary_key=True)
+    offline_since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

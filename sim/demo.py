@@ -1,8 +1,8 @@
 """The demo: a hub, its MQTT broker, and one appliance recording four simulated cameras, all on 127.0.0.1.
 
 It writes the hub's broker files and starts mosquitto (mutual TLS, per-device
-ACL) and `canvass-hub run`; creates a demo business with an owner and an
-analyst (fresh random passwords each run, printed once); has the owner make a
+ACL) and `canvass-hub run`; creates a demo business with an owner, an
+analyst and an auditor (fresh random passwords each run, printed once); has the owner make a
 claim code and enrols the appliance with `canvass-provision enroll`; starts
 the simulated cameras and `canvass-edge run`; places the cameras on the map
 once the hub hears of them; then prints the appliance's status every few
@@ -110,15 +110,15 @@ class DemoHub:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def seed(self) -> str:
-        """The demo business, its owner and an analyst; returns a claim code made by the owner."""
+        """The demo business, its owner, an analyst and an auditor; returns a claim code made by the owner."""
         with self.client("admin") as admin:
             business = admin.post("/api/businesses", json={"name": "Demo Bakery"}).raise_for_status().json()["id"]
-            for username, role in (("owner", "owner"), ("analyst", "analyst")):
+            for username, role in (("owner", "owner"), ("analyst", "analyst"), ("auditor", "auditor")):
                 password = secrets.token_urlsafe(12)
                 body = {"username": username, "password": password, "role": role}
                 if role == "owner":
                     body["business_id"] = business
-                else:
+                elif role == "analyst":
                     body["unit"] = "RTCC"
                 admin.post("/api/users", json=body).raise_for_status()
                 self.users[username] = password
@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: hub {hub.url}  (API docs: {hub.url}/docs; log: {root / 'hub.log'})")
         print(f"demo: analyst page {hub.url}/  (the console: sign in as 'analyst', pick a camera on the map or "
               "in the list, Stream now)")
+        print(f"demo: owner's access log and alerts {hub.url}/owner/activity  (sign in as 'owner')")
+        print(f"demo: auditor's console {hub.url}/auditor  (sign in as 'auditor'); public transparency report "
+              f"{hub.url}/transparency  (no sign-in)")
         for user, password in hub.users.items():
             print(f"demo: sign in as {user!r} with password {password!r} (development only, new each run)")
         print(f"demo: appliance recording to {root / 'data' / 'recordings'} (log: {root / 'edge.log'})")

@@ -66,6 +66,17 @@ def edge(tmp_path: Path) -> Iterator[Callable[..., EdgeProcess]]:
 
 
 @pytest.fixture
+def inbox():
+    """A real SMTP server on loopback that keeps what the hub sends (`tests.mail_support.Inbox`)."""
+    from tests.mail_support import Inbox
+
+    box = Inbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
+
+
+@pytest.fixture
 def hub_stack(tmp_path: Path, request):
     """A running hub (API on uvicorn, MQTT link) and its own real mosquitto, with generated certificates.
 

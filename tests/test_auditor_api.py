@@ -44,6 +44,18 @@ def test_search_export_and_transparency(hub_api: HubApi):
         assert len(by_business) == 1
         by_user = c.get("/api/audit/entries", params={"actor": "ana", "action": "access.request"}).json()
         assert len(by_user) == 3
+        by_purpose = c.get("/api/audit/search", params={"purpose": "violent_crime", "outcome": "denied"}).json()
+        assert [e["case_number"] for e in by_purpose["entries"]] == ["2026-3", "2026-1"]  # newest first
+        assert by_purpose["entries"][0]["details"]["unit"] == "Robbery"  # an object, not JSON text
+        assert by_purpose["entries"][0]["cameras"] == [{"id": front, "name": "front", "business_id": bakery,
+                                                        "business": "Bakery"}]
+        assert by_purpose["log_size"] >= by_purpose["checkpoint"]["size"] >= 5
+        asks = {"actor": "ana", "action": "access.request"}
+        paged = c.get("/api/audit/search", params={**asks, "limit": 2}).json()
+        older = c.get("/api/audit/search", params={**asks, "before": paged["next_before"]}).json()
+        assert len(paged["entries"]) == 2 and [e["case_number"] for e in older["entries"]] == ["2026-1"]
+        assert c.get("/api/audit/search", params={"since": "2026-12-02T00:00:00Z",
+                                                  "until": "2026-12-01T00:00:00Z"}).status_code == 422
         exported = c.get("/api/audit/export", params={"actor": "ana", "format": "csv"})
         assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(exported.text)))

@@ -16,7 +16,10 @@ def test_demo_runs_the_whole_stack(tmp_path: Path):
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert re.search(r"demo: hub http://127\.0\.0\.1:\d+", out)
-    assert "sign in as 'analyst' with password" in out
+    for user in ("owner", "analyst", "auditor"):  # each kind of user has a sign-in, and their page is named
+        assert f"sign in as '{user}' with password" in out
+    assert "demo: auditor's console http://127.0.0.1:" in out and "/transparency" in out
+    assert "demo: owner's access log and alerts http://127.0.0.1:" in out
     assert "demo: analyst page http://127.0.0.1:" in out
     assert "enrolled as dev-" in out
     # The hub's map shows both cameras recording, placed by the owner near the demo site.

@@ -5,17 +5,14 @@ e-mail through a real SMTP server on loopback; bad input refused with nothing st
 from __future__ import annotations
 
 import datetime as dt
-import email
-import threading
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from hub.tables import AuditEntry, Case, FootageRequest, Incident, Notice, Role, User
 from tests.hub_support import HubApi
+from tests.mail_support import Inbox
 from tests.test_hub_api import add_camera
-from sim.process import free_port
 
 REASON = "armed robbery reported at the corner store"
 REQUEST_ONLY = {"sharing": "request_only", "modes": ["playback", "clip"]}
@@ -25,28 +22,6 @@ ALWAYS = {"sharing": "always", "modes": ["live", "playback", "clip"]}
 def _window(hours_ago: float = 24, minutes: float = 10) -> tuple[str, str]:
     start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=hours_ago)
     return start.isoformat(), (start + dt.timedelta(minutes=minutes)).isoformat()
-
-
-class Inbox:
-    """A real SMTP server on loopback that keeps what it receives."""
-
-    def __init__(self):
-        self.messages: list[email.message.Message] = []
-        self.arrived = threading.Event()
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        self.arrived.set()
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox():
-    box = Inbox()
-    box.controller.start()
-    yield box
-    box.controller.stop()
 
 
 @pytest.fixture

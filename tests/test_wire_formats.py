@@ -118,6 +118,10 @@ GOLDEN_EVENTS = [
      '"first_seen":"2026-12-01T21:37:42.123456Z","last_seen":"2026-12-01T21:37:42.123456Z",'
      '"hit":{"list_name":"stolen","entry_plate":"A8C1234","reason":"stolen vehicle"},'
      '"thumbnail_jpeg":"/9j/4AAQSkZJRgA="}'),
+    (m.Witnessed(note="canvass.example/audit\n5\n/hSlQm+9cMD6c/UjQq/tDaC9I8SDhmLM9riKMHDq2Xs=\n\n"
+                      "\u2014 canvass.example/audit AAAA\n"),
+     '{"kind":"witnessed","note":"canvass.example/audit\\n5\\n/hSlQm+9cMD6c/UjQq/tDaC9I8SDhmLM9riKMHDq2Xs=\\n\\n'
+     '\u2014 canvass.example/audit AAAA\\n"}'),
 ]
 
 

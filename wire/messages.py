@@ -167,7 +167,16 @@ class ClipProgress(_Strict):
     clip_bytes: Annotated[int | None, Field(ge=0)] = None
 
 
-EventBody = Annotated[Union[Health, CameraStatus, PlateRead, Alarm, StreamEnded, Coverage, ClipProgress],
+class Witnessed(_Strict):
+    """The newest audit-log checkpoint (the hub's signed note) this box has verified and holds as its witness
+    state; sent whenever it moves forward, so the owner's access log can prove entries against what the box
+    itself checked."""
+
+    kind: Literal["witnessed"] = "witnessed"
+    note: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+EventBody = Annotated[Union[Health, CameraStatus, PlateRead, Alarm, StreamEnded, Coverage, ClipProgress, Witnessed],
                       Field(discriminator="kind")]
 
 

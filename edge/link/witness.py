@@ -62,11 +62,15 @@ class Witness:
         self.key, self.origin, self.fetch, self.state_path = key, origin, fetch, state_path
 
     def last(self) -> cp.Checkpoint | None:
+        note = self.held_note()
+        return None if note is None else cp.verify(note, self.key, self.origin, origin=self.origin)
+
+    def held_note(self) -> str | None:
+        """The signed note of the checkpoint this box holds (None before the first)."""
         try:
-            note = json.loads(self.state_path.read_text())["note"]
+            return json.loads(self.state_path.read_text())["note"]
         except FileNotFoundError:
             return None
-        return cp.verify(note, self.key, self.origin, origin=self.origin)
 
     def _store(self, note: str) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ READS = {
     "/api/users": "read.users",
     "/api/audit/entries": "read.audit_entries",
     "/api/audit/export": "read.audit_export",
+    "/api/audit/search": "read.audit_search",
+    "/api/owner/activity": "read.owner_activity",
     "/api/cameras": "read.cameras",
     "/api/cameras/{camera_id}": "read.camera",
     "/api/cameras/{camera_id}/consent": "read.consent",

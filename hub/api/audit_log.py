@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import base64
 import csv
-import datetime as dt
 import io
 import json
 import unicodedata
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import select
+from pydantic import AwareDatetime, BaseModel
 
 from hub import audit
 from hub.api.deps import HubDep, SessionDep, client_address, require
 from hub.audit import log as audit_log
 from hub.audit.log import canonical, size_of
-from hub.tables import Alert, Appliance, AuditEntry, AuditNode, Camera, Role, User, utcnow
+from hub.audit.search import Search, find
+from hub.tables import Role, User
+from hub.transparency import TransparencyOut
 from wire.audit import CheckpointOut, ProofOut
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -65,53 +65,29 @@ class EntryOut(BaseModel):
     leaf_hash: str
 
 
-def _filtered(session, start: int, limit: int | None, actor, action, case_number, camera_id, business_id, since, until):
-    query = select(AuditEntry, AuditNode.hash).join(
-        AuditNode, (AuditNode.level == 0) & (AuditNode.index == AuditEntry.leaf_index)
-    ).where(AuditEntry.leaf_index >= start).order_by(AuditEntry.leaf_index)
-    if limit is not None:
-        query = query.limit(limit)
-    for column, value in ((AuditEntry.actor, actor), (AuditEntry.action, action),
-                          (AuditEntry.case_number, case_number)):
-        if value is not None:
-            query = query.where(column == value)
-    if camera_id is not None or business_id is not None:
-        cameras = select(Camera).join(Appliance)
-        if camera_id is not None:
-            cameras = cameras.where(Camera.id == camera_id)
-        if business_id is not None:
-            cameras = cameras.where(Appliance.business_id == business_id)
-        objects = []
-        for camera in session.scalars(cameras):
-            objects += [f"camera:{camera.id}", f"camera:{camera.appliance.device_id}/{camera.name}"]
-        if business_id is not None:
-            objects.append(f"business:{business_id}")
-        query = query.where(AuditEntry.object.in_(objects))
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.at < until)
-    return session.execute(query)
-
-
 class Filters:
-    """The auditor's search: by user, action, case number, camera, business and time."""
+    """The auditor's search: by user, action, purpose, case number, camera, business, outcome and time."""
 
     def __init__(self, actor: Annotated[str | None, Query(max_length=100)] = None,
                  action: Annotated[str | None, Query(max_length=64)] = None,
+                 purpose: Annotated[str | None, Query(max_length=32)] = None,
                  case_number: Annotated[str | None, Query(max_length=100)] = None,
                  camera_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                  business_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                 outcome: Annotated[str | None, Query(max_length=32)] = None,
                  since: AwareDatetime | None = None, until: AwareDatetime | None = None):
-        self.values = dict(actor=actor, action=action, case_number=case_number, camera_id=camera_id,
-                           business_id=business_id, since=since, until=until)
+        if since is not None and until is not None and since >= until:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
+        self.search = Search(actor=actor or None, action=action or None, purpose=purpose or None,
+                             case_number=case_number or None, camera_id=camera_id, business_id=business_id,
+                             outcome=outcome or None, since=since, until=until)
 
 
 @router.get("/entries", response_model=list[EntryOut])
 def entries(session: SessionDep, user: Auditor, filters: Annotated[Filters, Depends()], start: Size = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[EntryOut]:
     return [EntryOut(index=e.leaf_index, entry=canonical(e).decode(), leaf_hash=h.hex())
-            for e, h in _filtered(session, start, limit, **filters.values)]
+            for e, h in find(session, filters.search, limit=limit, start=start)]
 
 
 CSV_FIELDS = ["index", "at", "actor", "action", "object", "outcome", "source", "reason", "case_number", "details"]
@@ -145,15 +121,14 @@ def export(request: Request, session: SessionDep, user: Auditor, filters: Annota
            format: Literal["csv", "json"] = "csv") -> Response:
     """Matching entries as CSV or JSON (each with its leaf hash); the export itself is audited."""
     rows = []
-    for entry, leaf in _filtered(session, 0, MAX_EXPORT + 1, **filters.values):
+    for entry, leaf in find(session, filters.search, limit=MAX_EXPORT + 1):
         rows.append({**json.loads(canonical(entry)), "leaf_hash": leaf.hex()})
     if len(rows) > MAX_EXPORT:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"more than {MAX_EXPORT} entries match; narrow the search or use `canvass-hub audit export`")
     audit.append(session, actor=user.username, action="audit.export", outcome=audit.Outcome.SUCCESS,
                  source=client_address(request), format=format, entries=len(rows),
-                 filters={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.values.items()
-                          if v is not None})
+                 filters=filters.search.given())
     if format == "json":
         return Response(json.dumps(rows, ensure_ascii=False), media_type="application/json")
     out = io.StringIO()
@@ -166,63 +141,10 @@ def export(request: Request, session: SessionDep, user: Auditor, filters: Annota
                     headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
 
 
-REPORTED = {
-    ("access.request", "pending"): "requests waiting for an owner",
-    ("access.owner_decision", "success"): "requests approved by owners",
-    ("access.owner_decision", "denied"): "requests denied by owners",
-    ("access.request", "denied"): "requests refused by the hub",
-    ("access.grant", "success"): "grants issued",
-    ("access.appliance_decision", "success"): "grants accepted by appliances",
-    ("access.appliance_decision", "denied"): "grants refused by appliances",
-    ("consent.change", "success"): "consent changes by owners",
-    ("plates.search", "success"): "plate searches",
-}
-
-SPLIT = {"access.request", "access.grant", "plates.search"}  # the entries that carry the analyst's purpose and unit
-
-
-#: label → count, for one month (the labels are REPORTED's values and "hot-list hits").
-Counts = dict[str, int]
-
-
-class TransparencyOut(BaseModel):
-    """The public report: counts by month, and the request, grant and plate search counts split by purpose and by
-    unit."""
-
-    generated_at: dt.datetime
-    months: dict[str, Counts] = Field(description="month (YYYY-MM) → counts")
-    by_purpose: dict[str, dict[str, Counts]] = Field(description="month → purpose category → counts")
-    by_unit: dict[str, dict[str, Counts]] = Field(description="month → agency unit → counts")
-
-
 @router.get("/transparency", tags=["transparency"], response_model=TransparencyOut)
-def transparency(session: SessionDep) -> TransparencyOut:
-    """Public counts by month, generated from the log itself: what was asked, granted, refused, streamed.
-
-    `months` holds the totals; `by_purpose` and `by_unit` split the request, grant and plate search counts by the
-    purpose category the analyst gave and the agency unit the analyst belongs to (entries logged before those
-    were recorded count as "unrecorded"). Hot-list hits come from the alert table.
-    """
-    months: dict[str, dict[str, int]] = {}
-    by_purpose: dict[str, dict[str, dict[str, int]]] = {}
-    by_unit: dict[str, dict[str, dict[str, int]]] = {}
-    query = select(AuditEntry.at, AuditEntry.action, AuditEntry.outcome, AuditEntry.details).where(
-        AuditEntry.action.in_({a for a, _ in REPORTED}))
-    for at, action, outcome, details in session.execute(query):
-        label = REPORTED.get((action, outcome))
-        if not label:
-            continue
-        month = at.strftime("%Y-%m")
-        months.setdefault(month, dict.fromkeys(REPORTED.values(), 0))[label] += 1
-        if action in SPLIT:
-            details = details or {}
-            for split, key in ((by_purpose, details.get("purpose")), (by_unit, details.get("unit"))):
-                bucket = split.setdefault(month, {}).setdefault(key or "unrecorded", {})
-                bucket[label] = bucket.get(label, 0) + 1
-    hits: dict[str, int] = {}
-    for (at,) in session.execute(select(Alert.at).where(Alert.kind == "hotlist_hit")):
-        hits[at.strftime("%Y-%m")] = hits.get(at.strftime("%Y-%m"), 0) + 1
-    for month, count in hits.items():
-        months.setdefault(month, dict.fromkeys(REPORTED.values(), 0))["hot-list hits"] = count
-    return TransparencyOut(generated_at=utcnow(), months=dict(sorted(months.items())),
-                           by_purpose=dict(sorted(by_purpose.items())), by_unit=dict(sorted(by_unit.items())))
+def transparency(request: Request, session: SessionDep, hub: HubDep) -> TransparencyOut:
+    """Public counts by month, from the log itself at a signed checkpoint (`hub.transparency`): requests,
+    decisions, expiries, grants, streams and plate searches, split by the purpose category the analyst gave and
+    the agency unit they belong to ("unrecorded" for entries logged before those were); hot-list hits; cameras
+    and appliances; the retention in force."""
+    return request.app.state.transparency.get(session, hub.checkpoint(), hub.settings)

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.tables import AuditCheckpoint, AuditEntry, AuditNode, Counter, utcnow
+from hub.audit.subjects import cameras_named, subject_rows
+from hub.tables import AuditCheckpoint, AuditEntry, AuditNode, AuditSubject, Counter, utcnow
 from wire import checkpoint as cp
 from wire import audit as wire_audit
 from wire import merkle
@@ -122,6 +123,12 @@ _BUMP_SIZE = (update(_COUNTERS).where(_COUNTERS.c.name == SIZE_COUNTER).values(v
               .returning(_COUNTERS.c.value))
 _INSERT_ENTRY = insert(AuditEntry.__table__)
 _INSERT_NODES = insert(_NODES)
+_INSERT_SUBJECTS = insert(AuditSubject.__table__)
+
+
+def _purpose(details: dict[str, Any]) -> str:
+    purpose = details.get("purpose")
+    return purpose[:32] if isinstance(purpose, str) else ""
 
 
 def append_entry(session: Session, fields: dict[str, Any]) -> int:
@@ -132,7 +139,10 @@ def append_entry(session: Session, fields: dict[str, Any]) -> int:
         raise RuntimeError("the audit log's size counter is missing (run the hub's migrations)")
     index = new_size - 1
     row = dict(fields, leaf_index=index, at=utcnow())
-    connection.execute(_INSERT_ENTRY, row)
+    connection.execute(_INSERT_ENTRY, dict(row, purpose=_purpose(row["details"])))
+    subjects = subject_rows(session, index, cameras_named(row["object"], row["details"]))
+    if subjects:
+        connection.execute(_INSERT_SUBJECTS, subjects)
     current = merkle.leaf_hash(canonical(SimpleNamespace(**row)))
     nodes = [{"level": 0, "idx": index, "hash": current}]
     siblings = []

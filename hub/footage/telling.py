@@ -11,12 +11,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.mail import Mail, Mailer
 from hub.services import HubServices
-from hub.tables import Business, Camera, Case, FootageRequest, Notice, Role, User
+from hub.tables import Business, Camera, Case, FootageRequest, Notice, OwnerAlertSettings, Role, User
 from wire import messages as m
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,10 @@ def tell_owners(session: Session, services: HubServices, mailer: Mailer, request
                f"purpose {request.purpose.replace('_', ' ')}, case {reference}; please decide by "
                f"{request.expires_at:%Y-%m-%d %H:%M} UTC.")
     session.add(Notice(business_id=business.id, kind="footage_request", message=message, request_id=request.id))
-    owners = session.scalars(select(User).where(User.business_id == business.id, User.role == Role.OWNER,
-                                                User.disabled.is_(False), User.email != ""))
+    owners = session.scalars(  # those who did not turn request e-mails off (the default is on)
+        select(User).outerjoin(OwnerAlertSettings, OwnerAlertSettings.user_id == User.id)
+        .where(User.business_id == business.id, User.role == Role.OWNER, User.disabled.is_(False), User.email != "",
+               or_(OwnerAlertSettings.request_emails.is_(None), OwnerAlertSettings.request_emails.is_(True))))
     to = tuple(sorted({owner.email for owner in owners}))
     mailer.send(Mail(to, f"Footage request {request.id} waits for your decision",
                      f"{message}\n\nSign in to {services.settings.public_url} to see the request and its reason, "

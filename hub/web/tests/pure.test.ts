@@ -5,6 +5,8 @@ import { hotListRows, normalisePlate, parseCsv } from "../src/hotlists/csv";
 import { parseEvent, readEvents } from "../src/lib/sse";
 import { minutes, toLocalInput } from "../src/lib/time";
 import { label, purposeOf, worst } from "../src/console/status";
+import { checkpointOf, fromBase64, hex, leafHash, nodeHash, verifyInclusion } from "../src/lib/merkle";
+import { detailLines } from "../src/lib/auditrow";
 
 test("a CSV's quoted fields keep their commas, quotes and line breaks", () => {
   assert.deepEqual(parseCsv('a,"b, c","say ""hi"""\r\n"two\nlines",x,\n\n'),
@@ -65,4 +67,64 @@ test("times as the analyst types them and seconds as m:ss", () => {
   assert.equal(toLocalInput(moment), "2026-12-02T09:05:07");
   assert.equal(minutes(599.6), "10:00");
   assert.equal(minutes(-3), "0:00");
+});
+
+/** The root of leaves [start, end) the naive way (RFC 6962's definition), to check proofs against. */
+async function naiveRoot(leaves: Uint8Array[], start = 0, end = leaves.length): Promise<Uint8Array> {
+  if (end - start === 1) return leaves[start] as Uint8Array;
+  let split = 1;
+  while (split * 2 < end - start) split *= 2;
+  return nodeHash(await naiveRoot(leaves, start, start + split), await naiveRoot(leaves, start + split, end));
+}
+
+test("an inclusion proof from the hub's own Merkle code verifies in the browser's; a changed entry does not", async () => {
+  // wire.merkle's root and proof of leaf 2 for the entries "a" … "e" (computed by the hub's Python code).
+  const root = "fe14a5426fbd70c0fa73f52342afed0da0bd23c4838662ccf6b88a3070ead97b";
+  const proof = ["0HDcW42prqfcD1rUwp2JllIABZyaDOyjq9XaJJLctx0=", "sTeYX/SE+2ANuTEHx3sDZcgNePW0Kd7Q/Zc2HQd5mes=",
+                 "KCSnzNosqnIMhcn7oei1tzXuz9sDh45Pjf5sNiUDC8Q="].map(fromBase64);
+  const leaves = await Promise.all(["a", "b", "c", "d", "e"].map(leafHash));
+  assert.equal(hex(await naiveRoot(leaves)), root);
+  const rootBytes = await naiveRoot(leaves);
+  assert.equal(await verifyInclusion(2, 5, leaves[2] as Uint8Array, proof, rootBytes), true);
+  assert.equal(await verifyInclusion(2, 5, await leafHash("C"), proof, rootBytes), false);
+  assert.equal(await verifyInclusion(3, 5, leaves[2] as Uint8Array, proof, rootBytes), false);
+  assert.equal(await verifyInclusion(2, 3, leaves[2] as Uint8Array, proof, rootBytes), false);
+  assert.equal(await verifyInclusion(5, 5, leaves[2] as Uint8Array, proof, rootBytes), false);
+});
+
+test("every leaf of every tree up to 9 leaves is proven by the path the naive tree gives", async () => {
+  for (let size = 1; size <= 9; size++) {
+    const leaves = await Promise.all(Array.from({ length: size }, (_, i) => leafHash(`entry ${i}`)));
+    const root = await naiveRoot(leaves);
+    for (let index = 0; index < size; index++) {
+      const proof = await naiveProof(leaves, index, 0, size);
+      assert.equal(await verifyInclusion(index, size, leaves[index] as Uint8Array, proof, root), true, `${index}/${size}`);
+      if (proof.length) assert.equal(await verifyInclusion(index, size, leaves[index] as Uint8Array, proof.slice(1), root), false);
+    }
+  }
+});
+
+async function naiveProof(leaves: Uint8Array[], index: number, start: number, end: number): Promise<Uint8Array[]> {
+  if (end - start === 1) return [];
+  let split = 1;
+  while (split * 2 < end - start) split *= 2;
+  const mid = start + split;
+  return index < mid ? [...await naiveProof(leaves, index, start, mid), await naiveRoot(leaves, mid, end)]
+                     : [...await naiveProof(leaves, index, mid, end), await naiveRoot(leaves, start, mid)];
+}
+
+test("a checkpoint note gives its size and root; anything else gives nothing", () => {
+  const root = "/hSlQm+9cMD6c/UjQq/tDaC9I8SDhmLM9riKMHDq2Xs=";
+  const parsed = checkpointOf(`canvass.example/audit\n5\n${root}\n\n— canvass.example/audit AAAA\n`);
+  assert.equal(parsed?.size, 5);
+  assert.equal(hex(parsed?.root ?? new Uint8Array()), "fe14a5426fbd70c0fa73f52342afed0da0bd23c4838662ccf6b88a3070ead97b");
+  assert.equal(checkpointOf("origin\n05\nAAAA\n"), null);
+  assert.equal(checkpointOf("origin\n5\nnot base64!\n"), null);
+  assert.equal(checkpointOf(""), null);
+});
+
+test("an audit entry's details read as name: value lines, empty ones left out", () => {
+  assert.deepEqual(detailLines({ request_id: 7, filters: { case_number: "2026-1", area: { r: 1 } }, empty: "",
+                                 none: null, cameras: [], read_cameras: [3, 4] }),
+                   ['filters: case number 2026-1, area {"r":1}', "read cameras: 3, 4", "request id: 7"]);
 });
