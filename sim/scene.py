@@ -7,6 +7,10 @@ a dark bumper between two tail lights: a real plate detector needs that
 context, a bare white rectangle on a flat colour is not a plate to it. Texts
 are deterministic from the camera's seed and, like many real plate series,
 never use I, O or Q (they read as 1 and 0).
+
+`StreetScene` drives cars across the view one at a time; `QueueScene` has
+them stop at one spot (a barrier, a drive-through window), one after another,
+the next arriving 0–3 s after the last one starts to leave.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Car:
     colour: tuple[int, int, int]
     enter_frame: int
     frames_in_view: int
+    stop_frames: int = 0  # frames it stands still at the spot (a queue), half-way through its pass
 
 
 class StreetScene:
@@ -162,3 +167,33 @@ class StreetScene:
         x0, x1 = max(box.x, 0), min(box.x + box.w, self.width)
         if x1 > x0:
             image[box.y : box.y + box.h, x0:x1] = plate[:, x0 - box.x : x1 - box.x]
+
+
+class QueueScene(StreetScene):
+    """Cars that drive in, stop at the same spot for 2-4 s and drive on; the next one arrives 0-3 s after the
+    last one starts to leave (a queue at a barrier), so each plate stands where the one before it stood."""
+
+    DRIVE_S = 1.0  # from the edge of the view to the spot, and from the spot out of view
+
+    def _schedule(self, rng: random.Random) -> list[Car]:
+        drive = round(self.fps * self.DRIVE_S)
+        cars = []
+        frame = round(self.fps * 0.5)
+        while True:
+            stop = round(self.fps * rng.uniform(2.0, 4.0))
+            if frame + 2 * drive + stop >= self.n_frames:
+                return cars
+            plate = plate_text(rng, rng.choice(PLATE_FORMATS))
+            colour = (rng.randint(30, 220), rng.randint(30, 220), rng.randint(30, 220))
+            cars.append(Car(plate, colour, frame, 2 * drive + stop, stop))
+            frame += drive + stop + round(self.fps * rng.uniform(0.0, 3.0))
+
+    def _car_x(self, car: Car, frame: int) -> int:
+        drive = (car.frames_in_view - car.stop_frames) / 2
+        spot = (self.width - self.car_w) // 2
+        elapsed = frame - car.enter_frame
+        if elapsed < drive:
+            return round(-self.car_w + (spot + self.car_w) * elapsed / drive)
+        if elapsed < drive + car.stop_frames:
+            return spot
+        return round(spot + (self.width - spot) * (elapsed - drive - car.stop_frames) / drive)

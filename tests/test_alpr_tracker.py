@@ -102,3 +102,71 @@ def test_region_rules_apply_to_the_consensus() -> None:
     frames = [(100 + i * 0.2, [read("A8C1234", 40 + i * 90)]) for i in range(8)]
     (result,) = drive(tracker, frames) + tracker.flush(110)
     assert result.text == "ABC1234"
+
+
+# -- cars that stand where the one before stood (a queue at a barrier) ---------------------------------------
+
+
+def standing(text: str, start: float, seconds: float, *, x: int = 800, every: float = 0.2, **kwargs) -> list:
+    """A plate standing at one place for `seconds`, read every `every` s."""
+    return [(start + i * every, [read(text, x, **kwargs)]) for i in range(round(seconds / every))]
+
+
+def test_two_plates_at_the_same_box_one_after_another_are_two_passes() -> None:
+    """No gap at all between them: the second car is read at the very spot the first stood, in the next frame."""
+    tracker = PlateTracker(max_gap_s=1.5)
+    passes = drive(tracker, standing("ABC1234", 100, 3) + standing("XYZ9876", 103, 3)) + tracker.flush(120)
+    assert [p.text for p in passes] == ["ABC1234", "XYZ9876"]
+    first, second = passes
+    assert first.last_seen < second.first_seen
+    assert first.observations == second.observations == 15
+
+
+def test_the_first_of_two_cars_at_one_spot_is_read_when_the_second_takes_its_place() -> None:
+    """Its pass is closed once the second plate is confirmed (two decisive reads), not after the gap."""
+    tracker = PlateTracker(max_gap_s=1.5, min_observations=2)
+    first = drive(tracker, standing("ABC1234", 100, 3))
+    assert first == [] and tracker.update(103.0, [read("XYZ9876", 800)]) == []
+    (closed,) = tracker.update(103.2, [read("XYZ9876", 800)])
+    assert closed.text == "ABC1234"
+
+
+def test_a_plate_that_stays_is_one_pass() -> None:
+    """Parked for 10 minutes: read in bursts (motion now and then) with gaps longer than a track lives."""
+    tracker = PlateTracker(max_gap_s=1.5, repeat_window_s=10)
+    frames = [frame for burst in range(60) for frame in standing("ABC1234", 100 + burst * 10, 1)]
+    passes = drive(tracker, frames) + tracker.flush(800)
+    assert [p.text for p in passes] == ["ABC1234"]
+
+
+def test_a_plate_seen_again_after_the_repeat_window_is_a_new_pass() -> None:
+    tracker = PlateTracker(max_gap_s=1.5, repeat_window_s=10)
+    passes = drive(tracker, standing("ABC1234", 100, 2) + standing("ABC1234", 115, 2)) + tracker.flush(130)
+    assert [p.text for p in passes] == ["ABC1234", "ABC1234"]
+
+
+def test_a_look_alike_flip_in_one_frame_does_not_split_a_pass() -> None:
+    """7→T in one frame, 8→B and 2→Z in another, all read confidently: one pass, the right text."""
+    frames = standing("AB71282", 100, 3)
+    frames[5] = (frames[5][0], [read("ABT1282", 800)])
+    frames[9] = (frames[9][0], [read("AB71ZBZ", 800)])
+    tracker = PlateTracker()
+    passes = drive(tracker, frames) + tracker.flush(110)
+    assert [p.text for p in passes] == ["AB71282"]
+    assert passes[0].observations == 15
+
+
+def test_an_unconfident_read_of_other_text_does_not_split_a_pass() -> None:
+    """A blurred frame read as something else, weakly: it is the same car."""
+    frames = standing("ABC1234", 100, 3)
+    frames[7] = (frames[7][0], [read("XYZ9876", 800, confidence=0.3)])
+    tracker = PlateTracker()
+    assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["ABC1234"]
+
+
+def test_a_plate_that_jumps_in_size_at_the_same_place_starts_a_new_track() -> None:
+    """A cut to a much nearer plate (the next car, unreadable yet) is not the same plate growing."""
+    tracker = PlateTracker(max_gap_s=1.5)
+    near = [(103 + i * 0.2, [read("XYZ9876", 700, w=600, confidence=0.3 if i < 3 else 0.9)]) for i in range(15)]
+    passes = drive(tracker, standing("ABC1234", 100, 3, x=800, w=200) + near) + tracker.flush(120)
+    assert [p.text for p in passes] == ["ABC1234", "XYZ9876"]

@@ -2,15 +2,25 @@
 
 Each analysed frame's reads are matched to open tracks by where the plate is
 (overlap with where the track's plate should be by now, from its last two
-positions) or, for a plate that jumped, by being nearby with similar text.
-A track not seen for `max_gap_s` is closed; a closed track seen in at least
-`min_observations` frames whose vote is decisive (every character won at
-least `min_confidence` of it: a sign or a window grille read as a different
-string each time is not) becomes one `VehiclePass`: per-character voting
-weighted by confidence over the frames (reads of the most-voted length),
-region format rules on the vote, the sharpest crop kept for a thumbnail.
-A pass whose text repeats one emitted moments ago (a vehicle that stopped in
-view, a track that broke) is folded into it instead of read twice.
+positions, at a similar size) or, for a plate that jumped, by being nearby
+with similar text. Text decides between cars that stand in the same place
+one after another (a queue at a barrier): a read whose every character is
+confident (`decisive_confidence`) and whose text is more than one character
+away from the track's (look-alikes such as 8/B, 0/O, 2/Z counted as equal) is
+another car, and starts a track of its own; once that track has
+`min_observations` such reads and the old plate has not been seen since it
+began, the old track is closed at once (a different plate took its place). A
+single misread character, a look-alike flip or a blurred, unconfident read
+never splits a pass. A track not seen for `max_gap_s` is closed (its plate
+left). A closed track seen in at least `min_observations` frames whose vote is
+decisive (every character won more than `min_confidence` of it: a sign or a
+window grille read as a different string each time is not) becomes one
+`VehiclePass`: per-character voting weighted by confidence over the frames
+(reads of the most-voted length), region format rules on the vote, the
+sharpest crop kept for a thumbnail. A pass whose text repeats one emitted
+less than `repeat_window_s` before (a vehicle that stopped in view, a track
+broken by a gap) is folded into it instead of read twice, and keeps it open:
+a car parked for an hour gives one read, not one a minute.
 """
 
 from __future__ import annotations
@@ -47,12 +57,22 @@ class _Track:
     reads: list[PlateRead] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     best: PlateRead | None = None
+    decisive: list[str] = field(default_factory=list)  # canonical texts of its decisive reads
+    displaces: _Track | None = None  # the track of the plate that stood here when this one began
 
-    def add(self, at: float, read: PlateRead) -> None:
+    def add(self, at: float, read: PlateRead, *, decisive: bool) -> None:
         self.reads.append(read)
         self.times.append(at)
+        if decisive:
+            self.decisive.append(canonical(read.text))
         if self.best is None or _quality(read) > _quality(self.best):
             self.best = read
+
+    def text(self) -> str:
+        """The canonical text most of its decisive reads agree with ("" before any)."""
+        if not self.decisive:
+            return ""
+        return max(set(self.decisive), key=lambda t: sum(within_one_edit(t, other) for other in self.decisive))
 
     def predicted_box(self, at: float) -> Box:
         x, y, w, h = self.reads[-1].box
@@ -61,6 +81,14 @@ class _Track:
         px, py, _, _ = self.reads[-2].box
         scale = (at - self.times[-1]) / (self.times[-1] - self.times[-2])
         return round(x + (x - px) * scale), round(y + (y - py) * scale), w, h
+
+
+@dataclass(slots=True)
+class _Emitted:
+    """A pass already emitted: its canonical text and when its plate was last seen."""
+
+    text: str
+    last_seen: float
 
 
 def _quality(read: PlateRead) -> float:
@@ -109,47 +137,76 @@ class PlateTracker:
     """Tracks for one camera. `update` once per analysed frame; it returns the passes that ended."""
 
     def __init__(self, *, region: str | None = None, max_gap_s: float = 1.5, min_observations: int = 2,
-                 min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0) -> None:
+                 min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0,
+                 decisive_confidence: float = 0.6, max_size_change: float = 2.0) -> None:
         self.region = region
         self.min_confidence = min_confidence
         self.max_gap_s = max_gap_s
         self.min_observations = min_observations
         self.min_iou = min_iou
         self.repeat_window_s = repeat_window_s
+        self.decisive_confidence = decisive_confidence
+        self.max_size_change = max_size_change
         self._open: list[_Track] = []
         self._ids = itertools.count(1)
-        self._recent: list[VehiclePass] = []
+        self._recent: list[_Emitted] = []
 
     @property
     def has_open_tracks(self) -> bool:
         return bool(self._open)
 
     def update(self, at: float, reads: list[PlateRead]) -> list[VehiclePass]:
+        gone = [t for t in self._open if at - t.times[-1] > self.max_gap_s]  # before matching: a plate seen
+        self._open = [t for t in self._open if t not in gone]  # again after the gap is a new track
         for read in reads:
-            track = self._match(at, read)
+            decisive = read.confidence >= self.decisive_confidence
+            track = self._match(at, read, decisive)
             if track is None:
-                track = _Track(next(self._ids))
+                track = _Track(next(self._ids), displaces=self._standing_at(read.box) if decisive else None)
                 self._open.append(track)
-            track.add(at, read)
-        ended = [t for t in self._open if at - t.times[-1] > self.max_gap_s]
-        self._open = [t for t in self._open if t not in ended]
-        return self._finish(ended, at)
+            track.add(at, read, decisive=decisive)
+        displaced = [t for t in self._open if self._displaced(t)]
+        self._open = [t for t in self._open if t not in displaced]
+        return self._finish(gone + displaced, at)
 
     def flush(self, at: float) -> list[VehiclePass]:
         """Close every open track (the camera stopped)."""
         ended, self._open = self._open, []
         return self._finish(ended, at)
 
-    def _match(self, at: float, read: PlateRead) -> _Track | None:
+    def _match(self, at: float, read: PlateRead, decisive: bool) -> _Track | None:
         best, best_score = None, 0.0
         for track in self._open:
             if track.times[-1] == at:
                 continue  # one read per track per frame
-            overlap = iou(track.predicted_box(at), read.box)
+            if decisive and self._other_plate(track, read):
+                continue
+            overlap = iou(track.predicted_box(at), read.box) if self._similar_size(track, read) else 0.0
             score = overlap if overlap >= self.min_iou else self._nearby_and_alike(track, read) * 0.01
             if score > best_score:
                 best, best_score = track, score
         return best
+
+    @staticmethod
+    def _other_plate(track: _Track, read: PlateRead) -> bool:
+        """A decisive read more than one character (after look-alikes) from what the track's decisive reads say."""
+        text = track.text()
+        return bool(text) and not within_one_edit(text, canonical(read.text))
+
+    def _similar_size(self, track: _Track, read: PlateRead) -> bool:
+        last, new = track.reads[-1].box[2], read.box[2]
+        return max(last, new) <= self.max_size_change * max(1, min(last, new))
+
+    def _standing_at(self, box: Box) -> _Track | None:
+        """The open track whose plate was last seen where `box` is (a different plate that may be leaving)."""
+        overlapping = [t for t in self._open if iou(t.reads[-1].box, box) >= self.min_iou]
+        return max(overlapping, key=lambda t: t.times[-1], default=None)
+
+    def _displaced(self, track: _Track) -> bool:
+        """Another plate took this track's place: a track that began where it stood has `min_observations`
+        decisive reads, all since this one was last seen."""
+        return any(other.displaces is track and len(other.decisive) >= self.min_observations
+                   and other.times[0] > track.times[-1] for other in self._open)
 
     @staticmethod
     def _nearby_and_alike(track: _Track, read: PlateRead) -> bool:
@@ -160,20 +217,33 @@ class PlateTracker:
         return near and within_one_edit(canonical(last.text), canonical(read.text))
 
     def _finish(self, ended: list[_Track], at: float) -> list[VehiclePass]:
-        self._recent = [p for p in self._recent if at - p.last_seen <= self.repeat_window_s]
-        passes = []
         for track in ended:
+            for other in self._open:
+                if other.displaces is track:
+                    other.displaces = None
+        passes = []
+        for track in sorted(ended, key=lambda t: t.times[0]):
             if len(track.reads) < self.min_observations:
                 continue
             result = self._consensus(track)
-            if result.text and result.confidence >= self.min_confidence and not self._repeats(result):
+            if not result.text or result.confidence <= self.min_confidence:
+                continue
+            if not self._fold_into_recent(result):
                 passes.append(result)
-                self._recent.append(result)
+                self._recent.append(_Emitted(canonical(result.text), result.last_seen))
+        oldest = min((t.times[0] for t in self._open), default=at)  # what a pass still to come may fold into
+        self._recent = [p for p in self._recent if oldest - p.last_seen <= self.repeat_window_s]
         return passes
 
-    def _repeats(self, result: VehiclePass) -> bool:
-        return any(within_one_edit(canonical(p.text), canonical(result.text))
-                   and result.first_seen - p.last_seen <= self.repeat_window_s for p in self._recent)
+    def _fold_into_recent(self, result: VehiclePass) -> bool:
+        """Whether `result` repeats a pass emitted less than `repeat_window_s` before; that pass then counts as
+        seen until `result` ended, so a plate that stays keeps folding."""
+        text = canonical(result.text)
+        for emitted in self._recent:
+            if within_one_edit(emitted.text, text) and result.first_seen - emitted.last_seen <= self.repeat_window_s:
+                emitted.last_seen = max(emitted.last_seen, result.last_seen)
+                return True
+        return False
 
     def _consensus(self, track: _Track) -> VehiclePass:
         chars = correct_chars(vote(track.reads), self.region)
