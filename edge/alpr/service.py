@@ -133,7 +133,8 @@ class PlateReader:
     def _tracker(self, camera: str) -> PlateTracker:
         if camera not in self.trackers:
             self.trackers[camera] = PlateTracker(region=self.config.region,
-                                                 min_observations=self.config.min_observations)
+                                                 min_observations=self.config.min_observations,
+                                                 repeat_window_s=self.config.same_plate_window_s)
             self.analysed[camera] = 0
         return self.trackers[camera]
 
