@@ -1,6 +1,6 @@
 """The agent reads plates from real simulated cameras while it records: one read per pass, right text.
 
-Three cameras: the street (cars cross one at a time), the queue (cars stop at one spot one after another,
+Three cameras: the street (cars cross one at a time), the queue (cars pull up to one spot one after another,
 0-3 s apart: tracking by place alone merges them) and the real-photo camera (real photos of cars from three
 regions, each zooming toward its plate for 3 s, the next car at the same spot right after)."""
 
@@ -93,7 +93,8 @@ def test_every_pass_is_read_once_with_the_right_text_while_recording(cameras, tm
 
 @pytest.mark.slow
 def test_cars_stopping_at_one_spot_one_after_another_are_each_read_once(sim_cache: Path, tmp_path: Path) -> None:
-    """The queue scene: each car stops where the last one stood, 0-3 s after it started to leave."""
+    """The queue scene: each car pulls up from behind the one before and stops where it stood, 0-3 s after it
+    started to leave (tracking by place alone reads two cars as one)."""
     with CameraProcess(count=1, cache_dir=sim_cache, extra_args=["--scene", "queue"]) as sim:
         watched = watch(sim, tmp_path, 30)
     assert len(watched.inside) >= 3

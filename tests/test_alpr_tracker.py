@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from edge.alpr.base import ALPHABET, CharGuess, PlateRead
 from edge.alpr.tracker import PlateTracker, vote
@@ -170,3 +173,31 @@ def test_a_plate_that_jumps_in_size_at_the_same_place_starts_a_new_track() -> No
     near = [(103 + i * 0.2, [read("XYZ9876", 700, w=600, confidence=0.3 if i < 3 else 0.9)]) for i in range(15)]
     passes = drive(tracker, standing("ABC1234", 100, 3, x=800, w=200) + near) + tracker.flush(120)
     assert [p.text for p in passes] == ["ABC1234", "XYZ9876"]
+
+
+def test_a_close_vote_gets_a_second_look_at_the_best_frames() -> None:
+    """The frames split 7 against T; a careful reading of the best frames' context settles it."""
+    context = np.zeros((60, 200, 3), np.uint8)
+    frames = [(100 + i * 0.2, [replace(read("AB7C123" if i % 2 else "ABTC123", 800, det=0.5 + i / 100),
+                                       context=context)]) for i in range(10)]
+    looked_at: list[PlateRead] = []
+
+    def careful(reads: list[PlateRead]) -> list[PlateRead]:
+        looked_at.extend(reads)
+        return [read("AB7C123", 0, confidence=0.95) for _ in reads]
+
+    tracker = PlateTracker(second_look=careful)
+    (result,) = drive(tracker, frames) + tracker.flush(110)
+    assert result.text == "AB7C123"
+    assert len(looked_at) == 3, "the best three frames keep their context"
+    assert sorted(r.detection_confidence for r in looked_at) == pytest.approx([0.57, 0.58, 0.59])
+
+
+def test_a_decisive_vote_gets_no_second_look() -> None:
+    def careful(reads: list[PlateRead]) -> list[PlateRead]:
+        raise AssertionError("no second look expected")
+
+    context = np.zeros((60, 200, 3), np.uint8)
+    frames = [(100 + i * 0.2, [replace(read("AB7C123", 800), context=context)]) for i in range(10)]
+    tracker = PlateTracker(second_look=careful)
+    assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["AB7C123"]

@@ -17,7 +17,12 @@ decisive (every character won more than `min_confidence` of it: a sign or a
 window grille read as a different string each time is not) becomes one
 `VehiclePass`: per-character voting weighted by confidence over the frames
 (reads of the most-voted length), region format rules on the vote, the
-sharpest crop kept for a thumbnail. A pass whose text repeats one emitted
+sharpest crop kept for a thumbnail. When the vote is close (a character won
+less than `second_look_below` of it: look-alikes such as 7/T or 6/B that the
+frames disagree on) and a `second_look` is given, it reads the context of the
+pass's `SECOND_LOOK_READS` best frames again, more carefully (as a photo is
+read: a larger detector, more OCR views), and those reads join the vote with
+as much weight together as all the frames had. A pass whose text repeats one emitted
 less than `repeat_window_s` before (a vehicle that stopped in view, a track
 broken by a gap) is folded into it instead of read twice, and keeps it open:
 a car parked for an hour gives one read, not one a minute.
@@ -27,13 +32,17 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from edge.alpr.base import ALPHABET, Box, CharGuess, PlateRead, iou
 from edge.alpr.formats import correct_chars
 from edge.alpr.matching import canonical, within_one_edit
+
+SECOND_LOOK_READS = 3  # a track keeps the frame context of this many of its best reads
+SecondLook = Callable[[list[PlateRead]], list[PlateRead]]  # reads of the best frames → reads of a second look
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,13 @@ class _Track:
             self.decisive.append(canonical(read.text))
         if self.best is None or _quality(read) > _quality(self.best):
             self.best = read
+        if read.context is not None:  # keep the frame context of the best few reads only (memory)
+            with_context = [i for i, r in enumerate(self.reads) if r.context is not None]
+            for i in sorted(with_context, key=lambda i: _quality(self.reads[i]), reverse=True)[SECOND_LOOK_READS:]:
+                self.reads[i] = replace(self.reads[i], context=None)
+
+    def best_with_context(self) -> list[PlateRead]:
+        return sorted((r for r in self.reads if r.context is not None), key=_quality, reverse=True)
 
     def text(self) -> str:
         """The canonical text most of its decisive reads agree with ("" before any)."""
@@ -95,27 +111,30 @@ def _quality(read: PlateRead) -> float:
     return read.detection_confidence * read.confidence * read.box[2]
 
 
-def vote(reads: list[PlateRead]) -> tuple[CharGuess, ...]:
-    """Per-character voting over reads of the most-voted length, each weighted by its confidence.
+def vote(reads: list[PlateRead], *, extra_weight: float = 1.0, extra_from: int | None = None) -> tuple[CharGuess, ...]:
+    """Per-character voting over reads of the most-voted length, each weighted by its confidence (the reads
+    from index `extra_from` on, a second look, by `extra_weight` times that).
 
     A read contributes its probabilities over `ALPHABET` where the backend gave them, else a vote for its
     character; each result character carries the share of the vote it won and the whole distribution."""
-    by_length: dict[int, list[PlateRead]] = defaultdict(list)
-    for read in reads:
+    weights = [_weight(r) * (extra_weight if extra_from is not None and i >= extra_from else 1.0)
+               for i, r in enumerate(reads)]
+    by_length: dict[int, list[tuple[PlateRead, float]]] = defaultdict(list)
+    for read, weight in zip(reads, weights, strict=True):
         if read.chars:
-            by_length[len(read.chars)].append(read)
+            by_length[len(read.chars)].append((read, weight))
     if not by_length:
         return ()
-    chosen = max(by_length.values(), key=lambda group: sum(_weight(r) for r in group))
-    total = sum(_weight(r) for r in chosen) or 1.0
-    votes = np.zeros((len(chosen[0].chars), len(ALPHABET)))
-    for read in chosen:
+    chosen = max(by_length.values(), key=lambda group: sum(w for _, w in group))
+    total = sum(w for _, w in chosen) or 1.0
+    votes = np.zeros((len(chosen[0][0].chars), len(ALPHABET)))
+    for read, weight in chosen:
         for position, guess in enumerate(read.chars):
-            votes[position] += _weight(read) * _distribution(guess)
+            votes[position] += weight * _distribution(guess)
     shares = votes / total
     # Without any probabilities from the backend the vote shares are no evidence about look-alikes: leave them out
     # (format rules then take any look-alike, as for a bare text).
-    has_probs = any(c.probs is not None for r in chosen for c in r.chars)
+    has_probs = any(c.probs is not None for r, _ in chosen for c in r.chars)
     return tuple(CharGuess(ALPHABET[int(row.argmax())], float(row.max()), tuple(row.tolist()) if has_probs else None)
                  for row in shares)
 
@@ -138,8 +157,11 @@ class PlateTracker:
 
     def __init__(self, *, region: str | None = None, max_gap_s: float = 1.5, min_observations: int = 2,
                  min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0,
-                 decisive_confidence: float = 0.6, max_size_change: float = 2.0) -> None:
+                 decisive_confidence: float = 0.6, max_size_change: float = 2.0,
+                 second_look: SecondLook | None = None, second_look_below: float = 2 / 3) -> None:
         self.region = region
+        self.second_look = second_look
+        self.second_look_below = second_look_below
         self.min_confidence = min_confidence
         self.max_gap_s = max_gap_s
         self.min_observations = min_observations
@@ -246,7 +268,13 @@ class PlateTracker:
         return False
 
     def _consensus(self, track: _Track) -> VehiclePass:
-        chars = correct_chars(vote(track.reads), self.region)
+        chars = vote(track.reads)
+        if self.second_look is not None and chars and min(c.confidence for c in chars) < self.second_look_below:
+            again = self.second_look(track.best_with_context())
+            if again:
+                weight = len(track.reads) / len(again)
+                chars = vote(track.reads + again, extra_weight=weight, extra_from=len(track.reads))
+        chars = correct_chars(chars, self.region)
         best = track.best
         assert best is not None
         return VehiclePass(
