@@ -201,3 +201,12 @@ def test_a_decisive_vote_gets_no_second_look() -> None:
     frames = [(100 + i * 0.2, [replace(read("AB7C123", 800), context=context)]) for i in range(10)]
     tracker = PlateTracker(second_look=careful)
     assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["AB7C123"]
+
+
+def test_a_parked_car_read_in_every_frame_is_one_pass_read_while_it_stays() -> None:
+    """10 minutes at 5 frames/s without a break: read once, within `max_track_s` of arriving, never again."""
+    tracker = PlateTracker(max_track_s=30, repeat_window_s=10)
+    emitted = [(at, p.text) for at, reads in standing("ABC1234", 100, 600) for p in tracker.update(at, reads)]
+    assert [text for _, text in emitted] == ["ABC1234"]
+    assert emitted[0][0] <= 100 + 31
+    assert tracker.flush(800) == []

@@ -25,7 +25,10 @@ read: a larger detector, more OCR views), and those reads join the vote with
 as much weight together as all the frames had. A pass whose text repeats one emitted
 less than `repeat_window_s` before (a vehicle that stopped in view, a track
 broken by a gap) is folded into it instead of read twice, and keeps it open:
-a car parked for an hour gives one read, not one a minute.
+a car parked for an hour gives one read, not one a minute. A track is also
+closed after `max_track_s` (a parked car is read, and matched against the hot
+list, within that time of arriving, and a track's memory stays bounded); what
+follows of the same plate folds into that pass.
 """
 
 from __future__ import annotations
@@ -158,8 +161,10 @@ class PlateTracker:
     def __init__(self, *, region: str | None = None, max_gap_s: float = 1.5, min_observations: int = 2,
                  min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0,
                  decisive_confidence: float = 0.6, max_size_change: float = 2.0,
-                 second_look: SecondLook | None = None, second_look_below: float = 2 / 3) -> None:
+                 second_look: SecondLook | None = None, second_look_below: float = 2 / 3,
+                 max_track_s: float = 30.0) -> None:
         self.region = region
+        self.max_track_s = max_track_s
         self.second_look = second_look
         self.second_look_below = second_look_below
         self.min_confidence = min_confidence
@@ -178,8 +183,9 @@ class PlateTracker:
         return bool(self._open)
 
     def update(self, at: float, reads: list[PlateRead]) -> list[VehiclePass]:
-        gone = [t for t in self._open if at - t.times[-1] > self.max_gap_s]  # before matching: a plate seen
-        self._open = [t for t in self._open if t not in gone]  # again after the gap is a new track
+        # Before matching: a plate seen again after the gap (or a long stay) starts a new track.
+        gone = [t for t in self._open if at - t.times[-1] > self.max_gap_s or at - t.times[0] > self.max_track_s]
+        self._open = [t for t in self._open if t not in gone]
         for read in reads:
             decisive = read.confidence >= self.decisive_confidence
             track = self._match(at, read, decisive)
