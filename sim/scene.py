@@ -181,7 +181,8 @@ class _Placed:
 
 class QueueScene(StreetScene):
     """A camera facing a barrier: each car pulls up from further down the lane (small, growing), stops at the
-    spot for 2-4 s, then drives on under the camera (down and out of view, accelerating). The next car starts
+    spot for 2-4 s, then drives on under the camera (down and out of view, accelerating, its plate blurred by
+    its motion as a camera's shutter blurs it, so its last readable frames are at the spot). The next car starts
     pulling up 0-3 s after the last one started to leave, from behind it (hidden by it until it moves), and
     stops where it stood: the place of a plate says nothing about which car it is."""
 
@@ -232,6 +233,11 @@ class QueueScene(StreetScene):
         plate_h = round(plate_w / PLATE_ASPECT)
         return Box(x + (w - plate_w) // 2, y + round(h * 0.62), plate_w, plate_h)
 
+    def _smear(self, car: Car, frame: int) -> int:
+        """Pixels the plate moves while the shutter is open (half a frame interval)."""
+        now, before = self._plate_box(car, frame), self._plate_box(car, max(car.enter_frame, frame - 1))
+        return round(abs(now.y - before.y) / 2)
+
     def _visible(self, car: Car, frame: int) -> bool:
         box = self._plate_box(car, frame)
         if box.x < 0 or box.y < 0 or box.x + box.w > self.width or box.y + box.h > self.height:
@@ -270,6 +276,10 @@ class QueueScene(StreetScene):
         for lx in (x + w // 16, x + w - w // 16 - w // 6):  # lights
             cv2.rectangle(image, (lx, y + h // 3), (lx + w // 6, y + h // 3 + h // 8), (20, 20, 200), -1)
         plate = cv2.resize(self._plates[car.plate], (box.w, box.h), interpolation=cv2.INTER_AREA)
+        smear = self._smear(car, frame)
+        if smear > 1:  # a moving plate is blurred along its motion while the shutter is open
+            kernel = np.full((smear, 1), 1 / smear, np.float32)
+            plate = cv2.filter2D(plate, -1, kernel, borderType=cv2.BORDER_REPLICATE)
         x0, y0 = max(box.x, 0), max(box.y, 0)
         x1, y1 = min(box.x + box.w, self.width), min(box.y + box.h, self.height)
         if x1 > x0 and y1 > y0:
