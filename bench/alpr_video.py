@@ -45,11 +45,12 @@ from bench.measure import measure, print_figures, rss_bytes  # noqa: E402
 from edge.recording.index import SegmentIndex  # noqa: E402
 from sim.clip import ClipSpec, prepare_clip  # noqa: E402
 from sim.process import CameraProcess  # noqa: E402
-from sim.truth import SeenRead, WallPass, attribute_reads, passes_between  # noqa: E402
+from sim.truth import SeenRead, WallPass, attribute_reads, merge_repeats, passes_between  # noqa: E402
 from tests.edge_support import config_text, wait_for  # noqa: E402
 
 TOLERANCE_S = 1.5  # the box's frame times trail the simulator's clock by the stream's latency
 SHARED_PHOTOS = REPO.parent / "shared" / "data" / "alpr"
+SAME_PLATE_S = 10.0  # the agent's same_plate_window_s: the same plate again that soon is the same stay
 CACHE = REPO / ".cache" / "sim"
 
 
@@ -181,9 +182,8 @@ def main() -> int:
         names = [f"cam{n}" for n in range(1, args.cameras + 1)]
         cameras = {}
         for name, truth in zip(names, sim.truths, strict=True):
-            inside = [p for p in passes_between(truth, run["started"], run["ended"] - TOLERANCE_S)
-                      if p.t_first >= run["started"]]
-            nearby = passes_between(truth, run["started"] - 60, run["ended"] + 60)
+            nearby = merge_repeats(passes_between(truth, run["started"] - 60, run["ended"] + 60), SAME_PLATE_S)
+            inside = [p for p in nearby if p.t_first >= run["started"] and p.t_last <= run["ended"] - TOLERANCE_S]
             cameras[name] = score_camera(name, inside, run["reads"], nearby)
         rec = recording(run["index"], run["log"], names, sim.truths[0].fps)
     print_figures(summary(args, run, cameras, rec, labels), args.json)

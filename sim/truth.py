@@ -121,3 +121,17 @@ def attribute_reads(passes: list[WallPass], reads: list[SeenRead], *,
         _, index = max(same_text or candidates)
         given[index].append(read)
     return given, unmatched
+
+
+def merge_repeats(passes: list[WallPass], within_s: float) -> list[WallPass]:
+    """Passes in time order, a pass of the plate that just left (within `within_s`) merged into its pass: the
+    box reads a plate seen again that soon as the same stay (`same_plate_window_s`), so the truth must too."""
+    merged: list[WallPass] = []
+    for p in passes:
+        same = [i for i, m in enumerate(merged) if m.plate == p.plate and p.t_first - m.t_last <= within_s]
+        if same:
+            m = merged[same[-1]]
+            merged[same[-1]] = WallPass(m.plate, m.t_first, max(m.t_last, p.t_last))
+        else:
+            merged.append(p)
+    return merged

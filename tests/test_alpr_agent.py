@@ -18,11 +18,12 @@ import pytest
 
 from edge.alpr.registry import ModelStore
 from sim.process import CameraProcess
-from sim.truth import CameraTruth, SeenRead, WallPass, attribute_reads, passes_between
+from sim.truth import CameraTruth, SeenRead, WallPass, attribute_reads, merge_repeats, passes_between
 from tests.alpr_support import FAST_MODEL_FILES, SHARED_MODELS, readable_photo_set, shared_alpr_data, shared_models
 from tests.edge_support import EdgeProcess, config_text, wait_for
 
 TOLERANCE_S = 1.5  # the box's frame times trail the simulator's clock by the stream's latency
+SAME_PLATE_S = 10.0  # the agent's default same_plate_window_s
 
 
 def _seconds(iso: str) -> float:
@@ -64,8 +65,9 @@ def watch(sim: CameraProcess, tmp_path: Path, seconds: float, *, substream: bool
     reads = json.loads(subprocess.run([sys.executable, "-m", "edge.cli", "reads", "--config", str(agent.config),
                                        "--json"], check=True, capture_output=True, text=True).stdout)
     truth: CameraTruth = sim.truths[0]
-    inside = [p for p in passes_between(truth, started, ended - TOLERANCE_S) if p.t_first >= started]
-    return Watched(reads, inside, passes_between(truth, started - 60, ended + 60), agent.log.read_text())
+    nearby = merge_repeats(passes_between(truth, started - 60, ended + 60), SAME_PLATE_S)
+    inside = [p for p in nearby if p.t_first >= started and p.t_last <= ended - TOLERANCE_S]
+    return Watched(reads, inside, nearby, agent.log.read_text())
 
 
 def assert_every_pass_read_once_right(watched: Watched) -> None:
