@@ -180,11 +180,12 @@ class _Placed:
 
 
 class QueueScene(StreetScene):
-    """A camera facing a barrier: each car pulls up from further down the lane (small, growing), stops at the
-    spot for 2-4 s, then drives on under the camera (down and out of view, accelerating, its plate blurred by
-    its motion as a camera's shutter blurs it, so its last readable frames are at the spot). The next car starts
-    pulling up 0-3 s after the last one started to leave, from behind it (hidden by it until it moves), and
-    stops where it stood: the place of a plate says nothing about which car it is."""
+    """A camera facing a barrier, zoomed on the spot where cars stop (as plate cameras are): each car pulls up
+    the last few metres from behind the one before (already near the spot), stops there for 2-4 s, then drives
+    on under the camera (down and out of view, accelerating, its plate blurred by its motion as a camera's
+    shutter blurs it, so its last readable frames are at the spot). The next car starts pulling up 0-3 s after
+    the last one started to leave, from behind it (hidden by it until it moves), and stops where it stood: the
+    place of a plate says nothing about which car it is."""
 
     ARRIVE_S = 1.2
     LEAVE_S = 0.8
@@ -211,7 +212,7 @@ class QueueScene(StreetScene):
         elapsed = frame - car.enter_frame
         if elapsed < arrive:  # slowing down as it pulls up (ease-out)
             t = 1 - (1 - elapsed / arrive) ** 2
-            return _Placed(spot_x, spot_y - self.height * 0.12 * (1 - t), 0.55 + 0.45 * t)
+            return _Placed(spot_x, spot_y - self.height * 0.04 * (1 - t), 0.85 + 0.15 * t)
         if elapsed < arrive + car.stop_frames:
             return _Placed(spot_x, spot_y, 1.0)
         t = ((elapsed - arrive - car.stop_frames) / leave) ** 2  # speeding up as it leaves (ease-in)
@@ -234,9 +235,9 @@ class QueueScene(StreetScene):
         return Box(x + (w - plate_w) // 2, y + round(h * 0.62), plate_w, plate_h)
 
     def _smear(self, car: Car, frame: int) -> int:
-        """Pixels the plate moves while the shutter is open (half a frame interval)."""
+        """Pixels the plate moves while the shutter is open (a frame interval: a camera's auto exposure at dusk)."""
         now, before = self._plate_box(car, frame), self._plate_box(car, max(car.enter_frame, frame - 1))
-        return round(abs(now.y - before.y) / 2)
+        return abs(now.y - before.y)
 
     def _visible(self, car: Car, frame: int) -> bool:
         box = self._plate_box(car, frame)
