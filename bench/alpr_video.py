@@ -10,7 +10,12 @@ one at a time), `queue` (cars stop at one spot one after another) and
 `photos`: the real-photo camera, one camera per folder (default: every region
 of ../shared/data/alpr), each photo shown for 3 s zooming toward its plate,
 the next car right after; the window is then as long as the longest loop, so
-every photo passes wholly inside it at least once. Also reports the
+every photo passes wholly inside it at least once. With `--replay` no agent
+runs: each camera's clip is decoded here and the agent's own reader
+(`PlateReader.analyse`, the same backend, tracker, second look and motion
+regions) is given every frame the agent would analyse at `analysis_fps` when
+it keeps up: the accuracy of the method whatever else the machine is doing,
+with the reader's process CPU seconds per analysed frame. Also reports the
 analysed frames per second per camera while a plate is in view (frames the
 plate was read in ÷ the pass's duration: a lower bound, as frames analysed
 without a detection do not count), frames recorded against frames sent, the
@@ -165,6 +170,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--backend", choices=("fast", "offline"), default="fast")
     parser.add_argument("--model-dir", default=os.environ.get("CANVASS_MODEL_DIR"))
+    parser.add_argument("--replay", action="store_true", help="decode the clips here and give the agent's reader "
+                        "every frame it would analyse (no agent, no RTSP; the method's accuracy whatever the load)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -175,6 +182,14 @@ def main() -> int:
         args.cameras, labels = len(folders), [folder.name for folder in folders]
         args.seconds = args.seconds or loop_s + 4
     args.seconds = args.seconds or 120.0
+    if args.replay:
+        from bench.alpr_replay import replay_cameras
+
+        folders = (args.photos or [SHARED_PHOTOS / r for r in ("us", "eu", "br")]) if args.scene == "photos" else []
+        specs = [ClipSpec(seed=n, scene=args.scene, photos=(str(folders[n - 1].resolve()),) if folders else ())
+                 for n in range(1, args.cameras + 1)]
+        print_figures(replay_cameras(specs, labels, args.backend, args.model_dir), args.json)
+        return 0
     with tempfile.TemporaryDirectory(prefix="canvass-bench-alpr-") as tmp, CameraProcess(
         count=args.cameras, cache_dir=CACHE, extra_args=extra_args
     ) as sim:

@@ -71,12 +71,13 @@ def with_context(read: PlateRead, image: np.ndarray) -> PlateRead:
 
 class PlateReader:
     def __init__(self, config: AlprConfig, store: ReadStore, *, clock: Callable[[], float] = time.time,
-                 backend: PlateBackend | None = None, on_event: Callable[[PlateEvent], None] | None = None) -> None:
+                 backend: PlateBackend | None = None, careful_backend: PlateBackend | None = None,
+                 on_event: Callable[[PlateEvent], None] | None = None) -> None:
         self.config = config
         self.store = store
         self._clock = clock
         self._backend = backend
-        self._careful: PlateBackend | None = None  # the same models set up as for a photo: the second look
+        self._careful = careful_backend  # the same models set up as for a photo: the second look
         self._on_event = on_event
         self.slot = FrameSlot()
         self.sources: dict[str, CameraFrames] = {}
