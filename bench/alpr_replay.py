@@ -80,11 +80,13 @@ def replay_cameras(specs: list[ClipSpec], labels: list[str] | None, backend: str
     right = sum(c["read_once_right"] for c in cameras.values())
     reads = sum(c["reads"] for c in cameras.values())
     unmatched = sum(len(c["reads_matching_no_pass"]) for c in cameras.values())
+    of_no_plate = sum(len(c["reads_of_no_plate"]) for c in cameras.values())
     return {
         "bench": "alpr_video --replay", "scene": specs[0].scene, "backend": backend,
         "camera_labels": labels or list(cameras), "passes": passes, "passes_read_once_right": right,
         "share_read_once_right": round(right / max(1, passes), 3), "reads": reads,
         "share_reads_matching_no_pass": round(unmatched / max(1, reads), 3),
+        "share_reads_of_no_plate": round(of_no_plate / max(1, reads), 3),
         "share_read_once_right_per_camera": {
             label: c["share_read_once_right"] for label, c in zip(labels or cameras, cameras.values(), strict=True)},
         "cpu_ms_per_analysed_frame_median_of_cameras": round(statistics.median(cpu_ms), 1),

@@ -52,6 +52,7 @@ from sim.clip import ClipSpec, prepare_clip  # noqa: E402
 from sim.process import CameraProcess  # noqa: E402
 from sim.truth import SeenRead, WallPass, attribute_reads, merge_repeats, passes_between  # noqa: E402
 from tests.edge_support import config_text, wait_for  # noqa: E402
+from wire.plates import canonical, within_one_edit  # noqa: E402
 
 TOLERANCE_S = 1.5  # the box's frame times trail the simulator's clock by the stream's latency
 SHARED_PHOTOS = REPO.parent / "shared" / "data" / "alpr"
@@ -99,6 +100,10 @@ def score_camera(camera: str, passes: list[WallPass], reads: list[dict], nearby:
     observations = {r["id"]: r["observations"] for r in reads}
     given, unmatched = attribute_reads(nearby, mine, tolerance_s=TOLERANCE_S)
     by_pass = dict(zip(nearby, given, strict=True))
+    # A read of no plate: nothing in view then is within one character of it (look-alikes equal): a sign, a
+    # sticker, a garbled plate. A misread of the plate in view is a wrong read of that pass, not this.
+    of_no_plate = [r.text for p, rs in by_pass.items() for r in rs
+                   if not within_one_edit(canonical(r.text), canonical(p.plate))] + [r.text for r in unmatched]
     once = wrong = missed = duplicated = 0
     fps, problems = [], []
     for p in passes:
@@ -117,7 +122,8 @@ def score_camera(camera: str, passes: list[WallPass], reads: list[dict], nearby:
             fps.append(observations[by_pass[p][0].id] / max(0.2, p.t_last - p.t_first))
     return {"passes": len(passes), "read_once_right": once, "share_read_once_right": round(once / max(1, len(passes)), 3),
             "wrong_text": wrong, "missed": missed, "read_more_than_once": duplicated,
-            "reads": len(mine), "reads_matching_no_pass": [r.text for r in unmatched], "problems": problems,
+            "reads": len(mine), "reads_matching_no_pass": [r.text for r in unmatched],
+            "reads_of_no_plate": of_no_plate, "problems": problems,
             "read_fps_in_view_median": round(statistics.median(fps), 2) if fps else 0.0,
             "read_fps_in_view_min": round(min(fps), 2) if fps else 0.0}
 
@@ -210,6 +216,7 @@ def summary(args: argparse.Namespace, run: dict, cameras: dict, rec: dict, label
     right = sum(c["read_once_right"] for c in cameras.values())
     reads = sum(c["reads"] for c in cameras.values())
     unmatched = sum(len(c["reads_matching_no_pass"]) for c in cameras.values())
+    of_no_plate = sum(len(c["reads_of_no_plate"]) for c in cameras.values())
     return {
         "bench": "alpr_video",
         "scene": args.scene,
@@ -223,6 +230,7 @@ def summary(args: argparse.Namespace, run: dict, cameras: dict, rec: dict, label
         "share_read_once_right": round(right / max(1, passes), 3),
         "reads": reads,
         "share_reads_matching_no_pass": round(unmatched / max(1, reads), 3),
+        "share_reads_of_no_plate": round(of_no_plate / max(1, reads), 3),
         "share_read_once_right_per_camera": {
             label: c["share_read_once_right"] for label, c in zip(labels or cameras, cameras.values(), strict=True)},
         "read_fps_in_view_median_per_camera": {n: c["read_fps_in_view_median"] for n, c in cameras.items()},
