@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge.alpr.base import ALPHABET, CharGuess, PlateRead
+from edge.alpr.base import ALPHABET, CharGuess, PlateRead, iou
 from edge.alpr.onnx import open_session
 
 OCR_ALPHABET = ALPHABET + "_"
@@ -157,7 +157,7 @@ class FastBackend:
         if self.fallback is None or max(image.shape[:2]) < self.fallback_min_side:
             return reads
         if not reads or _score(reads[0]) < self.second_look_below:
-            reads = sorted(reads + self._read_with(self.fallback, image), key=_score, reverse=True)
+            reads = _distinct(sorted(reads + self._read_with(self.fallback, image), key=_score, reverse=True))
         return reads
 
     def _read_with(self, detector: CornerDetector, image: np.ndarray) -> list[PlateRead]:
@@ -182,6 +182,15 @@ class FastBackend:
                       chars=chars, crop=crop)
             for (corners, score), crop, chars in zip(found, crops, texts, strict=True)
         ]
+
+
+def _distinct(reads: list[PlateRead], overlap: float = 0.3) -> list[PlateRead]:
+    """`reads` (best first) without those of a plate already in the list: both detectors found it."""
+    kept: list[PlateRead] = []
+    for read in reads:
+        if all(iou(read.box, other.box) < overlap for other in kept):
+            kept.append(read)
+    return kept
 
 
 def _score(read: PlateRead) -> float:
