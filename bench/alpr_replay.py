@@ -48,7 +48,8 @@ def replay_clip(path: Path, fps: int, camera: str, reader: PlateReader, config: 
             if not (moved or tracking):
                 continue
             region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height))
-            reader.analyse(AnalysisFrame(camera, wall_us, bgr_region(frame, region), (region[0], region[1])))
+            reader.analyse(AnalysisFrame(camera, wall_us, bgr_region(frame, region), (region[0], region[1]),
+                                         moving=moved))
             last_us, analysed = wall_us, analysed + 1
     return analysed
 

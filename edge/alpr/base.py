@@ -77,6 +77,7 @@ class PlateBackend(Protocol):
 
     name: str
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
-        """Every plate found in `image` (H x W x 3 uint8 BGR), best detection first."""
+    def read(self, image: np.ndarray, *, look_harder: bool = True) -> list[PlateRead]:
+        """Every plate found in `image` (H x W x 3 uint8 BGR), best detection first. `look_harder=False`: no
+        second, costlier pass when nothing is found (a still frame while a plate is tracked)."""
         ...

@@ -135,7 +135,8 @@ class FastBackend:
     odds) gets a second look at 640: small, far plates. Only images whose longer side is at least
     `fallback_min_side` get it: video sets it to four times the small detector's input, so the 640 model runs
     only where the 320 one shrinks a frame (or the region that moved) fourfold or more and a distant plate
-    shrinks below what it finds; smaller motion regions, most of which hold no plate, never pay for it.
+    shrinks below what it finds; smaller motion regions, most of which hold no plate, never pay for it; nor do
+    still frames analysed while a plate is tracked (`look_harder=False`: the car that left, or stands still).
     """
 
     name = "fast"
@@ -152,9 +153,9 @@ class FastBackend:
         self.every_plate = every_plate
         self.fallback_min_side = fallback_min_side
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
+    def read(self, image: np.ndarray, *, look_harder: bool = True) -> list[PlateRead]:
         reads = self._read_with(self.detector, image)
-        if self.fallback is None or max(image.shape[:2]) < self.fallback_min_side:
+        if not look_harder or self.fallback is None or max(image.shape[:2]) < self.fallback_min_side:
             return reads
         if not reads or _score(reads[0]) < self.second_look_below:
             reads = _distinct(sorted(reads + self._read_with(self.fallback, image), key=_score, reverse=True))

@@ -168,7 +168,7 @@ class PlateReader:
         """Read one frame and feed its camera's tracker (on the worker's thread, or a test's)."""
         assert self._backend is not None
         try:
-            found = self._backend.read(frame.image)
+            found = self._backend.read(frame.image, look_harder=frame.moving)  # the 640 only where it moved
             reads = [_shifted(with_context(read, frame.image), frame.origin) for read in found]
         except (AlprError, RuntimeError) as exc:  # onnxruntime raises RuntimeError subclasses
             logger.warning("camera %s: plate reading failed on a frame: %s", frame.camera, exc)
