@@ -181,6 +181,7 @@ def main() -> int:
     parser.add_argument("--model-dir", default=os.environ.get("CANVASS_MODEL_DIR"))
     parser.add_argument("--replay", action="store_true", help="decode the clips here and give the agent's reader "
                         "every frame it would analyse (no agent, no RTSP; the method's accuracy whatever the load)")
+    parser.add_argument("--replay-camera", type=int, default=0, help="with --replay: only this camera (1-based)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -197,7 +198,10 @@ def main() -> int:
         folders = (args.photos or [SHARED_PHOTOS / r for r in ("us", "eu", "br")]) if args.scene == "photos" else []
         specs = [ClipSpec(seed=n, scene=args.scene, photos=(str(folders[n - 1].resolve()),) if folders else ())
                  for n in range(1, args.cameras + 1)]
-        print_figures(replay_cameras(specs, labels, args.backend, args.model_dir), args.json)
+        if args.replay_camera:  # one camera of the set (several processes in parallel)
+            specs, labels = specs[args.replay_camera - 1:args.replay_camera], (labels or [])[args.replay_camera - 1:]
+        print_figures(replay_cameras(specs, labels[:1] if args.replay_camera and labels else labels, args.backend,
+                                     args.model_dir), args.json)
         return 0
     with tempfile.TemporaryDirectory(prefix="canvass-bench-alpr-") as tmp, CameraProcess(
         count=args.cameras, cache_dir=CACHE, extra_args=extra_args
