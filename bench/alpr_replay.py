@@ -54,7 +54,8 @@ def replay_clip(path: Path, fps: int, camera: str, reader: PlateReader, config: 
     return analysed
 
 
-def replay_cameras(specs: list[ClipSpec], labels: list[str] | None, backend: str, model_dir: str | None) -> dict:
+def replay_cameras(specs: list[ClipSpec], labels: list[str] | None, backend: str, model_dir: str | None, *,
+                   region_rules: bool = False) -> dict:
     """Every camera's clip once through the reader; per camera: the score, frames analysed, CPU per frame."""
     config = AlprConfig(backend=backend, model_dir=Path(model_dir) if model_dir else None)
     models = ModelStore(config.model_dir or default_model_dir())
@@ -64,6 +65,9 @@ def replay_cameras(specs: list[ClipSpec], labels: list[str] | None, backend: str
         store = ReadStore(Path(tmp) / "reads.sqlite3", Path(tmp) / "thumbnails")
         for n, spec in enumerate(specs, start=1):
             camera = f"cam{n}"
+            label = (labels or [])[n - 1] if labels and n <= len(labels) else None
+            if region_rules and label in ("us", "eu", "br"):  # a box knows its country, as the photo bench does
+                config = AlprConfig(backend=backend, model_dir=config.model_dir, region=label)
             clip = prepare_clip(spec, camera, CACHE)
             end_s = clip.truth.n_frames / clip.truth.fps + 60
             reader = PlateReader(config, store, clock=lambda end_s=end_s: end_s, backend=video, careful_backend=careful)
@@ -83,7 +87,7 @@ def replay_cameras(specs: list[ClipSpec], labels: list[str] | None, backend: str
     unmatched = sum(len(c["reads_matching_no_pass"]) for c in cameras.values())
     of_no_plate = sum(len(c["reads_of_no_plate"]) for c in cameras.values())
     return {
-        "bench": "alpr_video --replay", "scene": specs[0].scene, "backend": backend,
+        "bench": "alpr_video --replay", "scene": specs[0].scene, "backend": backend, "region_rules": region_rules,
         "camera_labels": labels or list(cameras), "passes": passes, "passes_read_once_right": right,
         "share_read_once_right": round(right / max(1, passes), 3), "reads": reads,
         "share_reads_matching_no_pass": round(unmatched / max(1, reads), 3),

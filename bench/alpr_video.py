@@ -182,6 +182,8 @@ def main() -> int:
     parser.add_argument("--replay", action="store_true", help="decode the clips here and give the agent's reader "
                         "every frame it would analyse (no agent, no RTSP; the method's accuracy whatever the load)")
     parser.add_argument("--replay-camera", type=int, default=0, help="with --replay: only this camera (1-based)")
+    parser.add_argument("--region-rules", action="store_true", help="with --replay and photo folders named us, eu "
+                        "or br: each camera's box set to that region (its plate formats settle O/0, I/1, B/8, S/5)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -201,7 +203,7 @@ def main() -> int:
         if args.replay_camera:  # one camera of the set (several processes in parallel)
             specs, labels = specs[args.replay_camera - 1:args.replay_camera], (labels or [])[args.replay_camera - 1:]
         print_figures(replay_cameras(specs, labels[:1] if args.replay_camera and labels else labels, args.backend,
-                                     args.model_dir), args.json)
+                                     args.model_dir, region_rules=args.region_rules), args.json)
         return 0
     with tempfile.TemporaryDirectory(prefix="canvass-bench-alpr-") as tmp, CameraProcess(
         count=args.cameras, cache_dir=CACHE, extra_args=extra_args
