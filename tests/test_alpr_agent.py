@@ -107,8 +107,7 @@ def test_cars_stopping_at_one_spot_one_after_another_are_each_read_once(sim_cach
 def test_real_photos_one_car_after_another_are_each_read_once(sim_cache: Path, tmp_path: Path) -> None:
     """The real-photo camera, three photos from each region whose plate the still-photo path reads right on the
     last frame of its zoom (and in which it reads no other text), interleaved, each car right after the last:
-    the video path must read each of those plates once, right (the baseline merged 4 of 9 into their
-    neighbours' passes)."""
+    the video path must read each of those plates once, right."""
     shared_alpr_data()
     from edge.alpr.backends import make_backend
 
