@@ -147,6 +147,9 @@ class AlprConfig(_Strict):
                                            "as a vehicle pass.")] = 2
     hotlist_max_edits: Annotated[Literal[0, 1], Field(description="1: a read one character off a hot-list plate "
                                                       "(after look-alikes) is a hit too.")] = 0
+    same_plate_window_s: Annotated[float, Field(ge=0, le=3600, description="A plate seen again within this "
+                                                "long of its last sighting is the same pass (a car that stopped or "
+                                                "parked gives one read, not one per sighting).")] = 10
 
 
 class ClipsConfig(_Strict):

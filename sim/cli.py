@@ -8,7 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from sim.clip import ClipSpec, prepare_clip
+from sim.clip import SCENES, ClipSpec, prepare_clip
+from sim.photos import PhotoLabelError
 from sim.truth import dump_truths
 
 
@@ -30,12 +31,25 @@ def _clip_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gop-seconds", type=_bounded(float, 0.2, 10), default=1.0)
     parser.add_argument("--loop-seconds", type=_bounded(float, 4, 600), default=30.0)
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--scene", choices=SCENES, default="street",
+                        help="street: cars cross one at a time; queue: cars stop at one spot one after another; "
+                        "photos: real labelled photos, each zooming toward its plate (one camera per --photos)")
+    parser.add_argument("--photos", type=Path, action="append", default=[],
+                        help="a folder of NAME.jpg + NAME.txt ('NAME.jpg x y w h PLATE'), one camera each")
+    parser.add_argument("--seconds-per-photo", type=_bounded(float, 1, 30), default=3.0)
 
 
-def _spec(args: argparse.Namespace, seed: int) -> ClipSpec:
+def _spec(args: argparse.Namespace, camera: int) -> ClipSpec:
+    """The clip of camera number `camera` (1-based)."""
     if args.width % 2 or args.height % 2:
         raise SystemExit("canvass-sim: --width and --height must be even")
-    return ClipSpec(args.width, args.height, args.fps, args.bitrate, args.gop_seconds, args.loop_seconds, seed)
+    if (args.scene == "photos") != bool(args.photos):
+        raise SystemExit("canvass-sim: --photos goes with --scene photos, and --scene photos needs --photos")
+    if args.photos and camera > len(args.photos):
+        raise SystemExit(f"canvass-sim: camera {camera} has no --photos folder (there are {len(args.photos)})")
+    photos = (str(args.photos[camera - 1].resolve()),) if args.photos else ()
+    return ClipSpec(args.width, args.height, args.fps, args.bitrate, args.gop_seconds, args.loop_seconds, camera,
+                    scene=args.scene, photos=photos, seconds_per_photo=args.seconds_per_photo)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_camera(args: argparse.Namespace) -> int:
     from sim.rtsp import CameraServer  # needs Debian's gi: imported only here
 
-    clips = [prepare_clip(_spec(args, seed=n), f"cam{n}", args.cache_dir) for n in range(1, args.count + 1)]
+    count = len(args.photos) or args.count
+    clips = [prepare_clip(_spec(args, n), f"cam{n}", args.cache_dir) for n in range(1, count + 1)]
     if args.truth_out:
         args.truth_out.write_text(dump_truths([c.truth for c in clips]))
     server = CameraServer(clips, host=args.host, port=args.port, params_in_sdp=args.params_in_sdp)
@@ -70,7 +85,7 @@ def _cmd_camera(args: argparse.Namespace) -> int:
 
 
 def _cmd_clip(args: argparse.Namespace) -> int:
-    clip = prepare_clip(_spec(args, seed=args.camera), f"cam{args.camera}", args.cache_dir)
+    clip = prepare_clip(_spec(args, args.camera), f"cam{args.camera}", args.cache_dir)
     print(clip.path)
     return 0
 
@@ -80,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"camera": _cmd_camera, "clip": _cmd_clip}[args.command](args)
-    except OSError as exc:
+    except (OSError, PhotoLabelError) as exc:
         print(f"canvass-sim: {exc}", file=sys.stderr)
         return 1
 

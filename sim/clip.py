@@ -18,13 +18,15 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sim.scene import StreetScene
+from sim.photos import PhotoScene, folder_digest, labelled_photos
+from sim.scene import QueueScene, StreetScene
 from sim.truth import CameraTruth
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3
 AUD = b"\x00\x00\x00\x01\x09"
+SCENES = ("street", "queue", "photos")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +39,13 @@ class ClipSpec:
     loop_seconds: float = 30.0
     seed: int = 1
     profile: str = "baseline"
+    scene: str = "street"  # street: cars cross one at a time; queue: they stop at one spot; photos: see sim.photos
+    photos: tuple[str, ...] = ()  # folders of labelled photos (scene "photos"), shown one after another
+    seconds_per_photo: float = 3.0
 
     @property
     def n_frames(self) -> int:
+        """Frames of a street or queue loop (a photo loop is as long as its photos make it)."""
         return round(self.fps * self.loop_seconds)
 
     @property
@@ -47,7 +53,13 @@ class ClipSpec:
         return max(1, round(self.fps * self.gop_seconds))
 
     def key(self) -> str:
-        text = json.dumps({"v": FORMAT_VERSION, **asdict(self)}, sort_keys=True)
+        fields = asdict(self)
+        if self.scene == "street":  # the keys street clips had before there were other scenes: caches stay valid
+            for name in ("scene", "photos", "seconds_per_photo"):
+                del fields[name]
+        elif self.scene == "photos":
+            fields["photo_digest"] = folder_digest([Path(p) for p in self.photos])
+        text = json.dumps({"v": FORMAT_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -71,7 +83,25 @@ def split_access_units(data: bytes) -> list[bytes]:
     return [AUD + part for part in data.split(AUD) if part]
 
 
-def _encode(spec: ClipSpec, scene: StreetScene, out: Path) -> None:
+Scene = StreetScene | PhotoScene
+
+
+def make_scene(spec: ClipSpec) -> Scene:
+    """The scene `spec` names (`ValueError` for an unknown one, `sim.photos.PhotoLabelError` for bad photos)."""
+    if spec.scene == "photos":
+        if not spec.photos:
+            raise ValueError("the photos scene needs at least one folder of labelled photos")
+        photos = [photo for folder in spec.photos for photo in labelled_photos(Path(folder))]
+        return PhotoScene(photos, width=spec.width, height=spec.height, fps=spec.fps,
+                          seconds_per_photo=spec.seconds_per_photo)
+    kinds = {"street": StreetScene, "queue": QueueScene}
+    if spec.scene not in kinds:
+        raise ValueError(f"unknown scene {spec.scene!r}: choose one of {', '.join(SCENES)}")
+    return kinds[spec.scene](width=spec.width, height=spec.height, fps=spec.fps, n_frames=spec.n_frames,
+                             seed=spec.seed)
+
+
+def _encode(spec: ClipSpec, scene: Scene, out: Path) -> None:
     command = [
         "ffmpeg", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{spec.width}x{spec.height}", "-r", str(spec.fps), "-i", "-",
@@ -98,10 +128,11 @@ def prepare_clip(spec: ClipSpec, camera: str, cache_dir: Path | None = None) -> 
     cache = cache_dir or default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"clip-{spec.key()}.h264"
-    scene = StreetScene(width=spec.width, height=spec.height, fps=spec.fps, n_frames=spec.n_frames, seed=spec.seed)
+    scene = make_scene(spec)
     if not path.exists():
         started = time.monotonic()
-        logger.info("generating %dx%d clip (%d frames) into %s", spec.width, spec.height, spec.n_frames, path)
+        logger.info("generating %dx%d %s clip (%d frames) into %s", spec.width, spec.height, spec.scene,
+                    scene.n_frames, path)
         with tempfile.NamedTemporaryFile(dir=cache, prefix=".clip-", suffix=".h264", delete=False) as tmp:
             tmp_path = Path(tmp.name)
         try:
@@ -111,7 +142,7 @@ def prepare_clip(spec: ClipSpec, camera: str, cache_dir: Path | None = None) -> 
             tmp_path.unlink(missing_ok=True)
         logger.info("clip ready in %.1f s", time.monotonic() - started)
     units = split_access_units(path.read_bytes())
-    if len(units) != spec.n_frames:
-        raise RuntimeError(f"clip {path} has {len(units)} frames, expected {spec.n_frames}; delete it to regenerate")
-    truth = CameraTruth(camera, spec.fps, spec.n_frames, spec.width, spec.height, scene.truth())
+    if len(units) != scene.n_frames:
+        raise RuntimeError(f"clip {path} has {len(units)} frames, expected {scene.n_frames}; delete it to regenerate")
+    truth = CameraTruth(camera, spec.fps, scene.n_frames, spec.width, spec.height, scene.truth())
     return Clip(spec, path, truth, units)

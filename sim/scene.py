@@ -7,6 +7,10 @@ a dark bumper between two tail lights: a real plate detector needs that
 context, a bare white rectangle on a flat colour is not a plate to it. Texts
 are deterministic from the camera's seed and, like many real plate series,
 never use I, O or Q (they read as 1 and 0).
+
+`StreetScene` drives cars across the view one at a time; `QueueScene` has
+them pull up to one spot (a barrier, a drive-through window) and stop there,
+one after another, the next arriving 0–3 s after the last one starts to leave.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Car:
     colour: tuple[int, int, int]
     enter_frame: int
     frames_in_view: int
+    stop_frames: int = 0  # frames it stands still at the spot (a queue), half-way through its pass
 
 
 class StreetScene:
@@ -162,3 +167,121 @@ class StreetScene:
         x0, x1 = max(box.x, 0), min(box.x + box.w, self.width)
         if x1 > x0:
             image[box.y : box.y + box.h, x0:x1] = plate[:, x0 - box.x : x1 - box.x]
+
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """Where a car of the queue is in one frame: its centre and its scale (1: standing at the spot)."""
+
+    cx: float
+    cy: float
+    scale: float
+
+
+class QueueScene(StreetScene):
+    """A camera facing a barrier, zoomed on the spot where cars stop (as plate cameras are): each car pulls up
+    the last few metres from behind the one before (already near the spot), stops there for 2-4 s, then drives
+    on under the camera (down and out of view, accelerating, its plate blurred by its motion as a camera's
+    shutter blurs it, so its last readable frames are at the spot). The next car starts pulling up 0-3 s after
+    the last one started to leave, from behind it (hidden by it until it moves), and stops where it stood: the
+    place of a plate says nothing about which car it is."""
+
+    ARRIVE_S = 1.2
+    LEAVE_S = 0.8
+    CAR_W_FRAC = 0.40
+    CAR_H_FRAC = 0.36
+
+    def _schedule(self, rng: random.Random) -> list[Car]:
+        arrive, leave = round(self.fps * self.ARRIVE_S), round(self.fps * self.LEAVE_S)
+        cars = []
+        frame = round(self.fps * 0.5)
+        while True:
+            stop = round(self.fps * rng.uniform(2.0, 4.0))
+            if frame + arrive + stop + leave >= self.n_frames:
+                return cars
+            plate = plate_text(rng, rng.choice(PLATE_FORMATS))
+            colour = (rng.randint(30, 220), rng.randint(30, 220), rng.randint(30, 220))
+            cars.append(Car(plate, colour, frame, arrive + stop + leave, stop))
+            frame += arrive + stop + round(self.fps * rng.uniform(0.0, 3.0))
+
+    def _placed(self, car: Car, frame: int) -> _Placed:
+        arrive = round(self.fps * self.ARRIVE_S)
+        leave = car.frames_in_view - arrive - car.stop_frames
+        spot_x, spot_y = self.width / 2, self.height * 0.55
+        elapsed = frame - car.enter_frame
+        if elapsed < arrive:  # slowing down as it pulls up (ease-out)
+            t = 1 - (1 - elapsed / arrive) ** 2
+            return _Placed(spot_x, spot_y - self.height * 0.04 * (1 - t), 0.85 + 0.15 * t)
+        if elapsed < arrive + car.stop_frames:
+            return _Placed(spot_x, spot_y, 1.0)
+        t = ((elapsed - arrive - car.stop_frames) / leave) ** 2  # speeding up as it leaves (ease-in)
+        return _Placed(spot_x, spot_y + self.height * 0.8 * t, 1.0 + 0.5 * t)
+
+    def _in_view(self, frame: int) -> list[Car]:
+        """The cars in view, farthest (smallest) first: the order they are drawn in."""
+        cars = [c for c in self.cars if c.enter_frame <= frame <= c.enter_frame + c.frames_in_view]
+        return sorted(cars, key=lambda c: self._placed(c, frame).scale)
+
+    def _body(self, placed: _Placed) -> tuple[int, int, int, int]:
+        w, h = round(self.car_w * placed.scale), round(self.car_h * placed.scale)
+        return round(placed.cx - w / 2), round(placed.cy - h / 2), w, h
+
+    def _plate_box(self, car: Car, frame: int) -> Box:
+        placed = self._placed(car, frame)
+        x, y, w, h = self._body(placed)
+        plate_w = round(self.plate_w * placed.scale)
+        plate_h = round(plate_w / PLATE_ASPECT)
+        return Box(x + (w - plate_w) // 2, y + round(h * 0.62), plate_w, plate_h)
+
+    def _smear(self, car: Car, frame: int) -> int:
+        """Pixels the plate moves while the shutter is open (a frame interval: a camera's auto exposure at dusk)."""
+        now, before = self._plate_box(car, frame), self._plate_box(car, max(car.enter_frame, frame - 1))
+        return abs(now.y - before.y)
+
+    def _visible(self, car: Car, frame: int) -> bool:
+        box = self._plate_box(car, frame)
+        if box.x < 0 or box.y < 0 or box.x + box.w > self.width or box.y + box.h > self.height:
+            return False
+        nearer = self._in_view(frame)
+        for other in nearer[nearer.index(car) + 1:]:
+            x, y, w, h = self._body(self._placed(other, frame))
+            if box.x < x + w and x < box.x + box.w and box.y < y + h and y < box.y + box.h:
+                return False  # hidden behind a nearer car
+        return True
+
+    def truth(self) -> tuple[PlatePass, ...]:
+        passes = []
+        for car in self.cars:
+            visible = [f for f in range(car.enter_frame, car.enter_frame + car.frames_in_view + 1)
+                       if self._visible(car, f)]
+            if visible:
+                first, last = visible[0], visible[-1]
+                passes.append(PlatePass(car.plate, first, last, self._plate_box(car, first),
+                                        self._plate_box(car, last)))
+        return tuple(passes)
+
+    def render(self, frame: int) -> np.ndarray:
+        image = self.background.copy()
+        for car in self._in_view(frame):
+            self._draw_scaled(image, car, frame)
+        return image
+
+    def _draw_scaled(self, image: np.ndarray, car: Car, frame: int) -> None:
+        x, y, w, h = self._body(self._placed(car, frame))
+        cv2.rectangle(image, (x, y + h // 4), (x + w, y + h), car.colour, -1)
+        cv2.rectangle(image, (x + w // 6, y), (x + 5 * w // 6, y + h // 4), car.colour, -1)
+        cv2.rectangle(image, (x + w // 5, y + h // 20), (x + 4 * w // 5, y + h // 4), (90, 60, 40), -1)
+        box = self._plate_box(car, frame)
+        cv2.rectangle(image, (x, box.y + box.h + 4), (x + w, box.y + box.h + 4 + h // 12), (30, 30, 30), -1)
+        for lx in (x + w // 16, x + w - w // 16 - w // 6):  # lights
+            cv2.rectangle(image, (lx, y + h // 3), (lx + w // 6, y + h // 3 + h // 8), (20, 20, 200), -1)
+        plate = cv2.resize(self._plates[car.plate], (box.w, box.h), interpolation=cv2.INTER_AREA)
+        smear = self._smear(car, frame)
+        if smear > 1:  # a moving plate is blurred along its motion while the shutter is open
+            kernel = np.full((smear, 1), 1 / smear, np.float32)
+            plate = cv2.filter2D(plate, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+        x0, y0 = max(box.x, 0), max(box.y, 0)
+        x1, y1 = min(box.x + box.w, self.width), min(box.y + box.h, self.height)
+        if x1 > x0 and y1 > y0:
+            image[y0:y1, x0:x1] = plate[y0 - box.y:y1 - box.y, x0 - box.x:x1 - box.x]

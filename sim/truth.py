@@ -90,3 +90,48 @@ def dump_truths(truths: list[CameraTruth]) -> str:
 
 def load_truths(text: str) -> list[CameraTruth]:
     return [CameraTruth.from_json(item) for item in json.loads(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRead:
+    """A plate read as the box stored it: its text and when the plate was first and last seen (epoch s)."""
+
+    id: str
+    text: str
+    first_seen: float
+    last_seen: float
+
+
+def attribute_reads(passes: list[WallPass], reads: list[SeenRead], *,
+                    tolerance_s: float) -> tuple[list[list[SeenRead]], list[SeenRead]]:
+    """Each read given to the pass it is of: among the passes its time overlaps (each widened by `tolerance_s`,
+    the stream's latency), the one with its text if there is one, else the one it overlaps longest. Returns
+    the reads of each pass (in the order of `passes`) and the reads of no pass. Cars that follow each other
+    with no gap overlap a read of either by the latency; longest overlap, not any overlap, decides."""
+    given: list[list[SeenRead]] = [[] for _ in passes]
+    unmatched = []
+    for read in reads:
+        overlaps = [(min(read.last_seen, p.t_last + tolerance_s) - max(read.first_seen, p.t_first - tolerance_s), i)
+                    for i, p in enumerate(passes)]
+        candidates = [(overlap, i) for overlap, i in overlaps if overlap > 0]
+        if not candidates:
+            unmatched.append(read)
+            continue
+        same_text = [(overlap, i) for overlap, i in candidates if passes[i].plate == read.text]
+        _, index = max(same_text or candidates)
+        given[index].append(read)
+    return given, unmatched
+
+
+def merge_repeats(passes: list[WallPass], within_s: float) -> list[WallPass]:
+    """Passes in time order, a pass of the plate that just left (within `within_s`) merged into its pass: the
+    box reads a plate seen again that soon as the same stay (`same_plate_window_s`), so the truth must too."""
+    merged: list[WallPass] = []
+    for p in passes:
+        same = [i for i, m in enumerate(merged) if m.plate == p.plate and p.t_first - m.t_last <= within_s]
+        if same:
+            m = merged[same[-1]]
+            merged[same[-1]] = WallPass(m.plate, m.t_first, max(m.t_last, p.t_last))
+        else:
+            merged.append(p)
+    return merged

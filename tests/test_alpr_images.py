@@ -123,3 +123,29 @@ def test_eval_cli_prints_the_figures(tmp_path: Path, capsys) -> None:
     assert result["n"] == 4
     assert set(result) >= {"exact", "within_one", "detection_recall", "median_ms", "p95_ms"}
     assert 0 <= result["exact"] <= result["within_one"] <= 1
+
+
+def test_video_looks_again_with_the_larger_detector_only_on_large_frames(tmp_path: Path) -> None:
+    """Distant plates in whole 1080p frames (the first frame of each of the first 20 US photos' zoom): some the
+    320 detector misses (the frame shrunk sixfold) the 640 one reads; each plate is one read (the two
+    detectors' finds of one plate are merged); on a frame under four times the small detector's input (here
+    the same frame shrunk) the larger detector is not run, so a plate the 320 one misses stays missed."""
+    from edge.alpr.base import iou
+    from edge.alpr.fast import FastBackend
+    from sim.photos import PhotoScene, labelled_photos
+
+    store = ModelStore(tmp_path / "models")
+    store.install_from(shared_models())
+    video = make_backend("fast", store, video=True)
+    small_only = FastBackend(store.load("hyperlpr3-y5fu-320"), store.load("fast-plate-ocr-cct-xs-v1-global"),
+                             margins=(0.15,), max_plates=4, every_plate=True)
+    found_by_640 = []
+    for photo in labelled_photos(shared_alpr_data() / "us")[:20]:
+        frame = next(iter(PhotoScene([photo], width=1920, height=1080, fps=15).frames()))
+        reads = video.read(frame)
+        assert all(iou(a.box, b.box) < 0.3 for i, a in enumerate(reads) for b in reads[i + 1:]), photo.plate
+        if not small_only.read(frame) and photo.plate in [r.text for r in reads]:
+            found_by_640.append(photo.plate)
+            shrunk = cv2.resize(frame, (1270, 714), interpolation=cv2.INTER_AREA)
+            assert video.read(shrunk) == small_only.read(shrunk) == []
+    assert found_by_640, "the 640 detector reads some plate the 320 one misses"

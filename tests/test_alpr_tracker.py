@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from edge.alpr.base import ALPHABET, CharGuess, PlateRead
 from edge.alpr.tracker import PlateTracker, vote
@@ -102,3 +105,108 @@ def test_region_rules_apply_to_the_consensus() -> None:
     frames = [(100 + i * 0.2, [read("A8C1234", 40 + i * 90)]) for i in range(8)]
     (result,) = drive(tracker, frames) + tracker.flush(110)
     assert result.text == "ABC1234"
+
+
+# -- cars that stand where the one before stood (a queue at a barrier) ---------------------------------------
+
+
+def standing(text: str, start: float, seconds: float, *, x: int = 800, every: float = 0.2, **kwargs) -> list:
+    """A plate standing at one place for `seconds`, read every `every` s."""
+    return [(start + i * every, [read(text, x, **kwargs)]) for i in range(round(seconds / every))]
+
+
+def test_two_plates_at_the_same_box_one_after_another_are_two_passes() -> None:
+    """No gap at all between them: the second car is read at the very spot the first stood, in the next frame."""
+    tracker = PlateTracker(max_gap_s=1.5)
+    passes = drive(tracker, standing("ABC1234", 100, 3) + standing("XYZ9876", 103, 3)) + tracker.flush(120)
+    assert [p.text for p in passes] == ["ABC1234", "XYZ9876"]
+    first, second = passes
+    assert first.last_seen < second.first_seen
+    assert first.observations == second.observations == 15
+
+
+def test_the_first_of_two_cars_at_one_spot_is_read_when_the_second_takes_its_place() -> None:
+    """Its pass is closed once the second plate is confirmed (two decisive reads), not after the gap."""
+    tracker = PlateTracker(max_gap_s=1.5, min_observations=2)
+    first = drive(tracker, standing("ABC1234", 100, 3))
+    assert first == [] and tracker.update(103.0, [read("XYZ9876", 800)]) == []
+    (closed,) = tracker.update(103.2, [read("XYZ9876", 800)])
+    assert closed.text == "ABC1234"
+
+
+def test_a_plate_that_stays_is_one_pass() -> None:
+    """Parked for 10 minutes: read in bursts (motion now and then) with gaps longer than a track lives."""
+    tracker = PlateTracker(max_gap_s=1.5, repeat_window_s=10)
+    frames = [frame for burst in range(60) for frame in standing("ABC1234", 100 + burst * 10, 1)]
+    passes = drive(tracker, frames) + tracker.flush(800)
+    assert [p.text for p in passes] == ["ABC1234"]
+
+
+def test_a_plate_seen_again_after_the_repeat_window_is_a_new_pass() -> None:
+    tracker = PlateTracker(max_gap_s=1.5, repeat_window_s=10)
+    passes = drive(tracker, standing("ABC1234", 100, 2) + standing("ABC1234", 115, 2)) + tracker.flush(130)
+    assert [p.text for p in passes] == ["ABC1234", "ABC1234"]
+
+
+def test_a_look_alike_flip_in_one_frame_does_not_split_a_pass() -> None:
+    """7→T in one frame, 8→B and 2→Z in another, all read confidently: one pass, the right text."""
+    frames = standing("AB71282", 100, 3)
+    frames[5] = (frames[5][0], [read("ABT1282", 800)])
+    frames[9] = (frames[9][0], [read("AB71ZBZ", 800)])
+    tracker = PlateTracker()
+    passes = drive(tracker, frames) + tracker.flush(110)
+    assert [p.text for p in passes] == ["AB71282"]
+    assert passes[0].observations == 15
+
+
+def test_an_unconfident_read_of_other_text_does_not_split_a_pass() -> None:
+    """A blurred frame read as something else, weakly: it is the same car."""
+    frames = standing("ABC1234", 100, 3)
+    frames[7] = (frames[7][0], [read("XYZ9876", 800, confidence=0.3)])
+    tracker = PlateTracker()
+    assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["ABC1234"]
+
+
+def test_a_plate_that_jumps_in_size_at_the_same_place_starts_a_new_track() -> None:
+    """A cut to a much nearer plate (the next car, unreadable yet) is not the same plate growing."""
+    tracker = PlateTracker(max_gap_s=1.5)
+    near = [(103 + i * 0.2, [read("XYZ9876", 700, w=600, confidence=0.3 if i < 3 else 0.9)]) for i in range(15)]
+    passes = drive(tracker, standing("ABC1234", 100, 3, x=800, w=200) + near) + tracker.flush(120)
+    assert [p.text for p in passes] == ["ABC1234", "XYZ9876"]
+
+
+def test_a_close_vote_gets_a_second_look_at_the_best_frames() -> None:
+    """The frames split 7 against T; a careful reading of the best frames' context settles it."""
+    context = np.zeros((60, 200, 3), np.uint8)
+    frames = [(100 + i * 0.2, [replace(read("AB7C123" if i % 2 else "ABTC123", 800, det=0.5 + i / 100),
+                                       context=context)]) for i in range(10)]
+    looked_at: list[PlateRead] = []
+
+    def careful(reads: list[PlateRead]) -> list[PlateRead]:
+        looked_at.extend(reads)
+        return [read("AB7C123", 0, confidence=0.95) for _ in reads]
+
+    tracker = PlateTracker(second_look=careful)
+    (result,) = drive(tracker, frames) + tracker.flush(110)
+    assert result.text == "AB7C123"
+    assert len(looked_at) == 3, "the best three frames keep their context"
+    assert sorted(r.detection_confidence for r in looked_at) == pytest.approx([0.57, 0.58, 0.59])
+
+
+def test_a_decisive_vote_gets_no_second_look() -> None:
+    def careful(reads: list[PlateRead]) -> list[PlateRead]:
+        raise AssertionError("no second look expected")
+
+    context = np.zeros((60, 200, 3), np.uint8)
+    frames = [(100 + i * 0.2, [replace(read("AB7C123", 800), context=context)]) for i in range(10)]
+    tracker = PlateTracker(second_look=careful)
+    assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["AB7C123"]
+
+
+def test_a_parked_car_read_in_every_frame_is_one_pass_read_while_it_stays() -> None:
+    """10 minutes at 5 frames/s without a break: read once, within `max_track_s` of arriving, never again."""
+    tracker = PlateTracker(max_track_s=30, repeat_window_s=10)
+    emitted = [(at, p.text) for at, reads in standing("ABC1234", 100, 600) for p in tracker.update(at, reads)]
+    assert [text for _, text in emitted] == ["ABC1234"]
+    assert emitted[0][0] <= 100 + 31
+    assert tracker.flush(800) == []

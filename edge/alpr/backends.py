@@ -9,20 +9,23 @@ from edge.alpr.registry import ModelStore
 
 BackendName = Literal["fast", "offline"]
 BACKENDS: tuple[BackendName, ...] = ("fast", "offline")
+VIDEO_FALLBACK_MIN_SIDE = 4 * 320  # pixels: where the 320 detector shrinks a frame fourfold or more
 
 
 def make_backend(name: str, store: ModelStore, *, video: bool = False) -> PlateBackend:
-    """A ready backend. `video=True` tunes it for frames that come many per vehicle: no second, larger
-    detector when nothing is found (most motion frames hold no plate) and one OCR view per plate (the
-    tracker's vote over frames does what the second view does for a single photo)."""
+    """A ready backend. `video=True` tunes it for frames that come many per vehicle: the second, larger
+    detector only on large frames or motion regions (four times the small detector's input or more: a
+    distant plate there is too small for it), and one OCR view per plate (the tracker's vote over frames
+    does what the second view does for a single photo)."""
     # Imported only when a backend is made: both load ONNX Runtime, which `canvass-alpr models` never needs.
     if name == "fast":
         from edge.alpr.fast import FastBackend
 
-        fallback = None if video or not store.available("hyperlpr3-y5fu-640") else store.load("hyperlpr3-y5fu-640")
+        fallback = store.load("hyperlpr3-y5fu-640") if store.available("hyperlpr3-y5fu-640") else None
         return FastBackend(store.load("hyperlpr3-y5fu-320"), store.load("fast-plate-ocr-cct-xs-v1-global"),
                            fallback_detector_model=fallback, margins=(0.15,) if video else (0.10, 0.20),
-                           max_plates=4 if video else 2, every_plate=video)
+                           max_plates=4 if video else 2, every_plate=video,
+                           fallback_min_side=VIDEO_FALLBACK_MIN_SIDE if video else 0)
     if name == "offline":
         from edge.alpr.offline import OfflineBackend, OfflineSettings
 

@@ -52,13 +52,15 @@ class PlateRead:
 
     `corners` are the plate's four corners in image pixels, clockwise from top-left
     (float32, shape (4, 2)); `box` is the axis-aligned box around them (x, y, w, h);
-    `crop` the rectified plate (BGR) that was read."""
+    `crop` the rectified plate (BGR) that was read; `context` the part of the frame around the plate (video:
+    kept for a second look at the best frames of a pass)."""
 
     corners: np.ndarray
     box: tuple[int, int, int, int]
     detection_confidence: float
     chars: tuple[CharGuess, ...]
     crop: np.ndarray | None = None
+    context: np.ndarray | None = None
 
     @property
     def text(self) -> str:
@@ -75,6 +77,7 @@ class PlateBackend(Protocol):
 
     name: str
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
-        """Every plate found in `image` (H x W x 3 uint8 BGR), best detection first."""
+    def read(self, image: np.ndarray, *, look_harder: bool = True) -> list[PlateRead]:
+        """Every plate found in `image` (H x W x 3 uint8 BGR), best detection first. `look_harder=False`: no
+        second, costlier pass when nothing is found (a still frame while a plate is tracked)."""
         ...

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge.alpr.base import ALPHABET, CharGuess, PlateRead
+from edge.alpr.base import ALPHABET, CharGuess, PlateRead, iou
 from edge.alpr.onnx import open_session
 
 OCR_ALPHABET = ALPHABET + "_"
@@ -130,16 +130,20 @@ class FastBackend:
 
     Up to `max_plates` detections are read (one OCR batch, `margins` views each, averaged); they are ranked by
     detection score times the weakest character's confidence, so a sign or a sticker the detector liked loses
-    to a plate the OCR can read (for video, `every_plate`: all of them are kept). With `fallback_detector_model` (the 640 model), a photo whose best read scores
-    below `second_look_below` (nothing found, or less than even odds) gets a second look at 640: small, far
-    plates. Video leaves it out (most motion frames hold no plate, and the next frame is another chance).
+    to a plate the OCR can read (for video, `every_plate`: all of them are kept). With `fallback_detector_model`
+    (the 640 model), an image whose best read scores below `second_look_below` (nothing found, or less than even
+    odds) gets a second look at 640: small, far plates. Only images whose longer side is at least
+    `fallback_min_side` get it: video sets it to four times the small detector's input, so the 640 model runs
+    only where the 320 one shrinks a frame (or the region that moved) fourfold or more and a distant plate
+    shrinks below what it finds; smaller motion regions, most of which hold no plate, never pay for it; nor do
+    still frames analysed while a plate is tracked (`look_harder=False`: the car that left, or stands still).
     """
 
     name = "fast"
 
     def __init__(self, detector_model: bytes, ocr_model: bytes, *, fallback_detector_model: bytes | None = None,
                  max_plates: int = 2, margins: tuple[float, ...] = (0.10, 0.20),
-                 second_look_below: float = 0.5, every_plate: bool = False) -> None:
+                 second_look_below: float = 0.5, every_plate: bool = False, fallback_min_side: int = 0) -> None:
         self.detector = CornerDetector(detector_model)
         self.fallback = CornerDetector(fallback_detector_model) if fallback_detector_model else None
         self.ocr = SlotOcr(ocr_model)
@@ -147,11 +151,14 @@ class FastBackend:
         self.margins = margins
         self.second_look_below = second_look_below
         self.every_plate = every_plate
+        self.fallback_min_side = fallback_min_side
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
+    def read(self, image: np.ndarray, *, look_harder: bool = True) -> list[PlateRead]:
         reads = self._read_with(self.detector, image)
-        if self.fallback is not None and (not reads or _score(reads[0]) < self.second_look_below):
-            reads = sorted(reads + self._read_with(self.fallback, image), key=_score, reverse=True)
+        if not look_harder or self.fallback is None or max(image.shape[:2]) < self.fallback_min_side:
+            return reads
+        if not reads or _score(reads[0]) < self.second_look_below:
+            reads = _distinct(sorted(reads + self._read_with(self.fallback, image), key=_score, reverse=True))
         return reads
 
     def _read_with(self, detector: CornerDetector, image: np.ndarray) -> list[PlateRead]:
@@ -176,6 +183,15 @@ class FastBackend:
                       chars=chars, crop=crop)
             for (corners, score), crop, chars in zip(found, crops, texts, strict=True)
         ]
+
+
+def _distinct(reads: list[PlateRead], overlap: float = 0.3) -> list[PlateRead]:
+    """`reads` (best first) without those of a plate already in the list: both detectors found it."""
+    kept: list[PlateRead] = []
+    for read in reads:
+        if all(iou(read.box, other.box) < overlap for other in kept):
+            kept.append(read)
+    return kept
 
 
 def _score(read: PlateRead) -> float:

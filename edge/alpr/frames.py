@@ -43,6 +43,7 @@ class AnalysisFrame:
     wall_us: int
     image: np.ndarray  # BGR, the part of the frame to analyse
     origin: tuple[int, int] = (0, 0)  # where `image` sits in the whole frame
+    moving: bool = True  # offered for motion (False: a still frame while a plate is tracked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,4 +202,5 @@ class CameraFrames(threading.Thread):
             self._last_offered_us = wall_us
             self.offered += 1
             region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height))
-            self.slot.put(AnalysisFrame(self.camera, wall_us, bgr_region(frame, region), (region[0], region[1])))
+            self.slot.put(AnalysisFrame(self.camera, wall_us, bgr_region(frame, region), (region[0], region[1]),
+                                        moving=moved))

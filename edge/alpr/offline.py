@@ -329,7 +329,7 @@ class OfflineBackend:
         labels = load_dictionary(self.recogniser.get_modelmeta().custom_metadata_map, classes)
         self.allowed_index = alphabet_index(labels)
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
+    def read(self, image: np.ndarray, *, look_harder: bool = True) -> list[PlateRead]:  # noqa: ARG002 - one pass
         """Every plate-like text line in `image` (BGR uint8), most plate-like first."""
         _check(image)
         found = candidates(self.detect(image), self.settings)

@@ -3,7 +3,10 @@
 `PlateReader.start` loads the backend (models hash-checked), subscribes a
 `CameraFrames` decoder to each camera's fan-out and starts one analysis
 worker: it takes the newest waiting frame of each camera in turn (round
-robin), reads it, feeds the camera's tracker and handles every finished
+robin), reads it (each read keeping the part of the frame around its plate,
+at most `CONTEXT_PLATE_WIDTH` wide for the plate), feeds the camera's tracker
+(whose second look at a pass with a close vote reads the best of those
+patches again as a photo is read) and handles every finished
 vehicle pass: hot-list match (a hit is a high-priority event), thumbnail and
 row in the read store, and the event to `on_event` (the agent's callback,
 which sends the hub what the owner's plate_sharing allows). One worker: the box
@@ -19,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+import cv2
 import numpy as np
 
 from edge.alpr.backends import make_backend
@@ -37,6 +41,7 @@ from wire.messages import HotListEntry
 logger = logging.getLogger(__name__)
 
 FRAMES_QUEUE = 90  # packets between a camera's fan-out and its decoder (6 s at 15 fps)
+CONTEXT_PLATE_WIDTH = 256  # pixels: a plate's context patch is shrunk to this plate width (2x the OCR's input)
 
 
 def _shifted(read: PlateRead, origin: tuple[int, int]) -> PlateRead:
@@ -47,13 +52,32 @@ def _shifted(read: PlateRead, origin: tuple[int, int]) -> PlateRead:
     return replace(read, corners=read.corners + np.float32(origin), box=(x + origin[0], y + origin[1], w, h))
 
 
+def with_context(read: PlateRead, image: np.ndarray) -> PlateRead:
+    """`read` with the part of `image` around its plate: one plate width either side and as much above and
+    below (the detector needs the bumper around a plate), the plate at most `CONTEXT_PLATE_WIDTH` wide."""
+    x, y, w, h = read.box
+    if w <= 0 or h <= 0:
+        return read
+    cx, cy = x + w / 2, y + h / 2
+    x0, x1 = max(0, int(cx - 1.5 * w)), min(image.shape[1], int(cx + 1.5 * w) + 1)
+    y0, y1 = max(0, int(cy - w)), min(image.shape[0], int(cy + w) + 1)
+    patch = image[y0:y1, x0:x1]
+    if w > CONTEXT_PLATE_WIDTH:
+        scale = CONTEXT_PLATE_WIDTH / w
+        patch = cv2.resize(patch, (max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+    return replace(read, context=np.ascontiguousarray(patch))
+
+
 class PlateReader:
     def __init__(self, config: AlprConfig, store: ReadStore, *, clock: Callable[[], float] = time.time,
-                 backend: PlateBackend | None = None, on_event: Callable[[PlateEvent], None] | None = None) -> None:
+                 backend: PlateBackend | None = None, careful_backend: PlateBackend | None = None,
+                 on_event: Callable[[PlateEvent], None] | None = None) -> None:
         self.config = config
         self.store = store
         self._clock = clock
         self._backend = backend
+        self._careful = careful_backend  # the same models set up as for a photo: the second look
         self._on_event = on_event
         self.slot = FrameSlot()
         self.sources: dict[str, CameraFrames] = {}
@@ -71,6 +95,7 @@ class PlateReader:
         if self._backend is None:
             models = ModelStore(self.config.model_dir or default_model_dir())
             self._backend = make_backend(self.config.backend, models, video=True)
+            self._careful = make_backend(self.config.backend, models, video=False)
         for camera, fanout in fanouts.items():
             self._tracker(camera)
             source = CameraFrames(camera, fanout.subscribe("alpr", max_items=FRAMES_QUEUE), self.slot,
@@ -133,7 +158,9 @@ class PlateReader:
     def _tracker(self, camera: str) -> PlateTracker:
         if camera not in self.trackers:
             self.trackers[camera] = PlateTracker(region=self.config.region,
-                                                 min_observations=self.config.min_observations)
+                                                 min_observations=self.config.min_observations,
+                                                 repeat_window_s=self.config.same_plate_window_s,
+                                                 second_look=self._second_look if self._careful else None)
             self.analysed[camera] = 0
         return self.trackers[camera]
 
@@ -141,7 +168,8 @@ class PlateReader:
         """Read one frame and feed its camera's tracker (on the worker's thread, or a test's)."""
         assert self._backend is not None
         try:
-            reads = [_shifted(read, frame.origin) for read in self._backend.read(frame.image)]
+            found = self._backend.read(frame.image, look_harder=frame.moving)  # the 640 only where it moved
+            reads = [_shifted(with_context(read, frame.image), frame.origin) for read in found]
         except (AlprError, RuntimeError) as exc:  # onnxruntime raises RuntimeError subclasses
             logger.warning("camera %s: plate reading failed on a frame: %s", frame.camera, exc)
             return
@@ -149,6 +177,17 @@ class PlateReader:
         self.analysed[frame.camera] += 1
         for finished in tracker.update(frame.wall_us / 1e6, reads):
             self._handle_pass(frame.camera, finished)
+
+    def _second_look(self, reads: list[PlateRead]) -> list[PlateRead]:
+        """The best plate in each read's context, read as a photo is (on the worker's thread)."""
+        assert self._careful is not None
+        found = []
+        for read in reads:
+            try:
+                found += self._careful.read(read.context)[:1] if read.context is not None else []
+            except (AlprError, RuntimeError) as exc:
+                logger.warning("plate reading: a second look failed: %s", exc)
+        return found
 
     def _close_quiet_tracks(self) -> None:
         now = self._clock()

@@ -2,28 +2,50 @@
 
 Each analysed frame's reads are matched to open tracks by where the plate is
 (overlap with where the track's plate should be by now, from its last two
-positions) or, for a plate that jumped, by being nearby with similar text.
-A track not seen for `max_gap_s` is closed; a closed track seen in at least
-`min_observations` frames whose vote is decisive (every character won at
-least `min_confidence` of it: a sign or a window grille read as a different
-string each time is not) becomes one `VehiclePass`: per-character voting
-weighted by confidence over the frames (reads of the most-voted length),
-region format rules on the vote, the sharpest crop kept for a thumbnail.
-A pass whose text repeats one emitted moments ago (a vehicle that stopped in
-view, a track that broke) is folded into it instead of read twice.
+positions, at a similar size) or, for a plate that jumped, by being nearby
+with similar text. Text decides between cars that stand in the same place
+one after another (a queue at a barrier): a read whose every character is
+confident (`decisive_confidence`) and whose text is more than one character
+away from the track's (look-alikes such as 8/B, 0/O, 2/Z counted as equal) is
+another car, and starts a track of its own; once that track has
+`min_observations` such reads and the old plate has not been seen since it
+began, the old track is closed at once (a different plate took its place). A
+single misread character, a look-alike flip or a blurred, unconfident read
+never splits a pass. A track not seen for `max_gap_s` is closed (its plate
+left). A closed track seen in at least `min_observations` frames whose vote is
+decisive (every character won more than `min_confidence` of it: a sign or a
+window grille read as a different string each time is not) becomes one
+`VehiclePass`: per-character voting weighted by confidence over the frames
+(reads of the most-voted length), region format rules on the vote, the
+sharpest crop kept for a thumbnail. When the vote is close (a character won
+less than `second_look_below` of it: look-alikes such as 7/T or 6/B that the
+frames disagree on) and a `second_look` is given, it reads the context of the
+pass's `SECOND_LOOK_READS` best frames again, more carefully (as a photo is
+read: a larger detector, more OCR views), and those reads join the vote with
+as much weight together as all the frames had. A pass whose text repeats one emitted
+less than `repeat_window_s` before (a vehicle that stopped in view, a track
+broken by a gap) is folded into it instead of read twice, and keeps it open:
+a car parked for an hour gives one read, not one a minute. A track is also
+closed after `max_track_s` (a parked car is read, and matched against the hot
+list, within that time of arriving, and a track's memory stays bounded); what
+follows of the same plate folds into that pass.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from edge.alpr.base import ALPHABET, Box, CharGuess, PlateRead, iou
 from edge.alpr.formats import correct_chars
 from edge.alpr.matching import canonical, within_one_edit
+
+SECOND_LOOK_READS = 3  # a track keeps the frame context of this many of its best reads
+SecondLook = Callable[[list[PlateRead]], list[PlateRead]]  # reads of the best frames → reads of a second look
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +69,29 @@ class _Track:
     reads: list[PlateRead] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     best: PlateRead | None = None
+    decisive: list[str] = field(default_factory=list)  # canonical texts of its decisive reads
+    displaces: _Track | None = None  # the track of the plate that stood here when this one began
 
-    def add(self, at: float, read: PlateRead) -> None:
+    def add(self, at: float, read: PlateRead, *, decisive: bool) -> None:
         self.reads.append(read)
         self.times.append(at)
+        if decisive:
+            self.decisive.append(canonical(read.text))
         if self.best is None or _quality(read) > _quality(self.best):
             self.best = read
+        if read.context is not None:  # keep the frame context of the best few reads only (memory)
+            with_context = [i for i, r in enumerate(self.reads) if r.context is not None]
+            for i in sorted(with_context, key=lambda i: _quality(self.reads[i]), reverse=True)[SECOND_LOOK_READS:]:
+                self.reads[i] = replace(self.reads[i], context=None)
+
+    def best_with_context(self) -> list[PlateRead]:
+        return sorted((r for r in self.reads if r.context is not None), key=_quality, reverse=True)
+
+    def text(self) -> str:
+        """The canonical text most of its decisive reads agree with ("" before any)."""
+        if not self.decisive:
+            return ""
+        return max(set(self.decisive), key=lambda t: sum(within_one_edit(t, other) for other in self.decisive))
 
     def predicted_box(self, at: float) -> Box:
         x, y, w, h = self.reads[-1].box
@@ -63,31 +102,42 @@ class _Track:
         return round(x + (x - px) * scale), round(y + (y - py) * scale), w, h
 
 
+@dataclass(slots=True)
+class _Emitted:
+    """A pass already emitted: its canonical text and when its plate was last seen."""
+
+    text: str
+    last_seen: float
+
+
 def _quality(read: PlateRead) -> float:
     return read.detection_confidence * read.confidence * read.box[2]
 
 
-def vote(reads: list[PlateRead]) -> tuple[CharGuess, ...]:
-    """Per-character voting over reads of the most-voted length, each weighted by its confidence.
+def vote(reads: list[PlateRead], *, extra_weight: float = 1.0, extra_from: int | None = None) -> tuple[CharGuess, ...]:
+    """Per-character voting over reads of the most-voted length, each weighted by its confidence (the reads
+    from index `extra_from` on, a second look, by `extra_weight` times that).
 
     A read contributes its probabilities over `ALPHABET` where the backend gave them, else a vote for its
     character; each result character carries the share of the vote it won and the whole distribution."""
-    by_length: dict[int, list[PlateRead]] = defaultdict(list)
-    for read in reads:
+    weights = [_weight(r) * (extra_weight if extra_from is not None and i >= extra_from else 1.0)
+               for i, r in enumerate(reads)]
+    by_length: dict[int, list[tuple[PlateRead, float]]] = defaultdict(list)
+    for read, weight in zip(reads, weights, strict=True):
         if read.chars:
-            by_length[len(read.chars)].append(read)
+            by_length[len(read.chars)].append((read, weight))
     if not by_length:
         return ()
-    chosen = max(by_length.values(), key=lambda group: sum(_weight(r) for r in group))
-    total = sum(_weight(r) for r in chosen) or 1.0
-    votes = np.zeros((len(chosen[0].chars), len(ALPHABET)))
-    for read in chosen:
+    chosen = max(by_length.values(), key=lambda group: sum(w for _, w in group))
+    total = sum(w for _, w in chosen) or 1.0
+    votes = np.zeros((len(chosen[0][0].chars), len(ALPHABET)))
+    for read, weight in chosen:
         for position, guess in enumerate(read.chars):
-            votes[position] += _weight(read) * _distribution(guess)
+            votes[position] += weight * _distribution(guess)
     shares = votes / total
     # Without any probabilities from the backend the vote shares are no evidence about look-alikes: leave them out
     # (format rules then take any look-alike, as for a bare text).
-    has_probs = any(c.probs is not None for r in chosen for c in r.chars)
+    has_probs = any(c.probs is not None for r, _ in chosen for c in r.chars)
     return tuple(CharGuess(ALPHABET[int(row.argmax())], float(row.max()), tuple(row.tolist()) if has_probs else None)
                  for row in shares)
 
@@ -109,47 +159,82 @@ class PlateTracker:
     """Tracks for one camera. `update` once per analysed frame; it returns the passes that ended."""
 
     def __init__(self, *, region: str | None = None, max_gap_s: float = 1.5, min_observations: int = 2,
-                 min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0) -> None:
+                 min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0,
+                 decisive_confidence: float = 0.6, max_size_change: float = 2.0,
+                 second_look: SecondLook | None = None, second_look_below: float = 2 / 3,
+                 max_track_s: float = 30.0) -> None:
         self.region = region
+        self.max_track_s = max_track_s
+        self.second_look = second_look
+        self.second_look_below = second_look_below
         self.min_confidence = min_confidence
         self.max_gap_s = max_gap_s
         self.min_observations = min_observations
         self.min_iou = min_iou
         self.repeat_window_s = repeat_window_s
+        self.decisive_confidence = decisive_confidence
+        self.max_size_change = max_size_change
         self._open: list[_Track] = []
         self._ids = itertools.count(1)
-        self._recent: list[VehiclePass] = []
+        self._recent: list[_Emitted] = []
 
     @property
     def has_open_tracks(self) -> bool:
         return bool(self._open)
 
     def update(self, at: float, reads: list[PlateRead]) -> list[VehiclePass]:
+        # Before matching: a plate seen again after the gap (or a long stay) starts a new track.
+        gone = [t for t in self._open if at - t.times[-1] > self.max_gap_s or at - t.times[0] > self.max_track_s]
+        self._open = [t for t in self._open if t not in gone]
         for read in reads:
-            track = self._match(at, read)
+            decisive = read.confidence >= self.decisive_confidence
+            track = self._match(at, read, decisive)
             if track is None:
-                track = _Track(next(self._ids))
+                track = _Track(next(self._ids), displaces=self._standing_at(read.box) if decisive else None)
                 self._open.append(track)
-            track.add(at, read)
-        ended = [t for t in self._open if at - t.times[-1] > self.max_gap_s]
-        self._open = [t for t in self._open if t not in ended]
-        return self._finish(ended, at)
+            track.add(at, read, decisive=decisive)
+        displaced = [t for t in self._open if self._displaced(t)]
+        self._open = [t for t in self._open if t not in displaced]
+        return self._finish(gone + displaced, at)
 
     def flush(self, at: float) -> list[VehiclePass]:
         """Close every open track (the camera stopped)."""
         ended, self._open = self._open, []
         return self._finish(ended, at)
 
-    def _match(self, at: float, read: PlateRead) -> _Track | None:
+    def _match(self, at: float, read: PlateRead, decisive: bool) -> _Track | None:
         best, best_score = None, 0.0
         for track in self._open:
             if track.times[-1] == at:
                 continue  # one read per track per frame
-            overlap = iou(track.predicted_box(at), read.box)
+            if decisive and self._other_plate(track, read):
+                continue
+            overlap = iou(track.predicted_box(at), read.box) if self._similar_size(track, read) else 0.0
             score = overlap if overlap >= self.min_iou else self._nearby_and_alike(track, read) * 0.01
             if score > best_score:
                 best, best_score = track, score
         return best
+
+    @staticmethod
+    def _other_plate(track: _Track, read: PlateRead) -> bool:
+        """A decisive read more than one character (after look-alikes) from what the track's decisive reads say."""
+        text = track.text()
+        return bool(text) and not within_one_edit(text, canonical(read.text))
+
+    def _similar_size(self, track: _Track, read: PlateRead) -> bool:
+        last, new = track.reads[-1].box[2], read.box[2]
+        return max(last, new) <= self.max_size_change * max(1, min(last, new))
+
+    def _standing_at(self, box: Box) -> _Track | None:
+        """The open track whose plate was last seen where `box` is (a different plate that may be leaving)."""
+        overlapping = [t for t in self._open if iou(t.reads[-1].box, box) >= self.min_iou]
+        return max(overlapping, key=lambda t: t.times[-1], default=None)
+
+    def _displaced(self, track: _Track) -> bool:
+        """Another plate took this track's place: a track that began where it stood has `min_observations`
+        decisive reads, all since this one was last seen."""
+        return any(other.displaces is track and len(other.decisive) >= self.min_observations
+                   and other.times[0] > track.times[-1] for other in self._open)
 
     @staticmethod
     def _nearby_and_alike(track: _Track, read: PlateRead) -> bool:
@@ -160,23 +245,42 @@ class PlateTracker:
         return near and within_one_edit(canonical(last.text), canonical(read.text))
 
     def _finish(self, ended: list[_Track], at: float) -> list[VehiclePass]:
-        self._recent = [p for p in self._recent if at - p.last_seen <= self.repeat_window_s]
-        passes = []
         for track in ended:
+            for other in self._open:
+                if other.displaces is track:
+                    other.displaces = None
+        passes = []
+        for track in sorted(ended, key=lambda t: t.times[0]):
             if len(track.reads) < self.min_observations:
                 continue
             result = self._consensus(track)
-            if result.text and result.confidence >= self.min_confidence and not self._repeats(result):
+            if not result.text or result.confidence <= self.min_confidence:
+                continue
+            if not self._fold_into_recent(result):
                 passes.append(result)
-                self._recent.append(result)
+                self._recent.append(_Emitted(canonical(result.text), result.last_seen))
+        oldest = min((t.times[0] for t in self._open), default=at)  # what a pass still to come may fold into
+        self._recent = [p for p in self._recent if oldest - p.last_seen <= self.repeat_window_s]
         return passes
 
-    def _repeats(self, result: VehiclePass) -> bool:
-        return any(within_one_edit(canonical(p.text), canonical(result.text))
-                   and result.first_seen - p.last_seen <= self.repeat_window_s for p in self._recent)
+    def _fold_into_recent(self, result: VehiclePass) -> bool:
+        """Whether `result` repeats a pass emitted less than `repeat_window_s` before; that pass then counts as
+        seen until `result` ended, so a plate that stays keeps folding."""
+        text = canonical(result.text)
+        for emitted in self._recent:
+            if within_one_edit(emitted.text, text) and result.first_seen - emitted.last_seen <= self.repeat_window_s:
+                emitted.last_seen = max(emitted.last_seen, result.last_seen)
+                return True
+        return False
 
     def _consensus(self, track: _Track) -> VehiclePass:
-        chars = correct_chars(vote(track.reads), self.region)
+        chars = vote(track.reads)
+        if self.second_look is not None and chars and min(c.confidence for c in chars) < self.second_look_below:
+            again = self.second_look(track.best_with_context())
+            if again:
+                weight = len(track.reads) / len(again)
+                chars = vote(track.reads + again, extra_weight=weight, extra_from=len(track.reads))
+        chars = correct_chars(chars, self.region)
         best = track.best
         assert best is not None
         return VehiclePass(
