@@ -19,6 +19,8 @@ from hub.access.errors import AccessError
 from hub.access.service import AccessService
 from hub.address_limits import AddressLimiter
 from hub.api import footage as footage_api
+from hub.api import registrations as registrations_api
+from hub.api import upload_links
 from hub.api import (
     audit_log,
     auth,
@@ -41,6 +43,10 @@ from hub.footage.service import FootageService
 from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.clips.errors import ClipError
 from hub.link import HubLink
+from hub.registrations.errors import RegistrationError
+from hub.registrations.intake import OwnerIntake
+from hub.registrations.requests import OwnerRequests
+from hub.registrations.service import Registrations
 from hub.services import HubServices
 from hub.settings import HubSettings
 from hub.streams import StreamService
@@ -93,6 +99,25 @@ async def expire_requests(footage: FootageService, every_s: float) -> None:
         await asyncio.sleep(every_s)
 
 
+async def keep_registrations(registrations: Registrations, requests: OwnerRequests, intake: OwnerIntake,
+                             every_s: float, abandoned_s: float) -> None:
+    """Expire owners' upload links as their time passes (their unfinished uploads go), remind registrants
+    yearly, mark stale the registrations not re-confirmed in time, sweep abandoned uploads (in a thread)."""
+    def one_pass() -> None:
+        for prefix in requests.expire_due():
+            intake.discard_link(prefix)
+        registrations.remind_due()
+        registrations.mark_stale()
+        intake.staging.sweep(abandoned_s)
+
+    while True:
+        try:
+            await asyncio.to_thread(one_pass)
+        except Exception:  # keep the loop: the next pass retries; the traceback is logged
+            log.exception("registration upkeep failed")
+        await asyncio.sleep(every_s)
+
+
 def _access_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AccessError)
     return JSONResponse({"detail": str(exc)}, status_code=exc.status)
@@ -113,6 +138,9 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
 
     footage = FootageService(hub, hub.mailer)
     hit_feed = HitFeed(queue_size=settings.hit_stream_queue, max_clients=settings.hit_stream_max_clients)
+    registrations = Registrations(hub.db, settings, hub.mailer)
+    owner_requests = OwnerRequests(hub.db, settings, hub.mailer)
+    owner_intake = OwnerIntake(hub.db, hub.clip_store, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -121,12 +149,16 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
         if settings.mqtt_enabled and hub.link is None:
             start_link(hub, footage, hit_feed)
         expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
+        upkeep = asyncio.create_task(keep_registrations(registrations, owner_requests, owner_intake,
+                                                        settings.request_expiry_check_s,
+                                                        settings.clip_upload_abandoned_s))
         try:
             yield
         finally:
             hit_feed.close()
             expiry.cancel()
-            await asyncio.gather(expiry, return_exceptions=True)
+            upkeep.cancel()
+            await asyncio.gather(expiry, upkeep, return_exceptions=True)
             footage.close()
             recorder.flush()
             hub.close()
@@ -139,15 +171,23 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.hit_feed = hit_feed
     app.state.address_limiter = AddressLimiter(settings.signed_out_attempts_per_minute, 60)
     app.state.access_recorder = recorder
+    app.state.registrations = registrations
+    app.state.registration_limits = registrations_api.RegistrationLimits(
+        settings.registrations_per_address_per_hour, settings.registrations_per_email_per_day)
+    app.state.owner_requests = owner_requests
+    app.state.owner_intake = owner_intake
+    app.add_exception_handler(RegistrationError, registrations_api.registration_error)
     app.add_exception_handler(AccessError, _access_error)
     app.add_exception_handler(ClipError, _clip_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
-    boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
+    boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={
+        uploads.PREFIX + "/": upload_bodies, upload_links.PREFIX + "/": settings.clip_upload_max_chunk_bytes})
     for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api, uploads, cases, incidents,
-                   canvass, hits, plates):
+                   canvass, hits, plates, registrations_api, upload_links):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
+    app.include_router(upload_links.tus_router(hub, owner_intake))
 
     web_serving.install(app, settings)  # the pages, their assets, /docs offline
 
