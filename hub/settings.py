@@ -171,6 +171,9 @@ class HubSettings(BaseSettings):
     agency_name: Annotated[str, Field(min_length=1, max_length=200, description=(
         "The agency named to the public (registration e-mails, upload pages), e.g. City of Example RTCC."))
     ] = "the city's Real-Time Crime Center"
+    public_map_latitude: Annotated[float | None, Field(ge=-90, le=90, description=(
+        "Where the public registration map starts (the city's centre); none: the whole world."))] = None
+    public_map_longitude: Annotated[float | None, Field(ge=-180, le=180)] = None
     upload_link_ttl_h: Annotated[int, Field(ge=1, le=30 * 24, description=(
         "How long a registered camera owner's upload link works (hours) unless the owner presses done first."))
     ] = 72

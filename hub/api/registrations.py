@@ -4,6 +4,7 @@ Public (no account; rate-limited per address and per e-mail address; answers nev
 a registration exists):
 
     POST   /api/registrations            the public form → 202 "check your e-mail" (the confirmation e-mail)
+    GET    /api/registrations/config     the agency's name and the map's tiles, for the public pages
     GET    /api/registration             the registration its private link's token proves (Bearer token)
     POST   /api/registration/confirm     confirm (double opt-in) or re-confirm it
     PUT    /api/registration             change it (a new e-mail address must confirm again)
@@ -31,7 +32,7 @@ from hub.api.footage import CaseNumber
 from hub.clips.library import visible_case
 from hub.registrations import tokens
 from hub.registrations.errors import LinkClosed, LinkNotValid, RegistrationError, TooMany
-from hub.registrations.forms import Accepted, RegistrationIn, RegistrationOut
+from hub.registrations.forms import MAX_CAMERAS, Accepted, PublicConfig, RegistrationIn, RegistrationOut
 from hub.registrations.requests import OwnerAsking, OwnerRequests
 from hub.registrations.service import Registrations
 from hub.tables import Case, OwnerUpload, Role, User
@@ -94,6 +95,16 @@ def _limits(request: Request) -> RegistrationLimits:
 
 
 Token = Annotated[str, Depends(link_token)]
+
+
+@router.get("/registrations/config", response_model=PublicConfig)
+def public_config(request: Request) -> PublicConfig:
+    """The agency's name and the map the public registration page shows (no sign-in)."""
+    settings = request.app.state.hub.settings
+    return PublicConfig(agency=settings.agency_name, tile_url=settings.map_tile_url,
+                        tile_attribution=settings.map_tile_attribution, tile_max_zoom=settings.map_tile_max_zoom,
+                        center_latitude=settings.public_map_latitude, center_longitude=settings.public_map_longitude,
+                        max_cameras=MAX_CAMERAS)
 
 
 @router.post("/registrations", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)

@@ -88,6 +88,7 @@ class LinkOut(BaseModel):
     max_files: int
     max_file_bytes: int
     max_total_bytes: int
+    chunk_bytes: int = Field(description="Send each file in pieces of at most this many bytes (tus PATCH bodies).")
     files: list[LinkFile]
 
 
@@ -95,3 +96,15 @@ class StatementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     statement: Annotated[Text, Field(max_length=4000)] = ""
+
+
+class PublicConfig(BaseModel):
+    """What the public registration pages need to know of the deployment."""
+
+    agency: str
+    tile_url: str | None = Field(description="The map's base tiles (a Leaflet URL template); none: no base map.")
+    tile_attribution: str
+    tile_max_zoom: int
+    center_latitude: float | None = Field(description="Where the map starts; none: the whole world.")
+    center_longitude: float | None
+    max_cameras: int

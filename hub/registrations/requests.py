@@ -193,6 +193,7 @@ class OwnerRequests:
                            max_files=settings.owner_upload_max_files,
                            max_file_bytes=settings.owner_upload_max_file_bytes,
                            max_total_bytes=settings.owner_upload_max_total_bytes,
+                           chunk_bytes=settings.clip_upload_max_chunk_bytes,
                            files=[LinkFile(filename=f.filename, bytes=f.bytes, sha256=f.sha256,
                                            uploaded_at=f.uploaded_at) for f in files])
 
