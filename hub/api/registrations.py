@@ -82,7 +82,8 @@ def link_token(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not tokens.well_formed(token):
-        raise LinkNotValid("present the whole link's token (Authorization: Bearer …)")
+        raise LinkNotValid("this link is not valid: copy the whole link from the e-mail (the page sends it as "
+                           "Authorization: Bearer …)")
     return token
 
 
