@@ -44,7 +44,7 @@ from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.clips.errors import ClipError
 from hub.link import HubLink
 from hub.registrations.errors import RegistrationError
-from hub.registrations.intake import OwnerIntake
+from hub.registrations.intake import OwnerIntake, expire_links
 from hub.registrations.requests import OwnerRequests
 from hub.registrations.service import Registrations
 from hub.services import HubServices
@@ -104,8 +104,7 @@ async def keep_registrations(registrations: Registrations, requests: OwnerReques
     """Expire owners' upload links as their time passes (their unfinished uploads go), remind registrants
     yearly, mark stale the registrations not re-confirmed in time, sweep abandoned uploads (in a thread)."""
     def one_pass() -> None:
-        for prefix in requests.expire_due():
-            intake.discard_link(prefix)
+        expire_links(requests, intake)
         registrations.remind_due()
         registrations.mark_stale()
         intake.staging.sweep(abandoned_s)

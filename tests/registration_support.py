@@ -92,7 +92,8 @@ def window(hours_ago: float = 3, minutes: float = 20) -> tuple[str, str]:
 
 
 def tus_create(client, token: str, length: int, filename: str = "clip.mp4"):
-    metadata = f"filename {base64.b64encode(filename.encode()).decode()}"
+    metadata = (f"filename {base64.b64encode(filename.encode()).decode()},"
+                f"filetype {base64.b64encode(b'video/mp4').decode()}")
     return client.post("/api/owner-uploads", headers={**bearer(token), "Tus-Resumable": "1.0.0",
                                                       "Upload-Length": str(length), "Upload-Metadata": metadata})
 

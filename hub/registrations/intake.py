@@ -24,7 +24,7 @@ from hub.clips.store import ClipStore, ClipStoreError
 from hub.db import Database
 from hub.registrations.errors import LinkClosed, Refused, RegistrationError, TooLarge
 from hub.registrations.probe import NotVideo, probe
-from hub.registrations.requests import CLOSED_MESSAGES, OPEN, LinkTicket
+from hub.registrations.requests import CLOSED_MESSAGES, OPEN, LinkTicket, OwnerRequests
 from hub.settings import HubSettings
 from hub.tables import OwnerRequest, OwnerUpload, utcnow
 
@@ -163,3 +163,11 @@ class OwnerIntake:
         """Remove the unfinished uploads of a link that closed."""
         for path in self.directory.glob(f"{prefix}*.info") if self.directory.is_dir() else ():
             self.staging.discard(path.name[:32])
+
+
+def expire_links(requests: OwnerRequests, intake: OwnerIntake) -> int:
+    """Expire the open links past their time (audited) and drop their unfinished uploads; how many expired."""
+    prefixes = requests.expire_due()
+    for prefix in prefixes:
+        intake.discard_link(prefix)
+    return len(prefixes)
