@@ -24,6 +24,7 @@ function when(iso: string): string {
 
 function closed(state: string, message?: string): void {
   byId("upload-form").hidden = true;
+  document.querySelectorAll<HTMLElement>(".while-open").forEach((node) => (node.hidden = true));
   const line = byId("state");
   line.dataset.state = state;
   say(line, message ?? CLOSED[state] ?? state);
