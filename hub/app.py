@@ -128,6 +128,21 @@ def _clip_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
 
+def install_registrations(app: FastAPI, hub: HubServices) -> None:
+    """Registered cameras without an appliance: their services on `app.state`, their errors, their routes (the
+    public registration, the analysts' requests, the owners' upload links and tus endpoint)."""
+    settings = hub.settings
+    app.state.registrations = Registrations(hub.db, settings, hub.mailer)
+    app.state.registration_limits = registrations_api.RegistrationLimits(
+        settings.registrations_per_address_per_hour, settings.registrations_per_email_per_day)
+    app.state.owner_requests = OwnerRequests(hub.db, settings, hub.mailer)
+    app.state.owner_intake = OwnerIntake(hub.db, hub.clip_store, settings)
+    app.add_exception_handler(RegistrationError, registrations_api.registration_error)
+    app.include_router(registrations_api.router)
+    app.include_router(upload_links.router)
+    app.include_router(upload_links.tus_router(hub, app.state.owner_intake))
+
+
 def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI:
     """The API over `hub` (built from `settings` if not given); the checkpointer, the maintenance pass and the
     MQTT link start with the app and everything stops with it, in reverse."""
@@ -137,9 +152,6 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
 
     footage = FootageService(hub, hub.mailer)
     hit_feed = HitFeed(queue_size=settings.hit_stream_queue, max_clients=settings.hit_stream_max_clients)
-    registrations = Registrations(hub.db, settings, hub.mailer)
-    owner_requests = OwnerRequests(hub.db, settings, hub.mailer)
-    owner_intake = OwnerIntake(hub.db, hub.clip_store, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -148,8 +160,8 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
         if settings.mqtt_enabled and hub.link is None:
             start_link(hub, footage, hit_feed)
         expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
-        upkeep = asyncio.create_task(keep_registrations(registrations, owner_requests, owner_intake,
-                                                        settings.request_expiry_check_s,
+        upkeep = asyncio.create_task(keep_registrations(app.state.registrations, app.state.owner_requests,
+                                                        app.state.owner_intake, settings.request_expiry_check_s,
                                                         settings.clip_upload_abandoned_s))
         try:
             yield
@@ -170,12 +182,6 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.state.hit_feed = hit_feed
     app.state.address_limiter = AddressLimiter(settings.signed_out_attempts_per_minute, 60)
     app.state.access_recorder = recorder
-    app.state.registrations = registrations
-    app.state.registration_limits = registrations_api.RegistrationLimits(
-        settings.registrations_per_address_per_hour, settings.registrations_per_email_per_day)
-    app.state.owner_requests = owner_requests
-    app.state.owner_intake = owner_intake
-    app.add_exception_handler(RegistrationError, registrations_api.registration_error)
     app.add_exception_handler(AccessError, _access_error)
     app.add_exception_handler(ClipError, _clip_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
@@ -183,10 +189,10 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={
         uploads.PREFIX + "/": upload_bodies, upload_links.PREFIX + "/": settings.clip_upload_max_chunk_bytes})
     for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api, uploads, cases, incidents,
-                   canvass, hits, plates, registrations_api, upload_links):
+                   canvass, hits, plates):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
-    app.include_router(upload_links.tus_router(hub, owner_intake))
+    install_registrations(app, hub)
 
     web_serving.install(app, settings)  # the pages, their assets, /docs offline
 

@@ -14,10 +14,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hub.registrations.service import Registrations
-from hub.tables import OwnerRequest, OwnerUpload, RegisteredCamera, Registration, Role, utcnow
+from hub.tables import OwnerRequest, RegisteredCamera, Registration, Role, utcnow
 from tests.hub_support import HubApi
-from tests.registration_support import (POINT, Inbox, bearer, form, manage_token, text_of, tus_create, tus_patch,
-                                        tus_send, upload_token, window)
+from tests.registration_support import (POINT, Inbox, bearer, form, manage_token, text_of, window)
 
 REPO = Path(__file__).resolve().parents[1]
 

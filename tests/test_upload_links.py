@@ -9,7 +9,7 @@ import datetime as dt
 import hashlib
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from hub.registrations.intake import expire_links
 from hub.registrations.requests import OwnerRequests
