@@ -4,9 +4,9 @@ Registered cameras without an appliance (`hub.registrations.nearby`) come apart 
 needing its owner to upload. The hub answers from the coverage the boxes report (`hub.coverage`), without asking any box. `canvass()` is
 the one entry point (the API and the footage requests call it): the cameras of active appliances within
 `radius_m` (an indexed latitude/longitude box, then the exact great-circle distance), nearest first, split
-into those with recorded coverage in the window and those without, each with why. Four queries whatever the
-number of cameras: cameras, coverage in the window, each camera's consent in force, and — for the cameras
-without coverage only — when they last reported.
+into those with recorded coverage in the window and those without, each with why. Five queries whatever the
+number of cameras: cameras, coverage in the window, each camera's consent in force, — for the cameras
+without coverage only — when they last reported, and the registered cameras in the box.
 
 What each camera carries: its distance, how many seconds of the window it recorded and its gaps in the
 window (with the box's reasons), whether its view direction faces the point within the field of view

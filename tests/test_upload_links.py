@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from hub.registrations.intake import expire_links
 from hub.registrations.requests import OwnerRequests
+from hub.registrations.retention import owner_files_pass
 from hub.tables import AuditEntry, OwnerRequest, OwnerUpload, RegisteredCamera, Registration, Role, utcnow
 from tests.clip_support import noisy_mp4
 from tests.hub_support import HubApi
@@ -133,6 +134,18 @@ def test_an_uploaded_video_is_hashed_stored_untouched_and_in_the_case_then_the_l
     actions = _actions(api, f"owner_request:{request_id}")
     assert actions == ["footage.owner_upload", "footage.owner_done"]
     assert staged(api) == []
+
+    # the case's retention ends: the file goes from the store, its record (hash, size) stays, audited
+    with api.hub.db.session() as session:
+        session.execute(text("UPDATE cases SET retain_until = :t WHERE case_number = '2026-L-0002'"),
+                        {"t": utcnow() - dt.timedelta(seconds=1)})
+    assert owner_files_pass(api.hub.db, api.hub.clip_store) == 1
+    assert not api.hub.clip_store.exists(row.storage_key)
+    (kept,) = stored(api, request_id)
+    assert kept.deleted_at is not None and kept.sha256 == row.sha256
+    assert _actions(api, f"owner_file:{row.id}") == ["owner_file.download", "owner_file.delete"]
+    with api.client(analyst) as c:
+        assert c.get(f"/api/owner-files/{row.id}/download").status_code == 404
 
 
 def test_a_wrong_token_gets_a_clear_message(api):
