@@ -7,6 +7,7 @@ Screenshots of each state go to .cache/screenshots/<test>/."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.tables import OwnerUpload, RegisteredCamera, Registration, Role
+from hub.tables import OwnerRequest, OwnerUpload, RegisteredCamera, Registration, Role, utcnow
 from tests.browser_support import VIEWPORT
 from tests.hub_support import ServedHubApi
 from tests.registration_support import (POINT, PUBLIC_URL, Inbox, bearer, form, manage_token, upload_token,
@@ -164,11 +165,18 @@ def test_an_owner_uploads_a_video_interrupted_half_way_and_resumed_and_the_link_
     assert again.get_by_test_id("upload").is_hidden()
     again.screenshot(path=screenshots / "4-already-used.png", full_page=True)
 
+    stale = _asked_link_expired(hub, inbox, analyst)
+    expired = context.new_page()
+    expired.goto(local(hub, f"{PUBLIC_URL}/upload/{stale}"))
+    expired.wait_for_selector("[data-testid=state][data-state=expired]")
+    assert "expired" in expired.get_by_test_id("state").inner_text()
+    expired.screenshot(path=screenshots / "5-expired.png")
+
     wrong = context.new_page()
     wrong.goto(f"{hub.server.url}/upload/{'x' * 43}")
     wrong.wait_for_selector("[data-testid=state][data-state=invalid]")
     assert "not valid" in wrong.get_by_test_id("state").inner_text()
-    wrong.screenshot(path=screenshots / "5-wrong-link.png")
+    wrong.screenshot(path=screenshots / "6-wrong-link.png")
     assert not [e for e in context.errors if "404" not in e and "410" not in e]
 
 
@@ -196,6 +204,25 @@ def _asked_owner(hub, inbox, analyst: str, address: str, case_number: str) -> st
             "case_number": case_number, "latitude": POINT[0], "longitude": POINT[1], "radius_m": 300})
         assert r.status_code == 201, r.text
     return upload_token(inbox.wait_for(address, 2)[-1])
+
+
+def _asked_link_expired(hub, inbox, analyst: str) -> str:
+    """A second request's link, past its time."""
+    with hub.hub.db.session() as session:
+        camera_id = session.scalar(select(RegisteredCamera.id).join(Registration)
+                                   .where(Registration.email == "owner@example.org"))
+    start, end = window()
+    with hub.client(analyst) as c:
+        r = c.post("/api/owner-requests", json={
+            "registered_camera_ids": [camera_id], "window_from": start, "window_to": end, "purpose": "other",
+            "reason": "Second look at the same window", "case_number": "2026-P-0002", "latitude": POINT[0],
+            "longitude": POINT[1], "radius_m": 300})
+        assert r.status_code == 201, r.text
+    token = upload_token(inbox.wait_for("owner@example.org", 3)[-1])
+    with hub.hub.db.session() as session:
+        request = session.get(OwnerRequest, r.json()[0]["request_id"])
+        request.link_expires_at = utcnow() - dt.timedelta(seconds=1)
+    return token
 
 
 def _staged_offset(hub) -> int:
