@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from hub.tables import OwnerRequest, OwnerUpload, RegisteredCamera, Registration, Role, utcnow
 from tests.browser_support import VIEWPORT
-from tests.hub_support import ServedHubApi
+from tests.console_support import SeedCamera, WebHub, sign_in
 from tests.registration_support import (POINT, PUBLIC_URL, Inbox, bearer, form, manage_token, upload_token,
                                         window)
 
@@ -36,10 +36,9 @@ def inbox():
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, inbox):
-    served = ServedHubApi(tmp_path_factory.mktemp("pages"), **inbox.settings(), agency_name="Example City RTCC",
-                          clip_upload_max_chunk_bytes=CHUNK, public_map_latitude=POINT[0],
-                          public_map_longitude=POINT[1]).start()
-    served.add_user("ana", "analyst-password-1", Role.ANALYST)
+    served = WebHub(tmp_path_factory.mktemp("pages"), **inbox.settings(), agency_name="Example City RTCC",
+                    clip_upload_max_chunk_bytes=CHUNK, public_map_latitude=POINT[0],
+                    public_map_longitude=POINT[1]).start()
     yield served
     served.stop()
     served.hub.close()
@@ -47,7 +46,7 @@ def hub(tmp_path_factory, inbox):
 
 @pytest.fixture(scope="module")
 def analyst(hub):
-    return hub.login("ana", "analyst-password-1")
+    return hub.add_analyst()
 
 
 @pytest.fixture
@@ -178,6 +177,40 @@ def test_an_owner_uploads_a_video_interrupted_half_way_and_resumed_and_the_link_
     assert "not valid" in wrong.get_by_test_id("state").inner_text()
     wrong.screenshot(path=screenshots / "6-wrong-link.png")
     assert not [e for e in context.errors if "404" not in e and "410" not in e]
+
+
+def test_the_console_lists_registered_cameras_apart_and_asks_their_owners(hub, inbox, analyst, page,
+                                                                          screenshots: Path):
+    ids = hub.seed(POINT, [SeedCamera("Bakery", "front", north_m=30)])
+    with hub.client() as c:
+        assert c.post("/api/registrations", json=form("console@example.org",
+                                                      latitude=POINT[0] + 0.0004)).status_code == 202
+        token = manage_token(inbox.wait_for("console@example.org")[-1])
+        assert c.post("/api/registration/confirm", headers=bearer(token)).status_code == 200
+    hub.add_user("cad", "dispatch-password-1", Role.DISPATCH)
+    with hub.client(hub.login("cad", "dispatch-password-1")) as c:
+        assert c.post("/api/incidents", json={
+            "external_id": "CAD-2026-0777", "type": "Burglary", "priority": 2, "latitude": POINT[0],
+            "longitude": POINT[1], "address": "14 Example Street",
+            "reported_at": (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=20)).isoformat()}
+                      ).status_code == 201
+    sign_in(page, hub.url)
+    page.get_by_test_id("incident-list").get_by_text("Burglary").click()
+    page.get_by_test_id("canvass-camera").first.wait_for(timeout=10_000)
+    rows = page.get_by_test_id("registered-camera")
+    rows.first.wait_for(timeout=10_000)
+    assert [r.get_attribute("data-camera-id") for r in page.get_by_test_id("canvass-camera").all()] == \
+        [str(ids["front"])]  # the appliance camera, apart
+    assert rows.count() == 1 and "needs the owner to upload" in rows.first.inner_text()
+    assert "12 Example Street" in rows.first.inner_text()
+    page.get_by_role("checkbox", name="Ask front at Bakery").uncheck()
+    page.get_by_role("checkbox", name="Ask the owner at 12 Example Street, Philadelphia").check()
+    page.screenshot(path=screenshots / "1-canvass-with-registered.png")
+    page.get_by_test_id("send-requests").click()
+    page.get_by_test_id("ask-result").get_by_text("1 registered owner(s) e-mailed an upload link.").wait_for()
+    assert "/upload/" in inbox.wait_for("console@example.org", 2)[-1].get_payload(decode=True).decode()
+    page.screenshot(path=screenshots / "2-owner-asked.png")
+    assert page.errors == []
 
 
 def _registered_near(hub, analyst: str) -> list[dict]:
