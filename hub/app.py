@@ -44,9 +44,9 @@ from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.clips.errors import ClipError
 from hub.link import HubLink
 from hub.registrations.errors import RegistrationError
-from hub.registrations.intake import OwnerIntake, expire_links
+from hub.registrations.intake import OwnerIntake
 from hub.registrations.requests import OwnerRequests
-from hub.registrations.retention import owner_files_pass
+from hub.registrations.upkeep import keep_registrations
 from hub.registrations.service import Registrations
 from hub.services import HubServices
 from hub.settings import HubSettings
@@ -97,26 +97,6 @@ async def expire_requests(footage: FootageService, every_s: float) -> None:
             await asyncio.to_thread(footage.expire_due)
         except Exception:  # keep the loop: the next pass retries; the traceback is logged
             log.exception("expiring footage requests failed")
-        await asyncio.sleep(every_s)
-
-
-async def keep_registrations(registrations: Registrations, requests: OwnerRequests, intake: OwnerIntake,
-                             every_s: float, abandoned_s: float) -> None:
-    """Expire owners' upload links as their time passes (their unfinished uploads go), remind registrants
-    yearly, mark stale the registrations not re-confirmed in time, sweep abandoned uploads, delete owners' files
-    whose case's retention ended (in a thread)."""
-    def one_pass() -> None:
-        expire_links(requests, intake)
-        registrations.remind_due()
-        registrations.mark_stale()
-        intake.staging.sweep(abandoned_s)
-        owner_files_pass(intake.db, intake.store)
-
-    while True:
-        try:
-            await asyncio.to_thread(one_pass)
-        except Exception:  # keep the loop: the next pass retries; the traceback is logged
-            log.exception("registration upkeep failed")
         await asyncio.sleep(every_s)
 
 

@@ -246,3 +246,14 @@ def _audit_verifies(api, tmp_path: Path) -> bool:
                               text=True, cwd=REPO, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     return "VERIFIED" in verified.stdout
+
+
+def test_a_registration_nobody_confirms_is_deleted_after_a_week(api, inbox):
+    token = register(api, inbox, "never@example.org", confirm=False)
+    week = Registrations(api.hub.db, api.settings, api.hub.mailer, clock=lambda: utcnow() + dt.timedelta(days=6))
+    assert week.purge_unconfirmed() == 0
+    later = Registrations(api.hub.db, api.settings, api.hub.mailer, clock=lambda: utcnow() + dt.timedelta(days=8))
+    assert later.purge_unconfirmed() >= 1
+    assert "never@example.org" not in _all_text(api)
+    with api.client() as c:
+        assert c.get("/api/registration", headers=bearer(token)).status_code == 404

@@ -25,10 +25,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from hub import audit
 from hub.address_limits import AddressLimiter
 from hub.api.boundary import Id, Moment
 from hub.api.deps import RecorderDep, SessionDep, UserDep, client_address, require
 from hub.api.footage import CaseNumber
+from hub.clips.errors import NotFound
 from hub.clips.library import visible_case
 from hub.registrations import tokens
 from hub.registrations.errors import LinkClosed, LinkNotValid, RegistrationError, TooMany
@@ -200,10 +202,10 @@ def download_owner_file(file_id: Id, request: Request, session: SessionDep, user
         raise RegistrationError(f"no file {file_id}", 404)
     try:
         visible_case(session, user, case.case_number)
-    except Exception:  # ClipError NotFound: another analyst's case is "not found" as if it did not exist
+    except NotFound:  # another analyst's case is "not found", as if it did not exist
         raise RegistrationError(f"no file {file_id}", 404) from None
     recorder.record(actor=user.username, action="owner_file.download", object=f"owner_file:{row.id}",
-                    outcome="success", source=client_address(request), case_number=case.case_number, essential=True,
+                    outcome=audit.Outcome.SUCCESS, source=client_address(request), case_number=case.case_number, essential=True,
                     sha256=row.sha256, bytes=row.bytes)
     store = request.app.state.hub.clip_store
     return StreamingResponse(store.stream(row.storage_key), media_type="application/octet-stream",

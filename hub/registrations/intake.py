@@ -112,13 +112,13 @@ class OwnerIntake:
     def complete(self, ticket: LinkTicket, upload: str, metadata: dict, source: str) -> OwnerUpload:
         """Probe, hash and store the finished upload, and record it; the staged copy is removed either way."""
         path = self.staging.data_path(upload)
-        filename = clean_filename(str(metadata.get("filename", "")))
         try:
             found = probe(path)
         except NotVideo as exc:
             self.staging.discard(upload)
             self._refused(ticket, str(exc), source)
-            raise Refused(f"{filename}: {exc}. Only video files are taken.") from None
+            raise Refused(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Only video files are taken.") from None
+        filename = clean_filename(str(metadata.get("filename", "")))
         key = storage_key(ticket.case_id, ticket.request_id, upload, filename)
         try:
             with path.open("rb") as source_file:

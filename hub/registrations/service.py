@@ -28,6 +28,8 @@ from hub.tables import OwnerRequest, RegisteredCamera, Registration, Registratio
 log = logging.getLogger(__name__)
 
 ACTOR = "registrant"  # who acts through a manage link, as the audit log names them (nobody in particular)
+#: A registration nobody confirmed is deleted after this long: the address may not be the registrant's.
+UNCONFIRMED_KEPT = dt.timedelta(days=7)
 
 
 def offered(status: str, reconfirm_by: dt.datetime | None, now: dt.datetime) -> bool:
@@ -167,6 +169,17 @@ class Registrations:
                 registration.status = RegistrationStatus.STALE.value
                 self._audit(session, registration, "registration.stale")
             return len(stale)
+
+    def purge_unconfirmed(self) -> int:
+        """Delete the registrations never confirmed within `UNCONFIRMED_KEPT` (audited as the fact only)."""
+        with self.db.session() as session:
+            due = session.scalars(select(Registration).where(
+                Registration.status == RegistrationStatus.UNCONFIRMED.value, Registration.confirmed_at.is_(None),
+                Registration.created_at <= self.clock() - UNCONFIRMED_KEPT).limit(500)).all()
+            for registration in due:
+                self._audit(session, registration, "registration.unconfirmed_deleted")
+                session.delete(registration)
+            return len(due)
 
     # -- helpers ------------------------------------------------------------------------------
 
