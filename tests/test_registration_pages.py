@@ -209,6 +209,9 @@ def test_the_console_lists_registered_cameras_apart_and_asks_their_owners(hub, i
     page.get_by_test_id("send-requests").click()
     page.get_by_test_id("ask-result").get_by_text("1 registered owner(s) e-mailed an upload link.").wait_for()
     assert "/upload/" in inbox.wait_for("console@example.org", 2)[-1].get_payload(decode=True).decode()
+    asked = page.get_by_test_id("owner-request")
+    asked.first.wait_for(timeout=10_000)
+    assert asked.count() == 1 and "waiting for the owner's upload" in asked.first.inner_text()
     page.screenshot(path=screenshots / "2-owner-asked.png")
     assert page.errors == []
 

@@ -148,6 +148,17 @@ def test_an_uploaded_video_is_hashed_stored_untouched_and_in_the_case_then_the_l
         assert c.get(f"/api/owner-files/{row.id}/download").status_code == 404
 
 
+def test_analysts_list_their_own_requests_to_owners_with_the_files(api, analyst):
+    with api.client(analyst) as c:
+        mine = c.get("/api/owner-requests").json()
+    assert mine and all(r["requested_by"] == "ana" for r in mine)
+    assert any(r["files"] and r["status"] == "done" for r in mine)
+    api.add_user("bob", "analyst-password-2", Role.ANALYST)
+    with api.client(api.login("bob", "analyst-password-2")) as c:
+        assert c.get("/api/owner-requests").json() == []
+        assert c.get("/api/owner-requests", params={"incident_id": 0}).status_code == 422
+
+
 def test_a_wrong_token_gets_a_clear_message(api):
     with api.client() as c:
         for token in ("x" * 43, "nope"):

@@ -13,6 +13,7 @@ a registration exists):
 Analysts:
 
     POST   /api/owner-requests           ask registered cameras' owners for footage (e-mails their upload links)
+    GET    /api/owner-requests           those requests (an analyst's own; of one incident), with their files
     GET    /api/owner-files/{id}/download  a file an owner uploaded, to those who see its case (audited)
 """
 
@@ -20,24 +21,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from hub import audit
 from hub.address_limits import AddressLimiter
-from hub.api.boundary import Id, Moment
+from hub.api.boundary import INT64_MAX, Id, Moment
 from hub.api.deps import RecorderDep, SessionDep, UserDep, client_address, require
 from hub.api.footage import CaseNumber
 from hub.clips.errors import NotFound
 from hub.clips.library import visible_case
 from hub.registrations import tokens
+from hub.registrations.case_view import OwnerRequestOut, owner_requests_where
 from hub.registrations.errors import LinkClosed, LinkNotValid, RegistrationError, TooMany
 from hub.registrations.forms import MAX_CAMERAS, Accepted, PublicConfig, RegistrationIn, RegistrationOut
 from hub.registrations.requests import OwnerAsking, OwnerRequests
 from hub.registrations.service import Registrations
-from hub.tables import Case, OwnerUpload, Role, User
+from hub.tables import Case, OwnerRequest, OwnerUpload, Role, User
 from wire import consent as c
 
 router = APIRouter(prefix="/api", tags=["registrations"])
@@ -190,6 +192,17 @@ async def ask_owners(body: OwnerAskIn, request: Request, user: Analyst) -> list[
     asked = await run_in_threadpool(service.ask, asking, client_address(request))
     return [OwnerAskedOut(registered_camera_id=a.registered_camera_id, request_id=a.request_id,
                           link_expires_at=a.link_expires_at) for a in asked]
+
+
+@router.get("/owner-requests", response_model=list[OwnerRequestOut])
+def list_owner_requests(session: SessionDep, user: Analyst,
+                        incident_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None) -> list[OwnerRequestOut]:
+    """Requests to registered cameras' owners, with the files they uploaded: an analyst's own, every one for an
+    admin; of one incident if asked."""
+    conditions = [] if user.role == Role.ADMIN else [OwnerRequest.analyst == user.username]
+    if incident_id is not None:
+        conditions.append(OwnerRequest.incident_id == incident_id)
+    return owner_requests_where(session, *conditions)
 
 
 @router.get("/owner-files/{file_id}/download", response_class=StreamingResponse)

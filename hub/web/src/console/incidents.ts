@@ -2,7 +2,7 @@
 // (the cameras recording then, facing it or not), footage requests to the chosen cameras in one step (reason,
 // purpose and case filled from the incident, editable) and the states of the requests made for it.
 import { api, messageOf, must, type Schemas } from "../api/client";
-import { askOwners, chosenRegistered, registeredRows } from "./registered";
+import { askOwners, chosenRegistered, failedRow, ownerRequestRows, registeredRows } from "./registered";
 import { byId, el, say } from "../lib/dom";
 import { ago, dateTime, fromLocalInput, toLocalInput } from "../lib/time";
 import { purposeOf } from "./status";
@@ -222,8 +222,9 @@ export class Incidents {
       return;
     }
     const mine = requests.filter((r) => r.incident_id === incident.id);
-    say(note, mine.length ? "" : "No requests for this incident yet.");
-    byId("incident-requests").replaceChildren(...mine.map((r) =>
+    const owners = await ownerRequestRows(incident.id).catch((error) => [failedRow(messageOf(error))]);
+    say(note, mine.length || owners.length ? "" : "No requests for this incident yet.");
+    byId("incident-requests").replaceChildren(...owners, ...mine.map((r) =>
       el("tr", { "data-testid": "incident-request", "data-request-id": r.id, "data-status": r.status },
         el("td", {}, r.camera, el("br"), el("span", { class: "muted" }, r.business)),
         el("td", {}, `${dateTime(r.window_from)} – ${dateTime(r.window_to)}`),

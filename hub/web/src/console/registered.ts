@@ -2,6 +2,7 @@
 // upload; the chosen ones get a request whose owner is e-mailed a single-use upload link.
 import { api, must, type Schemas } from "../api/client";
 import { el } from "../lib/dom";
+import { dateTime } from "../lib/time";
 
 type Registered = Schemas["RegisteredCanvassCamera"];
 
@@ -26,4 +27,25 @@ export function chosenRegistered(form: HTMLFormElement): number[] {
 export async function askOwners(body: Schemas["OwnerAskIn"]): Promise<string> {
   const asked = await must(api.POST("/api/owner-requests", { body }));
   return `${asked.length} registered owner(s) e-mailed an upload link.`;
+}
+
+const OWNER_STATES: Record<string, string> = {
+  open: "waiting for the owner's upload", done: "the owner finished", declined: "declined by the owner",
+  expired: "the link expired",
+};
+
+/** The incident's requests to registered owners, as rows of the incident's request table. */
+export async function ownerRequestRows(incidentId: number): Promise<HTMLTableRowElement[]> {
+  const asked = await must(api.GET("/api/owner-requests", { params: { query: { incident_id: incidentId } } }));
+  return asked.map((r) => {
+    const files = r.files.length ? ` · ${r.files.length} file(s) in case ${r.case_number}` : "";
+    return el("tr", { "data-testid": "owner-request", "data-request-id": r.id, "data-status": r.status },
+      el("td", {}, r.address ?? "registration deleted", el("br"), el("span", { class: "muted" }, "registered, no appliance")),
+      el("td", {}, `${dateTime(r.window_from)} – ${dateTime(r.window_to)}`),
+      el("td", { "data-testid": "request-state" }, `${OWNER_STATES[r.status] ?? r.status}${files}`));
+  });
+}
+
+export function failedRow(message: string): HTMLTableRowElement {
+  return el("tr", {}, el("td", { colspan: 3, class: "error" }, `Requests to registered owners could not be read: ${message}`));
 }
