@@ -183,8 +183,8 @@ def test_the_console_lists_registered_cameras_apart_and_asks_their_owners(hub, i
                                                                           screenshots: Path):
     ids = hub.seed(POINT, [SeedCamera("Bakery", "front", north_m=30)])
     with hub.client() as c:
-        assert c.post("/api/registrations", json=form("console@example.org",
-                                                      latitude=POINT[0] + 0.0004)).status_code == 202
+        assert c.post("/api/registrations", json=form("console@example.org", latitude=POINT[0] + 0.0004,
+                                                      address="7 Console Road")).status_code == 202
         token = manage_token(inbox.wait_for("console@example.org")[-1])
         assert c.post("/api/registration/confirm", headers=bearer(token)).status_code == 200
     hub.add_user("cad", "dispatch-password-1", Role.DISPATCH)
@@ -197,14 +197,13 @@ def test_the_console_lists_registered_cameras_apart_and_asks_their_owners(hub, i
     sign_in(page, hub.url)
     page.get_by_test_id("incident-list").get_by_text("Burglary").click()
     page.get_by_test_id("canvass-camera").first.wait_for(timeout=10_000)
-    rows = page.get_by_test_id("registered-camera")
-    rows.first.wait_for(timeout=10_000)
+    row = page.get_by_test_id("registered-camera").filter(has_text="7 Console Road")
+    row.wait_for(timeout=10_000)
     assert [r.get_attribute("data-camera-id") for r in page.get_by_test_id("canvass-camera").all()] == \
         [str(ids["front"])]  # the appliance camera, apart
-    assert rows.count() == 1 and "needs the owner to upload" in rows.first.inner_text()
-    assert "12 Example Street" in rows.first.inner_text()
+    assert "needs the owner to upload" in row.inner_text() and "(45 m," in row.inner_text()  # 0.0004° north
     page.get_by_role("checkbox", name="Ask front at Bakery").uncheck()
-    page.get_by_role("checkbox", name="Ask the owner at 12 Example Street, Philadelphia").check()
+    page.get_by_role("checkbox", name="Ask the owner at 7 Console Road").check()
     page.screenshot(path=screenshots / "1-canvass-with-registered.png")
     page.get_by_test_id("send-requests").click()
     page.get_by_test_id("ask-result").get_by_text("1 registered owner(s) e-mailed an upload link.").wait_for()
@@ -212,6 +211,7 @@ def test_the_console_lists_registered_cameras_apart_and_asks_their_owners(hub, i
     asked = page.get_by_test_id("owner-request")
     asked.first.wait_for(timeout=10_000)
     assert asked.count() == 1 and "waiting for the owner's upload" in asked.first.inner_text()
+    assert "7 Console Road" in asked.first.inner_text()
     page.screenshot(path=screenshots / "2-owner-asked.png")
     assert page.errors == []
 
