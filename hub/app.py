@@ -19,6 +19,8 @@ from hub.access.errors import AccessError
 from hub.access.service import AccessService
 from hub.address_limits import AddressLimiter
 from hub.api import footage as footage_api
+from hub.api import registrations as registrations_api
+from hub.api import upload_links
 from hub.api import (
     audit_log,
     auditor,
@@ -43,6 +45,11 @@ from hub.footage.service import FootageService
 from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.clips.errors import ClipError
 from hub.link import HubLink
+from hub.registrations.errors import RegistrationError
+from hub.registrations.intake import OwnerIntake
+from hub.registrations.requests import OwnerRequests
+from hub.registrations.upkeep import keep_registrations
+from hub.registrations.service import Registrations
 from hub.services import HubServices
 from hub.settings import HubSettings
 from hub.streams import StreamService
@@ -107,6 +114,21 @@ def _clip_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
 
+def install_registrations(app: FastAPI, hub: HubServices) -> None:
+    """Registered cameras without an appliance: their services on `app.state`, their errors, their routes (the
+    public registration, the analysts' requests, the owners' upload links and tus endpoint)."""
+    settings = hub.settings
+    app.state.registrations = Registrations(hub.db, settings, hub.mailer)
+    app.state.registration_limits = registrations_api.RegistrationLimits(
+        settings.registrations_per_address_per_hour, settings.registrations_per_email_per_day)
+    app.state.owner_requests = OwnerRequests(hub.db, settings, hub.mailer)
+    app.state.owner_intake = OwnerIntake(hub.db, hub.clip_store, settings)
+    app.add_exception_handler(RegistrationError, registrations_api.registration_error)
+    app.include_router(registrations_api.router)
+    app.include_router(upload_links.router)
+    app.include_router(upload_links.tus_router(hub, app.state.owner_intake))
+
+
 def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI:
     """The API over `hub` (built from `settings` if not given); the checkpointer, the maintenance pass and the
     MQTT link start with the app and everything stops with it, in reverse."""
@@ -125,12 +147,16 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
         if settings.mqtt_enabled and hub.link is None:
             start_link(hub, footage, hit_feed)
         expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
+        upkeep = asyncio.create_task(keep_registrations(app.state.registrations, app.state.owner_requests,
+                                                        app.state.owner_intake, settings.request_expiry_check_s,
+                                                        settings.clip_upload_abandoned_s))
         try:
             yield
         finally:
             hit_feed.close()
             expiry.cancel()
-            await asyncio.gather(expiry, return_exceptions=True)
+            upkeep.cancel()
+            await asyncio.gather(expiry, upkeep, return_exceptions=True)
             footage.close()
             recorder.flush()
             hub.close()
@@ -148,11 +174,13 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.add_exception_handler(ClipError, _clip_error)
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
-    boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
+    boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={
+        uploads.PREFIX + "/": upload_bodies, upload_links.PREFIX + "/": settings.clip_upload_max_chunk_bytes})
     for module in (auth, registry, enrolment, hotlists, audit_log, auditor, consent, streams, footage_api, uploads,
                    cases, incidents, canvass, hits, plates, owner_activity):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
+    install_registrations(app, hub)
 
     web_serving.install(app, settings)  # the pages, their assets, /docs offline
 

@@ -1,11 +1,12 @@
 """The canvass: which registered cameras near a point were recording during a time window.
 
-The hub answers from the coverage the boxes report (`hub.coverage`), without asking any box. `canvass()` is
+Registered cameras without an appliance (`hub.registrations.nearby`) come apart from them, each marked as
+needing its owner to upload. The hub answers from the coverage the boxes report (`hub.coverage`), without asking any box. `canvass()` is
 the one entry point (the API and the footage requests call it): the cameras of active appliances within
 `radius_m` (an indexed latitude/longitude box, then the exact great-circle distance), nearest first, split
-into those with recorded coverage in the window and those without, each with why. Four queries whatever the
-number of cameras: cameras, coverage in the window, each camera's consent in force, and — for the cameras
-without coverage only — when they last reported.
+into those with recorded coverage in the window and those without, each with why. Five queries whatever the
+number of cameras: cameras, coverage in the window, each camera's consent in force, — for the cameras
+without coverage only — when they last reported, and the registered cameras in the box.
 
 What each camera carries: its distance, how many seconds of the window it recorded and its gaps in the
 window (with the box's reasons), whether its view direction faces the point within the field of view
@@ -26,6 +27,7 @@ from sqlalchemy import and_, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from hub.geo import angle_between, bearing_deg, bounding_box, haversine_m
+from hub.registrations.nearby import RegisteredCanvassCamera, registered_near
 from hub.tables import Appliance, ApplianceState, Business, Camera, ConsentVersion, CoverageSpan, Site
 from wire import consent as c
 
@@ -82,6 +84,8 @@ class CanvassResult(BaseModel):
     fov_deg: float
     recording: list[CanvassCamera] = Field(description="Cameras that recorded during the window, nearest first.")
     not_recording: list[CanvassCamera] = Field(description="Cameras in the radius without recording then.")
+    registered: list[RegisteredCanvassCamera] = Field(default_factory=list, description=(
+        "Registered cameras without an appliance in the radius, nearest first: the owner must upload."))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +146,11 @@ def canvass(session: Session, *, latitude: float, longitude: float, radius_m: fl
     silent = [camera.model_copy(update={"why": why_not_recorded(
         gaps=camera.gaps, last_reported=last.get(camera.camera_id), window_from=window_from, window_to=window_to,
         kept_since=now - max_age, online=camera.appliance_online)}) for camera in silent]
+    registered = registered_near(session, latitude=latitude, longitude=longitude, radius_m=radius_m,
+                                 fov_deg=fov_deg, window_from=window_from, now=now)
     return CanvassResult(latitude=latitude, longitude=longitude, radius_m=radius_m, window_from=window_from,
-                         window_to=window_to, fov_deg=fov_deg, recording=recording, not_recording=silent)
+                         window_to=window_to, fov_deg=fov_deg, recording=recording, not_recording=silent,
+                         registered=registered)
 
 
 def _camera_out(camera: _Nearby, spans: list[_Span], *, latitude: float, longitude: float, fov_deg: float,

@@ -172,6 +172,31 @@ class HubSettings(BaseSettings):
     hit_stream_max_clients: Annotated[int, Field(ge=1, le=10_000, description=(
         "Live hit streams open at once at most (503 beyond)."))] = 200
 
+    agency_name: Annotated[str, Field(min_length=1, max_length=200, description=(
+        "The agency named to the public (registration e-mails, upload pages), e.g. City of Example RTCC."))
+    ] = "the city's Real-Time Crime Center"
+    public_map_latitude: Annotated[float | None, Field(ge=-90, le=90, description=(
+        "Where the public registration map starts (the city's centre); none: the whole world."))] = None
+    public_map_longitude: Annotated[float | None, Field(ge=-180, le=180)] = None
+    upload_link_ttl_h: Annotated[int, Field(ge=1, le=30 * 24, description=(
+        "How long a registered camera owner's upload link works (hours) unless the owner presses done first."))
+    ] = 72
+    owner_upload_max_files: Annotated[int, Field(ge=1, le=100, description=(
+        "Files an owner may upload through one link."))] = 16
+    owner_upload_max_file_bytes: Annotated[int, Field(ge=1024 * 1024, le=1 << 40, description=(
+        "Largest file an owner may upload (413 beyond)."))] = 4 * 1024 ** 3
+    owner_upload_max_total_bytes: Annotated[int, Field(ge=1024 * 1024, le=1 << 42, description=(
+        "Largest total an owner may upload through one link (413 beyond)."))] = 16 * 1024 ** 3
+    registrations_per_address_per_hour: Annotated[int, Field(ge=1, le=10_000, description=(
+        "Registrations (and registration changes) one address may send per hour (429 beyond)."))] = 10
+    registrations_per_email_per_day: Annotated[int, Field(ge=1, le=1000, description=(
+        "Registrations one e-mail address may receive a confirmation for per day (429 beyond)."))] = 3
+    registration_reconfirm_days: Annotated[int, Field(ge=30, le=3 * 365, description=(
+        "A registration not affirmed for this many days gets a reminder to re-confirm it."))] = 365
+    registration_grace_days: Annotated[int, Field(ge=1, le=365, description=(
+        "A registration not re-confirmed this many days after its reminder is stale: kept, never offered in a "
+        "canvass."))] = 30
+
     @model_validator(mode="after")
     def _has_its_own_secret(self) -> "HubSettings":
         if self.secret_key is None:

@@ -540,3 +540,98 @@ class OfflineAlertSent(Base):
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), primary_key=True)
     offline_since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RegistrationStatus(str, enum.Enum):
+    UNCONFIRMED = "unconfirmed"  # the e-mail address is not proven yet: the cameras count for nothing
+    CONFIRMED = "confirmed"
+    STALE = "stale"  # not re-confirmed within the grace after its yearly reminder: kept, never offered
+
+
+class Registration(Base):
+    """A resident's or business's registration of cameras without an appliance (public, no account): who to
+    ask, proven by e-mail (double opt-in), re-confirmed yearly. The private manage link's token is kept only as
+    its keyed hash; `manage_salt` lets the hub make the same link again for each e-mail it sends."""
+
+    __tablename__ = "registrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    address: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default=RegistrationStatus.UNCONFIRMED.value, index=True)
+    manage_salt: Mapped[str] = mapped_column(String(64))
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the owner last said the registration is right (confirmation, re-confirmation or a change).
+    affirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Past this, a registration reminded and not re-confirmed is stale (None: no reminder outstanding).
+    reconfirm_by: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    cameras: Mapped[list["RegisteredCamera"]] = relationship(back_populates="registration",
+                                                             cascade="all, delete-orphan")
+
+
+class RegisteredCamera(Base):
+    """One registered camera: where it is and what it sees, never its address on the network."""
+
+    __tablename__ = "registered_cameras"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
+    latitude: Mapped[float] = mapped_column(Float, index=True)
+    longitude: Mapped[float] = mapped_column(Float, index=True)
+    outdoor: Mapped[bool] = mapped_column(Boolean)
+    view_direction_deg: Mapped[float | None] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    retention_days: Mapped[int] = mapped_column(Integer)
+    shares_past: Mapped[bool] = mapped_column(Boolean)
+    registration: Mapped[Registration] = relationship(back_populates="cameras")
+
+
+class OwnerRequest(Base):
+    """A footage request to a registered camera's owner: the same ask as an appliance camera's (window,
+    purpose, reason, case, analyst, audit), answered by the owner uploading what they choose through a
+    single-use, expiring link whose token is kept only as its SHA-256. The camera reference is cleared when its
+    registration is deleted; the request and what was uploaded stay with the case."""
+
+    __tablename__ = "owner_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registered_camera_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registered_cameras.id", ondelete="SET NULL"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    analyst: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    purpose: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    case_number: Mapped[str] = mapped_column(String(100))
+    window_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    window_to: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # open (the link works), done (the owner finished), declined, expired
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    link_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    link_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    statement: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class OwnerUpload(Base):
+    """A file a registered camera's owner uploaded for a request: the original bytes in the clip store, their
+    SHA-256 on arrival, and what probing it found."""
+
+    __tablename__ = "owner_uploads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("owner_requests.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    upload_id: Mapped[str] = mapped_column(String(32), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    container: Mapped[str] = mapped_column(String(100))
+    video_codec: Mapped[str] = mapped_column(String(50))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -4,6 +4,8 @@
   UI from the `swagger-ui-dist` package, copied into the build: nothing from a CDN); `/auditor` — the auditor's
   console; `/transparency` — the public transparency report (no sign-in); `/owner/activity` — the owner's
   access log and e-mail alerts.
+- `/register` — the public camera registration; `/registration/<token>` — a registrant's private page;
+  `/upload/<token>` — an owner's single-use upload page (public, no account).
 - `/assets/...` — the build's scripts, styles and images (hashed names: cached for a year).
 - `GET /api/console/config` — what the pages need to know of the deployment (the map's tile server).
 
@@ -29,7 +31,11 @@ from hub.settings import HubSettings
 
 #: Path → the built page that answers it.
 PAGES = {"/": "index.html", "/analyst": "index.html", "/hotlists": "hotlists.html", "/docs": "docs.html",
-         "/auditor": "auditor.html", "/transparency": "transparency.html", "/owner/activity": "owner-activity.html"}
+         "/auditor": "auditor.html", "/transparency": "transparency.html", "/owner/activity": "owner-activity.html",
+         "/register": "register.html"}
+#: Public pages reached through a private link (the token is in the path; the page reads it and never sends
+#: it anywhere but this hub's API; Referrer-Policy keeps it from other sites).
+LINK_PAGES = {"/registration/{token}": "registration.html", "/upload/{token}": "upload.html"}
 SECURITY_HEADERS = {"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Canvass hub: web pages not built</title></head><body><h1>The hub's web pages are not built</h1>
@@ -92,7 +98,10 @@ def install(app: FastAPI, settings: HubSettings) -> None:
     app.include_router(router)
 
     def page(request: Request) -> HTMLResponse:
-        built = dist / PAGES[request.url.path]
+        return serve(PAGES[request.url.path])
+
+    def serve(name: str) -> HTMLResponse:
+        built = dist / name
         headers = {"Content-Security-Policy": policy, "Cache-Control": "no-cache", **SECURITY_HEADERS}
         try:
             return HTMLResponse(built.read_text(encoding="utf-8"), headers=headers)
@@ -102,6 +111,9 @@ def install(app: FastAPI, settings: HubSettings) -> None:
 
     for path in PAGES:
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
+    for path, name in LINK_PAGES.items():
+        app.add_api_route(path, lambda token, name=name: serve(name), methods=["GET"], include_in_schema=False,
+                          response_class=HTMLResponse)
 
     @app.get("/assets/{name:path}", include_in_schema=False)
     def asset(name: Annotated[str, PathParam(max_length=300)]) -> FileResponse:

@@ -260,7 +260,8 @@ def test_the_canvass_takes_a_fixed_number_of_queries_whatever_the_cameras(hub_ap
         run(hub_api, radius_m=2000)
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 4
+    # cameras, coverage, consent, last reports, and the registered cameras (no appliance) in the same box
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 5
 
 
 # -- the API ---------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from hub import audit
 from hub.audit.recorder import AccessRecorder
 from hub.clips import play
 from hub.clips.errors import ClipError, Gone, NotFound
+from hub.registrations.case_view import OwnerRequestOut, owner_requests_of
 from hub.tables import ApiSession, Appliance, Business, Camera, Case, Clip, FootageRequest, Role, User
 
 SEES_EVERY_CASE = (Role.ADMIN, Role.AUDITOR)
@@ -81,6 +82,8 @@ class CaseSummary(BaseModel):
 
 class CaseOut(CaseSummary):
     requests: list[RequestOut] = Field(description="One per camera asked, oldest first.")
+    owner_requests: list[OwnerRequestOut] = Field(default_factory=list, description=(
+        "Requests to registered cameras' owners (no appliance) and the files they uploaded, oldest first."))
 
 
 def _visible(user: User):
@@ -150,7 +153,8 @@ def case_detail(session: Session, *, user: User, case_number: str) -> CaseOut:
         .join(Business, Business.id == Appliance.business_id).outerjoin(Clip, Clip.request_id == FootageRequest.id)
         .where(FootageRequest.case_id == case.id).order_by(FootageRequest.id)).all()
     requests, clips = _counts(session, [case.id])
-    return CaseOut(**_summary(case, requests, clips), requests=[_request_out(*row) for row in rows])
+    return CaseOut(**_summary(case, requests, clips), requests=[_request_out(*row) for row in rows],
+                   owner_requests=owner_requests_of(session, case.id))
 
 
 def visible_clip(session: Session, *, user: User, clip_id: int) -> tuple[Clip, Case]:

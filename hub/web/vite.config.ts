@@ -1,5 +1,6 @@
 // The hub's web front end: one page per view (the analyst's console, the hot-list page, the API docs, the
-// auditor's console, the public transparency report, the owner's activity page), built
+// auditor's console, the public transparency report, the owner's activity page, and the public registration,
+// registration and upload pages), built
 // into dist/ and served by the hub (hub/web_serving.py) under a strict Content-Security-Policy: the build has
 // no inline script or style, and nothing is loaded from outside the hub.
 import { fileURLToPath } from "node:url";
@@ -20,6 +21,7 @@ export default defineConfig({
         index: page("index.html"), hotlists: page("hotlists.html"), docs: page("docs.html"),
         auditor: page("auditor.html"), transparency: page("transparency.html"),
         ownerActivity: page("owner-activity.html"),
+        register: page("register.html"), registration: page("registration.html"), upload: page("upload.html"),
       },
     },
   },

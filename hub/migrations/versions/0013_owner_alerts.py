@@ -17,7 +17,7 @@ from hub.audit.subjects import cameras_named
 
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

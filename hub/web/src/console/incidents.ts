@@ -2,6 +2,7 @@
 // (the cameras recording then, facing it or not), footage requests to the chosen cameras in one step (reason,
 // purpose and case filled from the incident, editable) and the states of the requests made for it.
 import { api, messageOf, must, type Schemas } from "../api/client";
+import { askOwners, chosenRegistered, failedRow, ownerRequestRows, registeredRows } from "./registered";
 import { byId, el, say } from "../lib/dom";
 import { ago, dateTime, fromLocalInput, toLocalInput } from "../lib/time";
 import { purposeOf } from "./status";
@@ -141,7 +142,9 @@ export class Incidents {
     byId("not-recording").replaceChildren(...(c?.not_recording ?? []).map((camera) =>
       el("li", {}, `${camera.business_name} · ${camera.camera_name} (${Math.round(camera.distance_m)} m): `,
          el("span", { class: "muted" }, camera.why || "no recording in the window"))));
-    byId<HTMLButtonElement>("send-requests").disabled = !c?.recording.length;
+    byId("registered-cameras").replaceChildren(...registeredRows(c?.registered ?? []));
+    say(byId("registered-count"), String(c?.registered?.length ?? 0));
+    byId<HTMLButtonElement>("send-requests").disabled = !c?.recording.length && !c?.registered?.length;
   }
 
   private canvassRow(camera: CanvassCamera): HTMLTableRowElement {
@@ -173,24 +176,31 @@ export class Incidents {
     say(error);
     say(result);
     const cameraIds = this.chosenCameras();
+    const registeredIds = chosenRegistered(this.form);
     const from = fromLocalInput(byId<HTMLInputElement>("ask-from").value);
     const to = fromLocalInput(byId<HTMLInputElement>("ask-to").value);
     if (!incident || !this.canvass) return;
-    if (!cameraIds.length) { say(error, "Choose at least one camera."); return; }
+    if (!cameraIds.length && !registeredIds.length) { say(error, "Choose at least one camera."); return; }
     if (!from || !to) { say(error, "Give the window's start and end."); return; }
     const button = byId<HTMLButtonElement>("send-requests");
     button.disabled = true;
     try {
-      const answer = await must(api.POST("/api/footage-requests", { body: {
-        camera_ids: cameraIds, window_from: from.toISOString(), window_to: to.toISOString(),
+      const common = { window_from: from.toISOString(), window_to: to.toISOString(),
         purpose: byId<HTMLSelectElement>("ask-purpose").value as Purpose,
         reason: byId<HTMLTextAreaElement>("ask-reason").value, case_number: byId<HTMLInputElement>("ask-case").value,
-        incident_id: incident.id, radius_m: this.canvass.radius_m } }));
-      const counts = new Map<string, number>();
-      for (const r of answer.results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-      say(result, `Case ${answer.case_number}: ${[...counts].map(([s, n]) => `${n} ${s}`).join(", ")}.`);
-      const refused = answer.results.filter((r) => r.status === "refused");
-      if (refused.length) say(error, refused.map((r) => `camera ${r.camera_id}: ${r.reason}`).join("\n"));
+        incident_id: incident.id, radius_m: this.canvass.radius_m };
+      if (cameraIds.length) {
+        const answer = await must(api.POST("/api/footage-requests", { body: { camera_ids: cameraIds, ...common } }));
+        const counts = new Map<string, number>();
+        for (const r of answer.results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+        say(result, `Case ${answer.case_number}: ${[...counts].map(([s, n]) => `${n} ${s}`).join(", ")}.`);
+        const refused = answer.results.filter((r) => r.status === "refused");
+        if (refused.length) say(error, refused.map((r) => `camera ${r.camera_id}: ${r.reason}`).join("\n"));
+      }
+      if (registeredIds.length) {
+        const owners = await askOwners({ registered_camera_ids: registeredIds, ...common });
+        say(result, `${result.textContent ? `${result.textContent} ` : ""}${owners}`);
+      }
     } catch (failure) {
       say(error, messageOf(failure));
       error.scrollIntoView({ block: "nearest" });
@@ -212,8 +222,9 @@ export class Incidents {
       return;
     }
     const mine = requests.filter((r) => r.incident_id === incident.id);
-    say(note, mine.length ? "" : "No requests for this incident yet.");
-    byId("incident-requests").replaceChildren(...mine.map((r) =>
+    const owners = await ownerRequestRows(incident.id).catch((error) => [failedRow(messageOf(error))]);
+    say(note, mine.length || owners.length ? "" : "No requests for this incident yet.");
+    byId("incident-requests").replaceChildren(...owners, ...mine.map((r) =>
       el("tr", { "data-testid": "incident-request", "data-request-id": r.id, "data-status": r.status },
         el("td", {}, r.camera, el("br"), el("span", { class: "muted" }, r.business)),
         el("td", {}, `${dateTime(r.window_from)} – ${dateTime(r.window_to)}`),
