@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.passwords import PasswordPolicyError, check_password_policy  # PasswordPolicyError: hash_password raises it
+from hub.passwords import PasswordPolicyError, check_password_policy  # noqa: F401 (re-exported: hash_password raises it)
 from hub.tables import ApiSession, Counter, Role, User, utcnow
 
 _hasher = PasswordHasher()
