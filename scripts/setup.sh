@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   ffmpeg gstreamer1.0-tools gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   fonts-dejavu-core mosquitto postgresql chromium
+  janus coturn
 )
 
 missing=()

@@ -1,0 +1,128 @@
+"""Streams through the SFU (a real Janus) and TURN (a real coturn), watched by real Chromium viewers.
+
+The box publishes each session once; every viewer subscribes at Janus with a single-use token from the hub; the
+room is destroyed when the session ends; relay-only browsers play through coturn with the hub's time-limited
+credentials and not with wrong or expired ones."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from hub.tables import Role
+from hub.turn import turn_credentials
+from tests.browser_support import ARGS, CHROMIUM, VIEWPORT
+from tests.hub_support import HubStack, eventually
+from sim.media_servers import machine_address
+from tests.sfu_support import FRAMES_JS, VIEWER_JS, start_media_servers
+from tests.test_streaming import LIVE, REASON, actions, enrolled_box, ended_session
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def media_servers(tmp_path_factory):
+    servers = start_media_servers(tmp_path_factory.mktemp("sfu"))
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture
+def sfu_stack(tmp_path: Path, media_servers):
+    stack = HubStack(tmp_path, **media_servers.hub_settings()).start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def viewer_page(chromium, stack: HubStack):
+    """A fresh browser context (its own cookies and peer connections) on a page the hub serves."""
+    context = chromium.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(stack.server.url + "/api/health")
+    return page
+
+
+def open_live(stack: HubStack, box) -> uuid.UUID:
+    with stack.client(box.analyst) as c:
+        r = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "live", "purpose": "violent_crime",
+                                         "reason": REASON, "case_number": "2026-004711"})
+    assert r.status_code == 201, r.text
+    return uuid.UUID(r.json()["session_id"])
+
+
+def watch(page, stack: HubStack, box, session_id: uuid.UUID, **options) -> dict:
+    return page.evaluate(VIEWER_JS, {"sessionId": str(session_id), "token": box.analyst, "ice": None,
+                                     "policy": None, "reuse": None, **options})
+
+
+def frames(page) -> int:
+    return page.evaluate(FRAMES_JS)
+
+
+def wait_frames(page, more_than: int, timeout_ms: int = 20_000) -> None:
+    page.wait_for_function(f"() => ({FRAMES_JS})() > {more_than}", timeout=timeout_ms)
+
+
+def box_sessions_opened(box) -> int:
+    return box.agent.log_text().count("to the hub: session")
+
+
+def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
+        sfu_stack: HubStack, media_servers, cameras, edge, tmp_path: Path, chromium, screenshots: Path):
+    box = enrolled_box(sfu_stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()])
+    session_id = open_live(sfu_stack, box)
+    pages = [viewer_page(chromium, sfu_stack) for _ in range(3)]
+    for page in pages[:2]:
+        joined = watch(page, sfu_stack, box, session_id)
+        assert joined["status"] == 204, joined
+    for page in pages[:2]:
+        wait_frames(page, 15)
+    assert box_sessions_opened(box) == 1  # one upload from the box, however many watch
+
+    # A third browser: a forged token, then the second viewer's token again: refused, no media.
+    forged = watch(pages[2], sfu_stack, box, session_id, reuse="forged-" + "x" * 40)
+    assert forged["status"] == 403 and "not valid" in forged["detail"]
+    used = pages[1].evaluate("() => window.__viewerToken")
+    reused = watch(pages[2], sfu_stack, box, session_id, reuse=used)
+    assert reused["status"] == 403
+    assert frames(pages[2]) == 0
+    views = actions(sfu_stack, "stream.view")
+    assert [e.outcome for e in views] == ["success", "success", "failure", "failure"]
+    pages[0].screenshot(path=screenshots / "sfu-viewer-playing.png")
+
+    # Janus itself serves nobody without the hub's token.
+    refused = httpx.post(media_servers.janus_files.api_url, json={"janus": "create", "transaction": "t"}).json()
+    assert refused["janus"] == "error" and refused["error"]["code"] == 403
+
+    # The owner revokes consent: the box ends its one session, the hub destroys the room, both browsers stop.
+    with sfu_stack.client(box.owner) as c:
+        assert c.put(f"/api/cameras/{box.camera_id}/consent", json={**LIVE, "sharing": "off"}).status_code == 200
+    revoked_at = time.time()
+    row = ended_session(sfu_stack, session_id)
+    assert row.end_reason == "the owner stopped sharing this camera"
+    assert row.ended_at.timestamp() - revoked_at < 2.0  # the issue's deadline, at the box
+    for page in pages[:2]:
+        page.wait_for_function("() => ['failed', 'closed', 'disconnected'].includes(window.__pc.connectionState)",
+                               timeout=10_000)
+    last_frames = [page.evaluate("() => window.__lastFrameAt") / 1000 for page in pages[:2]]
+    assert all(last - revoked_at < 2.0 for last in last_frames), [last - revoked_at for last in last_frames]
+    shown = [frames(page) for page in pages[:2]]
+    pages[0].wait_for_timeout(1000)
+    assert [frames(page) for page in pages[:2]] == shown  # nothing more arrives
+    ends = actions(sfu_stack, "stream.view_end")
+    assert len(ends) == 2 and all(e.details["ended"].startswith("the session ended") for e in ends)
+    pages[0].screenshot(path=screenshots / "sfu-viewer-ended.png")
+    assert not sfu_stack.hub.streams.sessions
