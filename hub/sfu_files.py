@@ -117,16 +117,20 @@ def janus_command(files: JanusFiles, janus: str = "janus") -> list[str]:
     return [janus, "-F", str(files.folder), "-C", str(files.config), "-o"]
 
 
-def write_coturn_config(path: Path, *, listen: str, port: int, secret: str, realm: str,
-                        relay_ports: tuple[int, int], allow_loopback_peers: bool = False) -> Path:
-    """coturn's configuration: TURN REST API credentials from `secret`, no STUN/TURN over TLS, no CLI, relays
-    only on `listen`; multicast peers always refused, loopback peers only when asked (one-machine set-ups)."""
-    lines = [f"listening-ip={listen}", f"relay-ip={listen}", f"listening-port={port}",
+def write_coturn_config(path: Path, *, listen: str, relay: str, port: int, secret: str, realm: str,
+                        relay_ports: tuple[int, int], allow_loopback_peers: bool = False,
+                        verbose: bool = False) -> Path:
+    """coturn's configuration: clients on `listen`, relayed media from `relay`; TURN REST API credentials from
+    `secret`, no TURN over TLS here, no CLI; multicast peers always refused, loopback peers only when asked
+    (one-machine set-ups)."""
+    lines = [f"listening-ip={listen}", f"relay-ip={relay}", f"listening-port={port}",
              f"min-port={relay_ports[0]}", f"max-port={relay_ports[1]}", "use-auth-secret",
              f"static-auth-secret={secret}", f"realm={realm}", "fingerprint", "no-tls", "no-dtls", "no-cli",
              "no-multicast-peers", "no-software-attribute", "stale-nonce=600", "simple-log", "log-file=stdout",
-             f"pidfile={path.with_suffix('.pid')}"]
+             f"pidfile={path.with_suffix('.pid')}", f"userdb={path.with_suffix('.db')}"]
     if allow_loopback_peers:
         lines.append("allow-loopback-peers")
+    if verbose:
+        lines.append("verbose")
     _write_private(path, "\n".join(lines) + "\n")
     return path

@@ -59,18 +59,21 @@ class MediaServers:
     def __init__(self, folder: Path, *, turn: bool = True) -> None:
         self.folder = folder
         self.with_turn = turn
+        self.address = machine_address()
         self.admin_secret = secrets.token_urlsafe(24)
         self.room_admin_key = secrets.token_urlsafe(24)
         self.turn_secret = secrets.token_urlsafe(24)
         self.janus_files = write_janus_files(
             folder / "janus", bind="127.0.0.1", api_port=free_port(), admin_port=free_port(),
             admin_secret=self.admin_secret, room_admin_key=self.room_admin_key, rtp_ports=_port_block(200),
-            ice_interfaces=machine_address())
+            ice_interfaces=self.address)
         self.turn_port = free_port()
         self.turn_url = f"turn:127.0.0.1:{self.turn_port}?transport=udp"
-        self.turn_config = write_coturn_config(folder / "turnserver.conf", listen="127.0.0.1", port=self.turn_port,
-                                               secret=self.turn_secret, realm="canvass.test",
-                                               relay_ports=_port_block(200), allow_loopback_peers=True)
+        # Browsers reach coturn on loopback; it relays from the machine's address, where Janus is (Janus drops
+        # loopback peers as it skips loopback interfaces); peers on loopback are allowed for boxes pinned there.
+        self.turn_config = write_coturn_config(folder / "turnserver.conf", listen="127.0.0.1", relay=self.address,
+                                               port=self.turn_port, secret=self.turn_secret, realm="canvass.test",
+                                               relay_ports=_port_block(200), allow_loopback_peers=True, verbose=True)
         self.janus: subprocess.Popen | None = None
         self.coturn: subprocess.Popen | None = None
 

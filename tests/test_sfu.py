@@ -126,3 +126,45 @@ def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
     assert len(ends) == 2 and all(e.details["ended"].startswith("the session ended") for e in ends)
     pages[0].screenshot(path=screenshots / "sfu-viewer-ended.png")
     assert not sfu_stack.hub.streams.sessions
+
+
+def selected_candidate_type(page) -> str:
+    return page.evaluate("""async () => {
+        const stats = [...(await window.__pc.getStats()).values()];
+        const pair = stats.find((s) => s.type === "candidate-pair" && s.nominated && s.state === "succeeded");
+        return pair ? stats.find((s) => s.id === pair.localCandidateId).candidateType : "none";
+    }""")
+
+
+def test_relay_only_browsers_play_through_coturn_with_the_hubs_credentials_only(
+        tmp_path: Path, media_servers, cameras, edge, chromium):
+    stack = HubStack(tmp_path, **media_servers.hub_settings(), viewer_ice_transport_policy="relay").start()
+    try:
+        box = enrolled_box(stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()])
+        session_id = open_live(stack, box)
+        page = viewer_page(chromium, stack)
+        joined = watch(page, stack, box, session_id)
+        assert joined["status"] == 204, joined
+        [server] = joined["iceServers"]
+        assert server["urls"] == [media_servers.turn_url] and server["credential"]
+        expiry = int(server["username"].split(":")[0])
+        assert expiry > time.time() + 3600  # the hub's credentials: time-limited, a day by default
+        assert joined["candidates"] and all(" typ relay" in c for c in joined["candidates"])
+        wait_frames(page, 15)
+        assert selected_candidate_type(page) == "relay"
+
+        # Wrong password, and a user name whose time has passed (signed with the right secret): no relay, no media.
+        expired = turn_credentials(media_servers.turn_secret, "viewer-late", now=time.time() - 7200, ttl_s=600)
+        for username, credential in ((server["username"], "not-the-password"),
+                                     (expired.username, expired.credential)):
+            refused = viewer_page(chromium, stack)
+            result = watch(refused, stack, box, session_id, policy="relay",
+                           ice=[{"urls": [media_servers.turn_url], "username": username, "credential": credential}])
+            assert result["status"] == 204 and result["candidates"] == []
+            refused.wait_for_function("() => ['failed', 'closed'].includes(window.__pc.iceConnectionState)"
+                                      " || window.__pc.iceGatheringState === 'complete'", timeout=10_000)
+            refused.wait_for_timeout(1500)
+            assert frames(refused) == 0 and selected_candidate_type(refused) == "none"
+        assert "401" in media_servers.log("coturn") or "unauthorized" in media_servers.log("coturn").lower()
+    finally:
+        stack.stop()
