@@ -43,8 +43,8 @@ from hub.clips.errors import ClipError
 from hub.link import HubLink
 from hub.services import HubServices
 from hub.settings import HubSettings
-from hub.stream_media import MediaError, media_path
-from hub.streams import StreamService
+from hub.stream_media import MediaError
+from hub.streams import StreamService, media_path
 from wire.evidence import MAX_MANIFEST_BYTES
 
 log = logging.getLogger(__name__)

@@ -43,26 +43,11 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-def write_janus_files(folder: Path, *, bind: str, api_port: int, admin_port: int, admin_secret: str,
-                      room_admin_key: str, rtp_ports: tuple[int, int], ice_interfaces: str,
-                      lib_dir: Path = JANUS_LIB) -> JanusFiles:
-    """Janus's configuration in `folder` (created): VideoRoom + HTTP transport only, token auth, admin API on
-    `admin_port`, RTP on `rtp_ports`, ICE candidates only from `ice_interfaces` (e.g. "lo" or "127.0.0.1")."""
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-    plugins, transports = folder / "plugins", folder / "transports"
-    for sub, name in ((plugins, VIDEOROOM), (transports, HTTP_TRANSPORT)):
-        sub.mkdir(exist_ok=True)
-        link = sub / name
-        if not link.exists():
-            link.symlink_to(lib_dir / sub.name / name)
-    (folder / "events").mkdir(exist_ok=True)
-    (folder / "loggers").mkdir(exist_ok=True)
-    config = folder / "janus.jcfg"
-    _write_private(config, f"""general: {{
+def _janus_core(folder: Path, admin_secret: str, rtp_ports: tuple[int, int], ice_interfaces: str) -> str:
+    return f"""general: {{
   configs_folder = {_quoted(str(folder))}
-  plugins_folder = {_quoted(str(plugins))}
-  transports_folder = {_quoted(str(transports))}
+  plugins_folder = {_quoted(str(folder / "plugins"))}
+  transports_folder = {_quoted(str(folder / "transports"))}
   events_folder = {_quoted(str(folder / "events"))}
   loggers_folder = {_quoted(str(folder / "loggers"))}
   debug_level = 4
@@ -85,7 +70,27 @@ transports: {{
 events: {{
   broadcast = false
 }}
-""")
+"""
+
+
+def write_janus_files(folder: Path, *, bind: str, api_port: int, admin_port: int, admin_secret: str,
+                      room_admin_key: str, rtp_ports: tuple[int, int], ice_interfaces: str,
+                      lib_dir: Path = JANUS_LIB) -> JanusFiles:
+    """Janus's configuration in `folder` (created): VideoRoom + HTTP transport only, token auth, admin API on
+    `admin_port`, RTP on `rtp_ports`, ICE candidates only from `ice_interfaces` (interface names or addresses;
+    Janus never uses a loopback interface)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    plugins, transports = folder / "plugins", folder / "transports"
+    for sub, name in ((plugins, VIDEOROOM), (transports, HTTP_TRANSPORT)):
+        sub.mkdir(exist_ok=True)
+        link = sub / name
+        if not link.exists():
+            link.symlink_to(lib_dir / sub.name / name)
+    (folder / "events").mkdir(exist_ok=True)
+    (folder / "loggers").mkdir(exist_ok=True)
+    config = folder / "janus.jcfg"
+    _write_private(config, _janus_core(folder, admin_secret, rtp_ports, ice_interfaces))
     _write_private(folder / "janus.transport.http.jcfg", f"""general: {{
   json = "plain"
   base_path = "/janus"

@@ -17,8 +17,6 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
-from hub.settings import HubSettings
-from wire import rtc
 
 Gone = Callable[[str], None]  # called with why, from a thread of the media path's own
 
@@ -58,15 +56,3 @@ class MediaPath(Protocol):
         """End the publication and every subscription to it."""
 
     def close(self) -> None: ...
-
-
-def media_path(settings: HubSettings) -> MediaPath:
-    """The media path the settings choose (`stream_media`)."""
-    if settings.stream_media == "relay":
-        from hub.stream_relay import RelayMedia
-
-        return RelayMedia(rtc.IceSettings(tuple(settings.ice_host_addresses), tuple(settings.turn_urls),
-                                          settings.turn_username, settings.turn_password))
-    from hub.stream_sfu import SfuMedia
-
-    return SfuMedia.connect(settings)

@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 TRACK_TIMEOUT_S = 5
 
 
+def _off_loop(gone: Gone, why: str) -> None:
+    """Report a peer gone from a worker thread: the service's reaction calls back into this loop and waits."""
+    asyncio.get_running_loop().run_in_executor(None, gone, why)
+
+
 @dataclass(eq=False)
 class RelayPublication:
     pc: RTCPeerConnection
@@ -71,7 +76,7 @@ class RelayMedia:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             if pc.connectionState in ("failed", "closed") and not publication.ended:
-                publication.gone(f"connection to the appliance {pc.connectionState}")
+                _off_loop(publication.gone, f"connection to the appliance {pc.connectionState}")
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
@@ -93,7 +98,7 @@ class RelayMedia:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             if pc.connectionState in ("failed", "closed") and subscription in publication.viewers:
-                gone(f"viewer connection {pc.connectionState}")
+                _off_loop(gone, f"the viewer's connection {pc.connectionState}")
 
         pc.addTransceiver(self.relay.subscribe(publication.track, buffered=False), direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())

@@ -36,12 +36,16 @@ from hub.access.grants import issue_grant
 from hub.access.presenting import envelope, present
 from hub.access.service import Ask, Target
 from hub.services import HubServices
+from hub.settings import HubSettings
 from hub.stream_media import MediaError, MediaPath
+from hub.stream_relay import RelayMedia
+from hub.stream_sfu import SfuMedia
 from hub.tables import StreamSession, utcnow
 from hub.turn import turn_credentials
 from wire import audit as wa
 from wire import consent as c
 from wire import messages as m
+from wire import rtc
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,14 @@ class StreamError(RuntimeError):
     def __init__(self, message: str, status: int = 503):
         super().__init__(message)
         self.status = status
+
+
+def media_path(settings: HubSettings) -> MediaPath:
+    """The media path the settings choose (`stream_media`); MediaError if the SFU is not configured."""
+    if settings.stream_media == "relay":
+        return RelayMedia(rtc.IceSettings(tuple(settings.ice_host_addresses), tuple(settings.turn_urls),
+                                          settings.turn_username, settings.turn_password))
+    return SfuMedia.connect(settings)
 
 
 def footage_of(grant: c.Grant) -> wa.FootageWindow:
