@@ -6,6 +6,11 @@ credentials and not with wrong or expired ones."""
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -14,15 +19,16 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from hub.tables import Role
 from hub.turn import turn_credentials
 from tests.browser_support import ARGS, CHROMIUM, VIEWPORT
+from tests.console_support import sign_in
 from tests.hub_support import HubStack, eventually
 from sim.media_servers import machine_address
 from tests.sfu_support import FRAMES_JS, VIEWER_JS, start_media_servers
 from tests.test_streaming import LIVE, REASON, actions, enrolled_box, ended_session
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +174,56 @@ def test_relay_only_browsers_play_through_coturn_with_the_hubs_credentials_only(
         assert "401" in media_servers.log("coturn") or "unauthorized" in media_servers.log("coturn").lower()
     finally:
         stack.stop()
+
+
+class DemoRun:
+    """`python -m sim.demo` in the background, its output collected line by line."""
+
+    def __init__(self, folder: Path, cameras: int) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen([sys.executable, "-m", "sim.demo", "--dir", str(folder), "--cameras",
+                                      str(cameras), "--seconds", "600"], cwd=REPO, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
+        self.reader.start()
+
+    def line(self, pattern: str, timeout: float = 240) -> re.Match:
+        def found():
+            assert self.proc.poll() is None, "the demo exited:\n" + "".join(self.lines[-40:])
+            return next((m for m in map(re.compile(pattern).search, list(self.lines)) if m), None)
+        return eventually(found, timeout=timeout, what=pattern)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def test_the_demo_starts_janus_and_coturn_and_its_analyst_opens_four_players(tmp_path: Path, page,
+                                                                               screenshots: Path):
+    demo = DemoRun(tmp_path / "demo", cameras=4)
+    try:
+        url = demo.line(r"demo: hub (http://127\.0\.0\.1:\d+)").group(1)
+        assert demo.line(r"demo: SFU \(Janus\) http://127\.0\.0\.1:\d+/janus, TURN \(coturn\) turn:127\.0\.0\.1:")
+        password = demo.line(r"sign in as 'analyst' with password '([^']+)'").group(1)
+        sign_in(page, url, "analyst", password)
+        page.get_by_role("button", name="Stream now from cam4").wait_for(timeout=120_000)
+        page.get_by_test_id("reason").fill(REASON)
+        page.get_by_test_id("case-number").fill("2026-004900")
+        for n in range(1, 5):
+            page.get_by_role("button", name=f"Stream now from cam{n}").click()
+            page.get_by_test_id("player").nth(n - 1).locator("[data-testid=stream-stop]:enabled").wait_for(
+                timeout=60_000)
+        for n in range(4):  # all four play at once: frames advance in each
+            page.wait_for_function(f"() => document.querySelectorAll('[data-testid=stream-video]')[{n}]"
+                                   ".getVideoPlaybackQuality().totalVideoFrames > 10", timeout=60_000)
+        assert page.get_by_test_id("player").count() == 4
+        assert page.get_by_test_id("stream-error").inner_text() == ""
+        page.screenshot(path=screenshots / "demo-four-players.png")
+        assert not page.errors
+    finally:
+        demo.stop()
