@@ -219,7 +219,7 @@ def main() -> int:
     out["box_cpu_pct"] = round(first["cpu"]["box"], 2)
     out["box_cpu_pct_4_viewers_one_camera"] = round(phases["one_camera_4"]["cpu"]["box"], 2)
     out["box_cpu_pct_no_viewer"] = round(idle["cpu"]["box"], 2)
-    out["box_sessions_opened_for_all_phases"] = sessions_opened
+    out["box_sessions_opened_total"] = sessions_opened  # one per session the bench opened (phases and trials)
     for name, phase in phases.items():
         viewers = int(name.rsplit("_", 1)[1])
         out[f"{name}_hub_pct_per_viewer"] = per_viewer(phase, idle, viewers, "hub")

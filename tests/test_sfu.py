@@ -6,6 +6,7 @@ credentials and not with wrong or expired ones."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from playwright.sync_api import sync_playwright
 
 from hub.turn import turn_credentials
@@ -25,7 +27,8 @@ from tests.console_support import sign_in
 from tests.hub_support import HubStack, eventually
 from sim.media_servers import machine_address
 from tests.sfu_support import FRAMES_JS, VIEWER_JS, start_media_servers
-from tests.test_streaming import LIVE, REASON, actions, enrolled_box, ended_session
+from tests.test_streaming import LIVE, REASON, CameraReference, actions, enrolled_box, ended_session, frame_hash
+from wire import rtc
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -91,9 +94,8 @@ def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
     box = enrolled_box(sfu_stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()])
     session_id = open_live(sfu_stack, box)
     pages = [viewer_page(chromium, sfu_stack) for _ in range(3)]
-    for page in pages[:2]:
-        joined = watch(page, sfu_stack, box, session_id)
-        assert joined["status"] == 204, joined
+    watching = [watch(page, sfu_stack, box, session_id) for page in pages[:2]]
+    assert [joined["status"] for joined in watching] == [204, 204], watching
     for page in pages[:2]:
         wait_frames(page, 15)
     assert box_sessions_opened(box) == 1  # one upload from the box, however many watch
@@ -105,12 +107,23 @@ def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
     reused = watch(pages[2], sfu_stack, box, session_id, reuse=used)
     assert reused["status"] == 403
     assert frames(pages[2]) == 0
+    # With a token of its own it plays; closing its connection is on the record as the viewer leaving.
+    third = watch(pages[2], sfu_stack, box, session_id)
+    assert third["status"] == 204
+    wait_frames(pages[2], 5)
+    pages[2].evaluate("() => window.__pc.close()")
+    [left] = eventually(lambda: actions(sfu_stack, "stream.view_end"), timeout=10, what="the third viewer leaving")
+    assert left.details["viewer_id"] == third["viewerId"] and "connection ended" in left.details["ended"]
     views = actions(sfu_stack, "stream.view")
-    assert [e.outcome for e in views] == ["success", "success", "failure", "failure"]
+    assert [e.outcome for e in views] == ["success", "success", "failure", "failure", "success"]
+    assert all(e.details["session_id"] == str(session_id) for e in views)
     pages[0].screenshot(path=screenshots / "sfu-viewer-playing.png")
 
-    # Janus itself serves nobody without the hub's token.
+    # Janus itself serves nobody without the hub's token, and its admin API nobody without the secret.
     refused = httpx.post(media_servers.janus_files.api_url, json={"janus": "create", "transaction": "t"}).json()
+    assert refused["janus"] == "error" and refused["error"]["code"] == 403
+    refused = httpx.post(media_servers.janus_files.admin_url, json={
+        "janus": "add_token", "token": "mine", "transaction": "t", "admin_secret": "guessed"}).json()
     assert refused["janus"] == "error" and refused["error"]["code"] == 403
 
     # The owner revokes consent: the box ends its one session, the hub destroys the room, both browsers stop.
@@ -128,8 +141,8 @@ def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
     shown = [frames(page) for page in pages[:2]]
     pages[0].wait_for_timeout(1000)
     assert [frames(page) for page in pages[:2]] == shown  # nothing more arrives
-    ends = actions(sfu_stack, "stream.view_end")
-    assert len(ends) == 2 and all(e.details["ended"].startswith("the session ended") for e in ends)
+    ends = [e for e in actions(sfu_stack, "stream.view_end") if e.details["ended"].startswith("the session ended")]
+    assert len(ends) == 2 and {e.details["viewer_id"] for e in ends} == {joined["viewerId"] for joined in watching}
     pages[0].screenshot(path=screenshots / "sfu-viewer-ended.png")
     assert not sfu_stack.hub.streams.sessions
 
@@ -203,9 +216,13 @@ class DemoRun:
                 self.proc.wait()
 
 
-def test_the_demo_starts_janus_and_coturn_and_its_analyst_opens_four_players(tmp_path: Path, page,
+def test_the_demo_starts_janus_and_coturn_and_its_analyst_opens_four_players(tmp_path: Path, chromium,
                                                                                screenshots: Path):
     demo = DemoRun(tmp_path / "demo", cameras=4)
+    page = chromium.new_context(viewport=VIEWPORT).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     try:
         url = demo.line(r"demo: hub (http://127\.0\.0\.1:\d+)").group(1)
         assert demo.line(r"demo: SFU \(Janus\) http://127\.0\.0\.1:\d+/janus, TURN \(coturn\) turn:127\.0\.0\.1:")
@@ -224,6 +241,48 @@ def test_the_demo_starts_janus_and_coturn_and_its_analyst_opens_four_players(tmp
         assert page.get_by_test_id("player").count() == 4
         assert page.get_by_test_id("stream-error").inner_text() == ""
         page.screenshot(path=screenshots / "demo-four-players.png")
-        assert not page.errors
+        assert not errors
     finally:
         demo.stop()
+
+
+async def frames_through_the_sfu(base_url: str, token: str, session_id: uuid.UUID, count: int) -> list[str]:
+    """A WebRTC viewer in process (aiortc, decoding with FFmpeg as the reference does) joining at the SFU with a
+    viewer token, as a browser does: the hashes of the first `count` decoded pictures."""
+    pc = RTCPeerConnection(rtc.configuration(rtc.IceSettings((machine_address(),))))
+    try:
+        got = asyncio.get_running_loop().create_future()
+        pc.on("track", lambda track: got.set_result(track) if not got.done() else None)
+        async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
+                                     timeout=30) as client:
+            viewers = f"/api/streams/{session_id}/viewers"
+            ticket = (await client.post(viewers)).raise_for_status().json()
+            joined = (await client.post(f"{viewers}/join", json={"token": ticket["token"]})).raise_for_status().json()
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=joined["sdp"], type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            (await client.post(f"{viewers}/{joined['viewer_id']}/answer",
+                               json={"sdp": pc.localDescription.sdp})).raise_for_status()
+        track = await asyncio.wait_for(got, 10)
+        return [frame_hash(await asyncio.wait_for(track.recv(), 10)) for _ in range(count)]
+    finally:
+        await pc.close()
+
+
+def test_the_sfu_forwards_the_cameras_own_frames_bit_exact(sfu_stack: HubStack, cameras, edge, tmp_path: Path):
+    box = enrolled_box(sfu_stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()])
+    reference = CameraReference(box.rtsp_url)
+    reference.start()
+    eventually(lambda: len(reference.hashes) > 40, timeout=30, what="the camera's own frames")
+    session_id = open_live(sfu_stack, box)
+    runner = rtc.LoopThread("viewer")  # Playwright's sync API holds this thread's event loop
+    runner.start()
+    try:
+        received = runner.call(frames_through_the_sfu(sfu_stack.server.url, box.analyst, session_id, 45), 60)
+    finally:
+        runner.stop()
+    time.sleep(0.5)
+    reference.stop.set()
+    reference.join(10)
+    missing = [n for n, h in enumerate(received) if h not in reference.hashes]
+    assert not missing, f"frames {missing} of {len(received)} differ from the camera's"
+    assert len(set(received)) > 30  # moving pictures, not one frame repeated
