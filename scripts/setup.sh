@@ -24,6 +24,15 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Debian's janus and coturn units would start them with the packages' example configurations (Janus: every
+# plugin, HTTP on all interfaces, no token auth). Canvass runs them with its own generated ones (hub/sfu_files.py;
+# the demo and the tests start them with sim/media_servers.py), so the packaged units stay off.
+if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+  for unit in janus coturn; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null; then systemctl disable --now "$unit" || true; fi
+  done
+fi
+
 if [[ ! -x .venv/bin/python ]]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
