@@ -6,8 +6,10 @@ link + stream service) in this process, and an enrolled `canvass-edge run`
 agent recording the camera. Then, `--trials` times: the analyst's
 `POST /api/streams` (hub consent checks, grant audited and signed, appliance
 judges it, WebRTC appliance → hub), a viewer peer (aiortc, as a browser would)
-offering to `POST /api/streams/{id}/viewer`, and the clock stops at the first
-*decoded* frame at that viewer. The stream is stopped between trials.
+joining with a viewer token (`POST /api/streams/{id}/viewers`, `/viewers/join`,
+`/viewers/{viewer}/answer`), and the clock stops at the first *decoded* frame at
+that viewer. The hub runs its aiortc relay (`stream_media = relay`); through the
+SFU with Chromium viewers see `stream_browsers.py`. The stream is stopped between trials.
 
 Prints one JSON object (with --json): median_s, p95_s, every trial, and the
 split of the median into "API call answered" and "viewer's first frame".
@@ -62,20 +64,23 @@ def setup(root: Path):
 
 
 async def viewer_first_frame(base_url: str, token: str, session_id: str) -> float:
-    """A browser-like viewer: recvonly offer (ICE gathered), the hub's answer, the first decoded frame."""
+    """A browser-like viewer: a viewer token, the hub's offer for it, an answer (ICE gathered), the first decoded
+    frame."""
     import httpx
 
     pc = RTCPeerConnection(rtc.configuration(rtc.IceSettings(("127.0.0.1",))))
     try:
-        pc.addTransceiver("video", direction="recvonly")
         got = asyncio.get_running_loop().create_future()
         pc.on("track", lambda track: got.set_result(track) if not got.done() else None)
-        await pc.setLocalDescription(await pc.createOffer())
         async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
                                      timeout=30) as client:
-            r = await client.post(f"/api/streams/{session_id}/viewer", json={"sdp": pc.localDescription.sdp})
-            r.raise_for_status()
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=r.json()["sdp"], type="answer"))
+            viewers = f"/api/streams/{session_id}/viewers"
+            ticket = (await client.post(viewers)).raise_for_status().json()
+            joined = (await client.post(f"{viewers}/join", json={"token": ticket["token"]})).raise_for_status().json()
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=joined["sdp"], type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            (await client.post(f"{viewers}/{joined['viewer_id']}/answer",
+                               json={"sdp": pc.localDescription.sdp})).raise_for_status()
         track = await asyncio.wait_for(got, 10)
         await asyncio.wait_for(track.recv(), 10)
         return time.perf_counter()

@@ -52,10 +52,10 @@ from hub.registrations.upkeep import keep_registrations
 from hub.registrations.service import Registrations
 from hub.services import HubServices
 from hub.settings import HubSettings
-from hub.streams import StreamService
+from hub.stream_media import MediaError
+from hub.streams import StreamService, media_path
 from hub.transparency import ReportCache
 from wire.evidence import MAX_MANIFEST_BYTES
-from wire.rtc import IceSettings
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,13 @@ def start_link(services: HubServices, footage: FootageService | None = None, hit
     if hit_feed is not None:
         services.link.hit_listeners.append(HitAnnouncer(services.db, hit_feed))
     services.link.start()
-    services.streams = StreamService(services, IceSettings(tuple(settings.ice_host_addresses),
-                                                           tuple(settings.turn_urls), settings.turn_username,
-                                                           settings.turn_password))
-    services.link.stream_ended_listeners.append(services.streams.closed_by_appliance)
+    try:
+        media = media_path(settings)
+    except MediaError as exc:
+        log.warning("streaming is off: %s", exc)
+    else:
+        services.streams = StreamService(services, media)
+        services.link.stream_ended_listeners.append(services.streams.closed_by_appliance)
     if footage is not None:
         footage.listen(services.link)
 

@@ -122,9 +122,34 @@ class HubSettings(BaseSettings):
     ice_host_addresses: Annotated[list[str], Field(max_length=8, description=(
         "Addresses the hub offers as WebRTC host candidates (empty: every interface); list 127.0.0.1 when "
         "appliances or browsers are on the same machine."))] = []
-    turn_urls: Annotated[list[str], Field(max_length=4, description="TURN servers (coturn) for WebRTC.")] = []
-    turn_username: str | None = None
+    turn_urls: Annotated[list[str], Field(max_length=4, description=(
+        "TURN servers (coturn) for WebRTC, e.g. turn:turn.example.org:3478?transport=udp; handed to viewers with "
+        "time-limited credentials made from turn_secret."))] = []
+    turn_username: Annotated[str | None, Field(max_length=200, description=(
+        "A fixed TURN user for the hub's own aiortc peers (the relay fallback only)."))] = None
     turn_password: Annotated[str | None, Field(repr=False)] = None
+    turn_secret: Annotated[str | None, Field(min_length=16, max_length=512, repr=False, description=(
+        "The TURN server's shared secret (coturn `static-auth-secret`): viewers get credentials made from it "
+        "(TURN REST API convention) that expire after turn_credential_ttl_s; never handed out itself."))] = None
+    turn_credential_ttl_s: Annotated[int, Field(ge=60, le=48 * 3600, description=(
+        "How long a viewer's TURN credentials work (allocations are refreshed with them; at least a session)."))
+    ] = 24 * 3600
+    stream_media: Annotated[Literal["sfu", "relay"], Field(description=(
+        "How streams reach browsers: `sfu` (Janus forwards the box's RTP; the hub only signals) or `relay` (the "
+        "hub decodes and re-encodes per viewer with aiortc: a fallback for deployments without Janus)."))
+    ] = "sfu"
+    janus_url: Annotated[str | None, Field(max_length=500, pattern=r"^https?://", description=(
+        "Janus's HTTP API (e.g. http://127.0.0.1:8088/janus); reachable by the hub only."))] = None
+    janus_admin_url: Annotated[str | None, Field(max_length=500, pattern=r"^https?://", description=(
+        "Janus's admin API (e.g. http://127.0.0.1:7088/admin), where the hub adds its token."))] = None
+    janus_admin_secret: Annotated[str | None, Field(min_length=16, max_length=512, repr=False, description=(
+        "Janus's admin_secret."))] = None
+    janus_room_admin_key: Annotated[str | None, Field(min_length=16, max_length=512, repr=False, description=(
+        "The VideoRoom plugin's admin_key: only holders may create rooms."))] = None
+    viewer_token_ttl_s: Annotated[int, Field(ge=5, le=300, description=(
+        "How long a viewer token (single use) may wait before it is redeemed."))] = 30
+    viewer_ice_transport_policy: Annotated[Literal["all", "relay"], Field(description=(
+        "`relay`: browsers reach the SFU only through TURN (networks that allow nothing else)."))] = "all"
     ca_dir: Annotated[Path | None, Field(description="CA key and certificate; default data_dir/ca.")] = None
     clip_store: Annotated[Literal["local", "s3"], Field(description=(
         "Where clips are kept: `local` (a folder, clip_store_dir) or `s3` (an S3-compatible object store)."))

@@ -1,35 +1,34 @@
-"""The hub's side of "stream now": one WebRTC pull from the appliance, relayed to each viewer's browser.
+"""The hub's side of "stream now": grant, the box's offer, the media path, the viewers, the end.
 
 `StreamService.open` runs after the access service's checks
 (`hub.access.service.AccessService.clear`) with a `StreamRequest`: it issues the grant
 (audit entry first, checkpoint at once — `hub.access.grants`), sends `stream.start`
-with it over MQTT, answers the appliance's SDP offer from its own peer
-connection and records the session (table `stream_sessions`, audit
-`stream.start` with the granted footage window and, for playback, where it
-starts). Viewers join with `add_viewer`: each browser gets its own peer
-connection fed from aiortc's `MediaRelay`, so one pull from the box serves
-every viewer. The hub keeps the appliance's sessions alive with
-`stream.keepalive` every `KEEPALIVE_S`; when the appliance ends a session
-(revocation, pause, expiry, anything) its `stream_ended` event reaches
-`closed_by_appliance`, and every viewer's media stops.
+with it over MQTT, has the media path answer the appliance's SDP offer and records the session (table
+`stream_sessions`, audit `stream.start` with the granted footage window and, for playback, where it starts).
+The media path is the SFU by default (`hub.stream_sfu`: the box publishes once into a Janus room the hub made
+for the session; every browser subscribes there) or the hub's own aiortc relay (`hub.stream_relay`).
 
-The relay decodes the appliance's H.264 once and encodes per viewer (aiortc
-has no encoded-frame forwarding); the appliance never transcodes.
+Viewers: the session's analyst (or an admin) asks for a viewer token (`viewer_token`: single use, short-lived,
+bound to the session and the user) with the ICE servers to use (TURN credentials that expire); `join` redeems
+it for the SFU's offer, `answer` passes the browser's answer on, `leave` ends the viewer. Joining, a refused
+token and leaving (asked, hung up, or with the session) are each on the audit log.
 
-aiortc is asyncio: the service runs its own loop in a thread; the API's
-threads hand coroutines to it.
+The hub keeps the appliance's sessions alive with `stream.keepalive` every `KEEPALIVE_S`; when the appliance
+ends a session (revocation, pause, expiry, anything) its `stream_ended` event reaches `closed_by_appliance` and
+the room is destroyed: every viewer's media stops.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import hashlib
 import logging
+import secrets
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaRelay
 
 from hub import audit
 from hub.access.errors import ApplianceUnreachable
@@ -37,7 +36,12 @@ from hub.access.grants import issue_grant
 from hub.access.presenting import envelope, present
 from hub.access.service import Ask, Target
 from hub.services import HubServices
+from hub.settings import HubSettings
+from hub.stream_media import MediaError, MediaPath
+from hub.stream_relay import RelayMedia
+from hub.stream_sfu import SfuMedia
 from hub.tables import StreamSession, utcnow
+from hub.turn import turn_credentials
 from wire import audit as wa
 from wire import consent as c
 from wire import messages as m
@@ -46,7 +50,6 @@ from wire import rtc
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 5
-TRACK_TIMEOUT_S = 5
 
 
 class StreamError(RuntimeError):
@@ -55,6 +58,14 @@ class StreamError(RuntimeError):
     def __init__(self, message: str, status: int = 503):
         super().__init__(message)
         self.status = status
+
+
+def media_path(settings: HubSettings) -> MediaPath:
+    """The media path the settings choose (`stream_media`); MediaError if the SFU is not configured."""
+    if settings.stream_media == "relay":
+        return RelayMedia(rtc.IceSettings(tuple(settings.ice_host_addresses), tuple(settings.turn_urls),
+                                          settings.turn_username, settings.turn_password))
+    return SfuMedia.connect(settings)
 
 
 def footage_of(grant: c.Grant) -> wa.FootageWindow:
@@ -73,58 +84,82 @@ class StreamRequest:
     at: dt.datetime | None = None
 
 
-@dataclass
+
+
+@dataclass(frozen=True)
+class IceServer:
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class ViewerTicket:
+    """What a viewer is handed before joining: a single-use token and where ICE may go."""
+
+    token: str
+    expires_in_s: int
+    ice_servers: tuple[IceServer, ...]
+    ice_transport_policy: str
+
+
+@dataclass(frozen=True)
+class _Ticket:
+    session_id: uuid.UUID
+    user: str
+    expires: float  # monotonic
+
+
+@dataclass(eq=False)
+class Viewer:
+    id: uuid.UUID
+    user: str
+    source: str
+    subscription: object
+    joined: float = field(default_factory=time.monotonic)
+
+
+@dataclass(eq=False)
 class LiveSession:
     id: uuid.UUID
     device_id: str
     camera: str
     camera_id: int
     analyst: str
+    case_number: str
     grant: c.Grant
     deadline: dt.datetime
-    pc: RTCPeerConnection
-    track: object = None  # the appliance's remote video track
-    track_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    viewers: list[RTCPeerConnection] = field(default_factory=list)
+    publication: object = None
+    viewers: dict[uuid.UUID, Viewer] = field(default_factory=dict)
     ended: bool = False
 
 
-class StreamService:
-    def __init__(self, hub: HubServices, ice: rtc.IceSettings | None = None) -> None:
-        self.hub = hub
-        self.ice = ice or rtc.IceSettings()
-        self.relay = MediaRelay()
-        self.sessions: dict[uuid.UUID, LiveSession] = {}
-        self._runner = rtc.LoopThread("streams")
-        self._runner.start()
-        self._keepalive = self._runner.submit(self._keepalive_loop())
+def _token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
-    def call(self, coroutine, timeout: float = 15):
-        """Run `coroutine` on the service's loop (from any other thread) and return its result."""
-        try:
-            return self._runner.call(coroutine, timeout)
-        except TimeoutError:
-            raise StreamError("the stream service did not answer in time") from None
+
+class StreamService:
+    def __init__(self, hub: HubServices, media: MediaPath, *, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.hub = hub
+        self.media = media
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.sessions: dict[uuid.UUID, LiveSession] = {}
+        self._tickets: dict[str, _Ticket] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._keepalive = threading.Thread(target=self._keepalive_loop, name="stream-keepalive", daemon=True)
+        self._keepalive.start()
 
     def close(self) -> None:
-        if not self._runner.is_alive():
+        if self._stop.is_set():
             return
-        self._keepalive.cancel()
-        try:
-            self.call(self._close_all(), timeout=10)
-        finally:
-            self._runner.stop()
-
-    async def _close_all(self) -> None:
+        self._stop.set()
+        self._keepalive.join(10)
         for session in list(self.sessions.values()):
-            await self._close(session)
-        # aiortc leaves the connection attempt of a peer that never connected (an appliance that accepted and
-        # then went silent) running after close(): cancel what is left, so the loop stops with nothing pending.
-        leftover = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in leftover:
-            task.cancel()
-        if leftover:
-            await asyncio.wait(leftover, timeout=2)
+            self._close(session, "the hub is shutting down")
+        self.media.close()
 
     # -- opening (an API thread) --------------------------------------------------------
 
@@ -140,15 +175,21 @@ class StreamService:
                              window=ask.window, purpose=ask.purpose, unit=ask.unit)
         grant = c.Grant.model_validate_json(signed.document)
         offer = self._start_on_appliance(target.device_id, session_id, signed, request.at)
-        deadline = min(grant.expires_at, offer.deadline)
-        session = self.call(self._connect(session_id, target.device_id, target.camera, target.camera_id, ask.analyst,
-                                          grant, deadline, offer.sdp))
-        reply = self.hub.link.request(target.device_id, m.StreamAnswer(session_id=session_id,
-                                                                       sdp=session.pc.localDescription.sdp))
+        session = LiveSession(session_id, target.device_id, target.camera, target.camera_id, ask.analyst,
+                              ask.case_number, grant, min(grant.expires_at, offer.deadline))
+        try:
+            session.publication, answer = self.media.publish(session_id, offer.sdp,
+                                                             lambda why: self._close(session, why))
+        except MediaError as exc:
+            self.hub.link.send(target.device_id, m.StreamStop(session_id=session_id, reason=str(exc)[:500]))
+            raise StreamError(str(exc), exc.status) from None
+        with self._lock:
+            self.sessions[session_id] = session
+        reply = self.hub.link.request(target.device_id, m.StreamAnswer(session_id=session_id, sdp=answer))
         if reply is None or not reply.ok:
-            self.call(self._close(session))
+            self._close(session, "the appliance did not take the answer")
             raise StreamError(f"the appliance did not take the answer: {reply.error if reply else 'no reply'}")
-        self._record(request, session_id, grant, deadline)
+        self._record(request, session_id, grant, session.deadline)
         return session
 
     def _start_on_appliance(self, device_id: str, session_id: uuid.UUID, signed: c.Signed,
@@ -175,64 +216,122 @@ class StreamService:
                          mode=ask.mode, purpose=ask.purpose, unit=ask.unit, at=wa.iso_utc(request.at),
                          **footage_of(grant).details())
 
-    async def _connect(self, session_id, device_id, camera, camera_id, analyst, grant, deadline,
-                       offer: str) -> LiveSession:
-        pc = RTCPeerConnection(rtc.configuration(self.ice))
-        session = LiveSession(session_id, device_id, camera, camera_id, analyst, grant, deadline, pc)
-
-        @pc.on("track")
-        def on_track(track) -> None:
-            if track.kind == "video" and session.track is None:
-                session.track = track
-                session.track_ready.set()
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed") and not session.ended:
-                log.info("session %s: connection to the appliance %s", session.id, pc.connectionState)
-                await self._close(session)
-
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-        self.sessions[session_id] = session
+    def _running(self, session_id: uuid.UUID) -> LiveSession:
+        session = self.sessions.get(session_id)
+        if session is None or session.ended:
+            raise StreamError("the session has ended", status=410)
         return session
 
     # -- viewers --------------------------------------------------------------------------
 
-    def add_viewer(self, session_id: uuid.UUID, offer: str) -> str:
-        return self.call(self._add_viewer(session_id, offer))
+    def viewer_token(self, session_id: uuid.UUID, user: str) -> ViewerTicket:
+        """A single-use token for `user` to join the session within `viewer_token_ttl_s`, and the ICE servers
+        (TURN credentials of its own, expiring) the browser is to use."""
+        self._running(session_id)
+        settings = self.hub.settings
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            now = self.clock()
+            for key in [k for k, t in self._tickets.items() if t.expires <= now]:
+                del self._tickets[key]
+            self._tickets[_token_key(token)] = _Ticket(session_id, user, now + settings.viewer_token_ttl_s)
+        return ViewerTicket(token, settings.viewer_token_ttl_s, self._ice_servers(), settings.viewer_ice_transport_policy)
 
-    async def _add_viewer(self, session_id: uuid.UUID, offer: str) -> str:
-        session = self.sessions.get(session_id)
-        if session is None or session.ended:
-            raise StreamError("the session has ended", status=410)
+    def _ice_servers(self) -> tuple[IceServer, ...]:
+        settings = self.hub.settings
+        if not settings.turn_urls or not settings.turn_secret:
+            return ()
+        credentials = turn_credentials(settings.turn_secret, f"viewer-{secrets.token_hex(6)}",
+                                       now=self.wall_clock(), ttl_s=settings.turn_credential_ttl_s)
+        return (IceServer(tuple(settings.turn_urls), credentials.username, credentials.credential),)
+
+    def _redeem(self, session_id: uuid.UUID, user: str, token: str) -> bool:
+        with self._lock:
+            ticket = self._tickets.pop(_token_key(token), None)
+        return (ticket is not None and ticket.session_id == session_id and ticket.user == user
+                and ticket.expires > self.clock())
+
+    def join(self, session_id: uuid.UUID, user: str, token: str, source: str) -> tuple[uuid.UUID, str]:
+        """Redeem a viewer token for the SFU's offer to this viewer; refused (403) for a token that is unknown,
+        used, expired, or another session's or user's. Both are audited."""
+        session = self._running(session_id)
+        if not self._redeem(session_id, user, token):
+            self._audit_viewer(session, "stream.view", user, source, None, audit.Outcome.FAILURE,
+                               refused="the viewer token is not valid")
+            raise StreamError("the viewer token is not valid (unknown, already used or expired): ask for a new one",
+                              status=403)
+        viewer_id = uuid.uuid4()
         try:
-            await asyncio.wait_for(session.track_ready.wait(), TRACK_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            raise StreamError("no video from the appliance yet") from None
-        pc = RTCPeerConnection(rtc.configuration(self.ice))
-        session.viewers.append(pc)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        pc.addTrack(self.relay.subscribe(session.track, buffered=False))
-        await pc.setLocalDescription(await pc.createAnswer())
-        return pc.localDescription.sdp
+            subscription, offer = self.media.subscribe(
+                session.publication, viewer_id, lambda why: self.leave(session_id, viewer_id, why))
+        except MediaError as exc:
+            raise StreamError(str(exc), exc.status) from None
+        with self._lock:
+            if session.ended:
+                late = True
+            else:
+                late = False
+                session.viewers[viewer_id] = Viewer(viewer_id, user, source, subscription)
+        if late:
+            self.media.unsubscribe(subscription)
+            raise StreamError("the session has ended", status=410)
+        self._audit_viewer(session, "stream.view", user, source, viewer_id, audit.Outcome.SUCCESS)
+        return viewer_id, offer
+
+    def answer(self, session_id: uuid.UUID, viewer_id: uuid.UUID, user: str, sdp: str) -> None:
+        viewer = self._viewer(session_id, viewer_id, user)
+        try:
+            self.media.start_viewer(viewer.subscription, sdp)
+        except MediaError as exc:
+            raise StreamError(str(exc), exc.status) from None
+
+    def _viewer(self, session_id: uuid.UUID, viewer_id: uuid.UUID, user: str) -> Viewer:
+        session = self._running(session_id)
+        viewer = session.viewers.get(viewer_id)
+        if viewer is None or viewer.user != user:
+            raise StreamError("no such viewer in this session", status=404)
+        return viewer
+
+    def leave(self, session_id: uuid.UUID, viewer_id: uuid.UUID, reason: str, user: str | None = None) -> bool:
+        """End one viewer (asked by `user`, or its connection hung up); False if it had already left."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return False
+        with self._lock:
+            viewer = session.viewers.get(viewer_id)
+            if viewer is None or (user is not None and viewer.user != user):
+                return False
+            del session.viewers[viewer_id]
+        self.media.unsubscribe(viewer.subscription)
+        self._audit_viewer(session, "stream.view_end", viewer.user, viewer.source, viewer_id,
+                           audit.Outcome.SUCCESS, ended=reason[:300],
+                           watched_s=round(self.clock() - viewer.joined, 1))
+        return True
+
+    def _audit_viewer(self, session: LiveSession, action: str, user: str, source: str, viewer_id: uuid.UUID | None,
+                      outcome, **details) -> None:
+        with self.hub.db.session() as db:
+            audit.append(db, actor=user, action=action, outcome=outcome, object=f"camera:{session.camera_id}",
+                         source=source, case_number=session.case_number, session_id=str(session.id),
+                         viewer_id=str(viewer_id) if viewer_id else None, **details,
+                         **footage_of(session.grant).details())
+
+    # -- the relay fallback's in-process viewers (tests) ------------------------------------
 
     def subscribe(self, session_id: uuid.UUID):
-        """A relayed copy of the appliance's track (decoded frames), for in-process viewers such as tests."""
-        async def sub():
-            session = self.sessions[session_id]
-            await asyncio.wait_for(session.track_ready.wait(), TRACK_TIMEOUT_S)
-            return self.relay.subscribe(session.track, buffered=True)
-        return self.call(sub())
+        """A relayed copy of the appliance's track (decoded frames); only on the relay path."""
+        return self.media.decoded_track(self._running(session_id).publication)
+
+    def call(self, coroutine, timeout: float = 15):
+        """Run `coroutine` on the relay's loop (reading a `subscribe`d track)."""
+        return self.media.call(coroutine, timeout)
 
     # -- playback controls ---------------------------------------------------------------------
 
     def control(self, session_id: uuid.UUID, action: str, *, at: dt.datetime | None = None,
                 speed: float | None = None) -> m.PlaybackState:
         """Pause, resume, seek or set the speed of a playback session; the appliance's reply (position, state)."""
-        session = self.sessions.get(session_id)
-        if session is None or session.ended:
-            raise StreamError("the session has ended", status=410)
+        session = self._running(session_id)
         if session.grant.mode != "playback":
             raise StreamError("only playback sessions take pause, seek and speed", status=409)
         if self.hub.link is None:
@@ -257,32 +356,39 @@ class StreamService:
             return False
         if self.hub.link is not None:
             self.hub.link.send(session.device_id, m.StreamStop(session_id=session_id, reason=reason))
-        self.call(self._close(session))
+        self._close(session, reason)
         return True
 
-    def closed_by_appliance(self, session_id: uuid.UUID) -> None:
-        """The appliance reported the session's end: close the relay and every viewer (any thread)."""
+    def closed_by_appliance(self, session_id: uuid.UUID, reason: str = "ended by the appliance") -> None:
+        """The appliance reported the session's end: destroy its room, which ends every viewer (any thread)."""
         session = self.sessions.get(session_id)
         if session is not None:
-            self._runner.submit(self._close(session))
+            self._close(session, reason)
 
-    async def _close(self, session: LiveSession) -> None:
-        if session.ended:
-            return
-        session.ended = True
-        self.sessions.pop(session.id, None)
-        for viewer in session.viewers:
-            await viewer.close()
-        await session.pc.close()
+    def _close(self, session: LiveSession, reason: str) -> None:
+        with self._lock:
+            if session.ended:
+                return
+            session.ended = True
+            self.sessions.pop(session.id, None)
+            viewers = list(session.viewers.values())
+            session.viewers.clear()
+        try:
+            self.media.unpublish(session.publication)  # every viewer's media stops with it
+        except MediaError:
+            log.warning("session %s: the media path did not end cleanly", session.id, exc_info=True)
+        for viewer in viewers:
+            self._audit_viewer(session, "stream.view_end", viewer.user, viewer.source, viewer.id,
+                               audit.Outcome.SUCCESS, ended=f"the session ended: {reason}"[:300],
+                               watched_s=round(self.clock() - viewer.joined, 1))
 
-    async def _keepalive_loop(self) -> None:
-        while True:
-            await asyncio.sleep(KEEPALIVE_S)
+    def _keepalive_loop(self) -> None:
+        while not self._stop.wait(KEEPALIVE_S):
             by_device: dict[str, list[uuid.UUID]] = {}
             now = utcnow()
             for session in list(self.sessions.values()):
                 if now >= session.deadline:
-                    await self._close(session)
+                    self._close(session, "the session's deadline passed")
                 else:
                     by_device.setdefault(session.device_id, []).append(session.id)
             if self.hub.link is None:

@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   ffmpeg gstreamer1.0-tools gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   fonts-dejavu-core mosquitto postgresql chromium
+  janus coturn
 )
 
 missing=()
@@ -21,6 +22,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's janus and coturn units would start them with the packages' example configurations (Janus: every
+# plugin, HTTP on all interfaces, no token auth). Canvass runs them with its own generated ones (hub/sfu_files.py;
+# the demo and the tests start them with sim/media_servers.py), so the packaged units stay off.
+if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+  for unit in janus coturn; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null; then systemctl disable --now "$unit" || true; fi
+  done
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -1,7 +1,7 @@
-"""The demo: a hub, its MQTT broker, and one appliance recording four simulated cameras, all on 127.0.0.1.
+"""The demo: a hub, its MQTT broker, its SFU and TURN server, and one appliance recording four simulated cameras.
 
-It writes the hub's broker files and starts mosquitto (mutual TLS, per-device
-ACL) and `canvass-hub run`; creates a demo business with an owner, an
+It starts Janus (the SFU) and coturn (TURN) with fresh secrets (`sim.media_servers`), writes the hub's broker
+files and starts mosquitto (mutual TLS, per-device ACL) and `canvass-hub run`; creates a demo business with an owner, an
 analyst and an auditor (fresh random passwords each run, printed once); has the owner make a
 claim code and enrols the appliance with `canvass-provision enroll`; starts
 the simulated cameras and `canvass-edge run`; places the cameras on the map
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import secrets
 import shutil
@@ -25,13 +26,14 @@ from pathlib import Path
 
 import httpx
 
+from sim.media_servers import MediaServers
 from sim.process import CameraProcess, free_port, port_open
 
 REPO = Path(__file__).resolve().parents[1]
 STATUS_EVERY_S = 15
 
 
-def appliance_config(data_dir: Path, urls: list[str], *, max_bytes: int) -> str:
+def appliance_config(data_dir: Path, urls: list[str], *, max_bytes: int, ice_address: str) -> str:
     lines = [
         "# Written by `python -m sim.demo`: a development appliance recording the simulated cameras.",
         "[appliance]",
@@ -42,7 +44,7 @@ def appliance_config(data_dir: Path, urls: list[str], *, max_bytes: int) -> str:
         f"max_bytes = {max_bytes}  # the demo never takes more than this of your disk",
         "",
         "[streaming]",
-        'ice_host_addresses = ["127.0.0.1"]  # the hub runs on this machine',
+        f'ice_host_addresses = ["{ice_address}"]  # the SFU runs on this machine, on its own address',
         "",
         "[alpr]",
         'backend = "offline"  # PP-OCRv4 from the installed wheel: no download; "fast" after `canvass-alpr models fetch`',
@@ -76,6 +78,9 @@ class DemoHub:
                     "CANVASS_HUB_BROKER_USER": getpass.getuser(),
                     "CANVASS_HUB_BROKER_PID_FILE": str(self.data / "broker" / "mosquitto.pid"),
                     "CANVASS_HUB_ICE_HOST_ADDRESSES": '["127.0.0.1"]'}
+        self.media = MediaServers(root / "sfu")  # Janus and coturn: streams reach browsers through them
+        self.env |= {f"CANVASS_HUB_{key.upper()}": value if isinstance(value, str) else json.dumps(value)
+                     for key, value in self.media.hub_settings().items()}
         self.processes: list[subprocess.Popen] = []
         self.users: dict[str, str] = {}
 
@@ -90,6 +95,7 @@ class DemoHub:
         admin_password = secrets.token_urlsafe(12)
         self._hub("create-admin", "--username", "admin", "--password-stdin", input=admin_password + "\n")
         self.users["admin"] = admin_password
+        self.media.start()
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         with open(self.root / "mosquitto.log", "ab") as log:
             self.processes.append(subprocess.Popen([mosquitto, "-c", str(self.data / "broker" / "mosquitto.conf")],
@@ -157,6 +163,7 @@ class DemoHub:
                     process.wait(15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+        self.media.stop()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -196,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "provisioning.cli", "enroll", "--hub", hub.url, "--code", code,
                         "--identity", str(identity), "--name", "demo-appliance"], cwd=REPO, check=True)
         config = root / "edge.toml"
-        config.write_text(appliance_config(root / "data", cameras.urls, max_bytes=int(args.max_gb * 1e9)))
+        config.write_text(appliance_config(root / "data", cameras.urls, max_bytes=int(args.max_gb * 1e9),
+                                           ice_address=hub.media.address))
         with open(root / "edge.log", "ab") as log:
             agent = subprocess.Popen(
                 [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
@@ -207,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         for url in cameras.urls:
             print(f"demo: camera {url}")
         print(f"demo: hub {hub.url}  (API docs: {hub.url}/docs; log: {root / 'hub.log'})")
+        print(f"demo: SFU (Janus) {hub.media.janus_files.api_url}, TURN (coturn) {hub.media.turn_url}  "
+              f"(logs: {root / 'sfu'})")
         print(f"demo: analyst page {hub.url}/  (the console: sign in as 'analyst', pick a camera on the map or "
               "in the list, Stream now)")
         print(f"demo: owner's access log and alerts {hub.url}/owner/activity  (sign in as 'owner')")

@@ -129,11 +129,14 @@ class ApiHelpers:
 
 
 class HubStack(ApiHelpers):
-    """A hub (API + MQTT link) with its own real mosquitto, all on loopback under `root`."""
+    """A hub (API + MQTT link) with its own real mosquitto, all on loopback under `root`. Streams go through the
+    hub's aiortc relay (the fallback, whose decoded frames tests can read in process) unless `settings` name the
+    SFU (`tests.sfu_support`)."""
 
     def __init__(self, root: Path, database_url: str | None = None, **settings):
         from hub.settings import HubSettings
 
+        settings.setdefault("stream_media", "relay")
         self.root = root
         port = free_port()
         write_secret(root / "hub")  # as `canvass-hub init` does, so the CLI finds it too

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from edge.consent.guard import ConsentGuard
 from hub.keys import public_pem
+from hub.stream_relay import RelayMedia
 from hub.streams import StreamService
 from hub.tables import AuditEntry, Role, utcnow
 from tests.hub_support import HubApi
@@ -108,7 +109,7 @@ def attach_box(api: HubApi, guard: ConsentGuard) -> None:
     """The hub's link now reaches the box in this process; its stream service runs (the hub's close stops both,
     so from here on clients are used without `with`, which would run the app's shutdown)."""
     api.hub.link = InProcessBox(guard)
-    api.hub.streams = StreamService(api.hub)
+    api.hub.streams = StreamService(api.hub, RelayMedia(rtc.IceSettings()))
 
 
 def details(api: HubApi, action: str) -> list[dict]:

@@ -147,7 +147,8 @@ def test_live_frames_arrive_bit_exact_and_revoking_consent_cuts_the_session(
     with hub_stack.client(box.analyst) as c:
         state = c.get(f"/api/streams/{session_id}").json()
         assert state["state"] == "ended" and state["remaining_s"] == 0
-        r = c.post(f"/api/streams/{session_id}/viewer", json={"sdp": "v=0 nothing to see here"})
+        assert c.post(f"/api/streams/{session_id}/viewers").status_code == 410
+        r = c.post(f"/api/streams/{session_id}/viewers/join", json={"token": "any-token-at-all"})
         assert r.status_code == 410
         refused = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "live", "purpose": "other",
                                                "reason": REASON, "case_number": "2026-004712"})

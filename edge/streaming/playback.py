@@ -236,6 +236,7 @@ class PlaybackTrack(MediaStreamTrack):
         self._start = time.monotonic()
         self._last_pts = -1
         self.packets_sent = 0
+        self._keyframe_asked_at = float("-inf")
         self.position_us: int | None = None  # the recorded time of the last frame sent
         self.finished: str | None = None  # why the footage ran out, once it has
 
@@ -259,6 +260,15 @@ class PlaybackTrack(MediaStreamTrack):
         """Play from `at_us` (inside the footage's window; the caller checks)."""
         self._seek_to = at_us
         self._changed.set()
+
+    def request_keyframe(self, now: float) -> bool:
+        """A receiver asked for a keyframe: play again from the keyframe at or before the position (at most once
+        per second); False if nothing was sent yet or one was asked for less than a second ago."""
+        if self.position_us is None or now - self._keyframe_asked_at < 1.0:
+            return False
+        self._keyframe_asked_at = now
+        self.seek(self.position_us)
+        return True
 
     @property
     def paused(self) -> bool:

@@ -63,6 +63,19 @@ class Session:
     ending: bool = False
 
 
+def _answer_keyframe_requests(sender, track: LiveTrack | PlaybackTrack) -> None:
+    """Route the receiver's PLI/FIR to `track.request_keyframe`. aiortc's sender only sets a flag for its encoder,
+    which a passthrough track never uses, and has no public hook: its `_send_keyframe` is wrapped."""
+    original = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        original()
+        if track.request_keyframe(time.monotonic()):
+            log.debug("a receiver asked for a keyframe: the last GOP is sent again")
+
+    sender._send_keyframe = send_keyframe
+
+
 FootageFor = Callable[[str, int, int], Footage]  # camera, start_us, end_us → the recorded frames
 
 
@@ -147,7 +160,10 @@ class Streamer:
         track = LiveTrack(source, name=name) if isinstance(source, Fanout) else PlaybackTrack(source, name=name)
         masks = document.policy.privacy_masks
         sent = MaskedTrack(track, masks) if masks else track
-        rtc.prefer_h264(pc.addTransceiver(sent, direction="sendonly"))
+        transceiver = pc.addTransceiver(sent, direction="sendonly")
+        rtc.prefer_h264(transceiver)
+        if sent is track:  # passthrough: a receiver's keyframe request is answered from the box's own frames
+            _answer_keyframe_requests(transceiver.sender, track)
         session = Session(body.session_id, grant, pc, track, now, deadline, masks)
         self.sessions[session.id] = session
 

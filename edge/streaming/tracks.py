@@ -14,6 +14,14 @@ the live edge instead of lagging a GOP behind for the whole session, and the
 burst stays small enough not to overrun the receiver's UDP buffer (sent all
 at once, a 1080p GOP lost packets on loopback, and passthrough cannot ask the
 camera for a fresh keyframe to repair them).
+
+Passthrough cannot make a keyframe when a receiver asks for one (a PLI: the SFU
+sends one when a viewer joins a session already running, a browser when it lost
+the picture). `request_keyframe` sends the cached GOP again the same way, from its
+keyframe and fast, at most once per `REPLAY_MIN_INTERVAL_S`: the new viewer's
+first frame comes at once instead of at the camera's next keyframe (up to a GOP
+later); viewers already watching see the last moments again, quickly, and catch
+up to the live edge. Every frame is still the camera's own.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, CLOCK)
 QUEUE_PACKETS = 120  # ~8 s at 15 fps: a slow viewer drops to the next keyframe beyond this
 BACKLOG_PACE_S = 0.012
+REPLAY_MIN_INTERVAL_S = 1.0
 
 
 def with_parameter_sets(packet: MediaPacket) -> bytes:
@@ -92,7 +101,10 @@ class LiveTrack(MediaStreamTrack):
         self._fanout = fanout
         self._backlog: deque[MediaPacket] = deque(fanout.gop_cache.snapshot())
         self._rebaser = Rebaser()
+        self._replaying = False  # the backlog is a replay: its packets were sent before
+        self._replayed_at = float("-inf")
         self.packets_sent = 0
+        self.replays = 0
 
     def _notify(self) -> None:
         try:
@@ -117,7 +129,9 @@ class LiveTrack(MediaStreamTrack):
                     continue
                 await self._wake.wait()
                 continue
-            if isinstance(item, StreamLost) or not self._rebaser.accepts(item):
+            if not from_backlog:
+                self._replaying = False
+            if isinstance(item, StreamLost) or not (self._replaying or self._rebaser.accepts(item)):
                 continue
             if from_backlog and self.packets_sent:
                 await asyncio.sleep(BACKLOG_PACE_S)
@@ -128,6 +142,21 @@ class LiveTrack(MediaStreamTrack):
             packet.is_keyframe = item.keyframe
             self.packets_sent += 1
             return packet
+
+    def request_keyframe(self, now: float) -> bool:
+        """Send the cached GOP again from its keyframe (a receiver asked for one); False if one was replayed less
+        than `REPLAY_MIN_INTERVAL_S` ago or there is nothing cached."""
+        if now - self._replayed_at < REPLAY_MIN_INTERVAL_S or self.readyState != "live":
+            return False
+        cached = self._fanout.gop_cache.snapshot()
+        if not cached:
+            return False
+        self._replayed_at = now
+        self._backlog = deque(cached)
+        self._replaying = True
+        self.replays += 1
+        self._wake.set()
+        return True
 
     def stop(self) -> None:
         if self.readyState == "live":

@@ -1,16 +1,19 @@
 """Stream now: open a WebRTC session from an appliance's camera, join it from the browser, stop it.
 
     POST   /api/streams                 camera, mode, at, purpose, reason, case number → session (201)
-    POST   /api/streams/{id}/viewer     the browser's SDP offer (ICE gathered) → the hub's answer
+    POST   /api/streams/{id}/viewers    a single-use viewer token and the ICE servers to use (TURN, expiring)
+    POST   /api/streams/{id}/viewers/join   the token → the SFU's SDP offer for this browser (ICE gathered)
+    POST   /api/streams/{id}/viewers/{viewer}/answer   the browser's answer (ICE gathered)
+    DELETE /api/streams/{id}/viewers/{viewer}          this browser leaves
     GET    /api/streams/{id}            state, deadline, seconds left, how it ended
     POST   /api/streams/{id}/control    playback: pause, resume, seek to `at`, speed
     DELETE /api/streams/{id}            stop (the appliance reports the end; both are audited)
 
 The hub's consent checks are the access service's (`AccessService.clear`), then
 `hub.streams.StreamService.open`: grant (audited first), the appliance's
-verdict (audited), the WebRTC session. Only the analyst who opened a session
-(or an admin) may watch or stop it; each viewer joining and each playback
-control is audited with the session's footage window.
+verdict (audited), the session's room at the SFU. Only the analyst who opened a session
+(or an admin) may watch or stop it; each viewer joining (or refused) and leaving, and each playback
+control, is audited with the session's footage window.
 """
 
 from __future__ import annotations
@@ -60,10 +63,34 @@ class StreamOut(BaseModel):
     duration_s: float | None = None
 
 
-class ViewerIn(BaseModel):
+class IceServerOut(BaseModel):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = Field(None, description="TURN REST API credential: expires with its user name")
+
+
+class ViewerTicketOut(BaseModel):
+    token: str = Field(description="Single use: redeem it with POST /api/streams/{id}/viewers/join.")
+    expires_in_s: int
+    ice_servers: list[IceServerOut]
+    ice_transport_policy: Literal["all", "relay"]
+
+
+class JoinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Annotated[str, Field(min_length=8, max_length=200)]
+
+
+class ViewerOfferOut(BaseModel):
+    viewer_id: uuid.UUID
+    sdp: str
+    type: Literal["offer"] = "offer"
+
+
+class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sdp: Annotated[str, Field(min_length=10, max_length=32_000)]
-    type: Literal["offer"] = "offer"
+    type: Literal["answer"] = "answer"
 
 
 class ControlIn(BaseModel):
@@ -78,11 +105,6 @@ class ControlOut(BaseModel):
     position: dt.datetime | None = Field(None, description="recorded time of the frame last sent")
     paused: bool
     speed: float
-
-
-class ViewerOut(BaseModel):
-    sdp: str
-    type: Literal["answer"] = "answer"
 
 
 def _out(row: StreamSession, live: bool) -> StreamOut:
@@ -159,20 +181,60 @@ def stream_state(session_id: uuid.UUID, session: SessionDep, hub: HubDep, user: 
     return _out(_own_session(session, user, session_id), _is_live(hub, session_id))
 
 
-@router.post("/{session_id}/viewer", response_model=ViewerOut)
-def join(session_id: uuid.UUID, body: ViewerIn, request: Request, hub: HubDep, user: Analyst) -> ViewerOut:
-    running = _running_session(hub, user, session_id)
-    try:
-        answer = hub.streams.add_viewer(session_id, body.sdp)
-    except StreamError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    except ValueError as exc:  # aiortc on a malformed offer
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bad SDP offer: {exc}") from None
+def _viewer_session(hub, user: User, session_id: uuid.UUID) -> None:
+    """404 unless the session is the user's (or the user is an admin); 410 once it has ended."""
     with hub.db.session() as session:
-        audit.append(session, actor=user.username, action="stream.view", outcome=audit.Outcome.SUCCESS,
-                     object=f"camera:{running.camera_id}", source=client_address(request),
-                     case_number=running.case_number, session_id=str(session_id), **running.footage.details())
-    return ViewerOut(sdp=answer)
+        _own_session(session, user, session_id)
+    if not _is_live(hub, session_id):
+        raise HTTPException(status.HTTP_410_GONE, "the session has ended")
+
+
+def _answer_error(exc: StreamError) -> HTTPException:
+    return HTTPException(exc.status, str(exc))
+
+
+@router.post("/{session_id}/viewers", response_model=ViewerTicketOut,
+             responses={410: {"description": "The session has ended"}})
+def viewer_ticket(session_id: uuid.UUID, hub: HubDep, user: Analyst) -> ViewerTicketOut:
+    _viewer_session(hub, user, session_id)
+    try:
+        ticket = hub.streams.viewer_token(session_id, user.username)
+    except StreamError as exc:
+        raise _answer_error(exc) from None
+    return ViewerTicketOut(token=ticket.token, expires_in_s=ticket.expires_in_s,
+                           ice_servers=[IceServerOut(urls=list(s.urls), username=s.username, credential=s.credential)
+                                        for s in ticket.ice_servers],
+                           ice_transport_policy=ticket.ice_transport_policy)
+
+
+@router.post("/{session_id}/viewers/join", response_model=ViewerOfferOut,
+             responses={403: {"description": "The viewer token is unknown, used, expired or not this session's"},
+                        410: {"description": "The session has ended"}})
+def join(session_id: uuid.UUID, body: JoinIn, request: Request, hub: HubDep, user: Analyst) -> ViewerOfferOut:
+    _viewer_session(hub, user, session_id)
+    try:
+        viewer_id, offer = hub.streams.join(session_id, user.username, body.token, client_address(request))
+    except StreamError as exc:
+        raise _answer_error(exc) from None
+    return ViewerOfferOut(viewer_id=viewer_id, sdp=offer)
+
+
+@router.post("/{session_id}/viewers/{viewer_id}/answer", status_code=204,
+             responses={404: {"description": "No such viewer"}, 422: {"description": "The SFU refused the answer"}})
+def answer(session_id: uuid.UUID, viewer_id: uuid.UUID, body: AnswerIn, hub: HubDep, user: Analyst) -> None:
+    _viewer_session(hub, user, session_id)
+    try:
+        hub.streams.answer(session_id, viewer_id, user.username, body.sdp)
+    except StreamError as exc:
+        raise _answer_error(exc) from None
+
+
+@router.delete("/{session_id}/viewers/{viewer_id}", status_code=204)
+def leave(session_id: uuid.UUID, viewer_id: uuid.UUID, hub: HubDep, user: Analyst) -> None:
+    with hub.db.session() as session:
+        _own_session(session, user, session_id)
+    if hub.streams is not None:
+        hub.streams.leave(session_id, viewer_id, "left by the viewer", user=user.username)
 
 
 @router.post("/{session_id}/control", response_model=ControlOut,

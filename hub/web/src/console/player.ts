@@ -1,6 +1,7 @@
 // One player of the video wall: opens a stream session at the hub (the hub's and the owner's consent checks
-// happen there), joins it over WebRTC, shows the time left and, in playback, pauses, changes speed and seeks
-// inside the granted window while the position ticks.
+// happen there), joins it as a viewer (a single-use token from the hub, redeemed for the SFU's offer; the media
+// comes from the SFU, through TURN when the hub says so), shows the time left and, in playback, pauses, changes
+// speed and seeks inside the granted window while the position ticks.
 import { api, messageOf, must, type Schemas } from "../api/client";
 import { el, say } from "../lib/dom";
 import { dateTime, minutes } from "../lib/time";
@@ -9,6 +10,7 @@ import type { MapCamera } from "./markers";
 type Session = Schemas["StreamOut"];
 type Purpose = Schemas["StreamIn"]["purpose"];
 type Speed = NonNullable<Schemas["ControlIn"]["speed"]>;
+type IceServer = Schemas["IceServerOut"];
 
 export interface StreamAsk {
   camera: MapCamera;
@@ -42,6 +44,11 @@ function iceGathered(peer: RTCPeerConnection): Promise<void> {
     peer.addEventListener("icegatheringstatechange", done);
     setTimeout(resolve, 2000); // use what was gathered so far
   });
+}
+
+function iceServers(servers: IceServer[]): RTCIceServer[] {
+  return servers.map((s) => ({ urls: s.urls, ...(s.username ? { username: s.username } : {}),
+                               ...(s.credential ? { credential: s.credential } : {}) }));
 }
 
 export class Player {
@@ -122,21 +129,29 @@ export class Player {
     this.poll = window.setInterval(() => void this.refresh(), 1000);
   }
 
+  /** Join the session as a viewer: a token from the hub, redeemed for the SFU's offer; the answer goes back
+   * through the hub with every ICE candidate in it. */
   private async join(sessionId: string): Promise<void> {
-    const peer = new RTCPeerConnection({ iceServers: [] });
+    const path = { session_id: sessionId };
+    const ticket = await must(api.POST("/api/streams/{session_id}/viewers", { params: { path } }));
+    const joined = await must(api.POST("/api/streams/{session_id}/viewers/join", {
+      params: { path }, body: { token: ticket.token } }));
+    const peer = new RTCPeerConnection({ iceServers: iceServers(ticket.ice_servers),
+                                         iceTransportPolicy: ticket.ice_transport_policy });
     this.peer = peer;
-    peer.addTransceiver("video", { direction: "recvonly" });
+    this.element.dataset.viewerId = joined.viewer_id;
     peer.addEventListener("track", (e) => { this.video.srcObject = e.streams[0] ?? new MediaStream([e.track]); });
     peer.addEventListener("connectionstatechange", () => {
       if (["failed", "closed", "disconnected"].includes(peer.connectionState) && this.peer === peer) {
         say(this.state, `Connection ${peer.connectionState}.`);
       }
     });
-    await peer.setLocalDescription(await peer.createOffer());
+    await peer.setRemoteDescription({ type: "offer", sdp: joined.sdp });
+    await peer.setLocalDescription(await peer.createAnswer());
     await iceGathered(peer);
-    const answer = await must(api.POST("/api/streams/{session_id}/viewer", {
-      params: { path: { session_id: sessionId } }, body: { sdp: peer.localDescription!.sdp, type: "offer" } }));
-    await peer.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    await must(api.POST("/api/streams/{session_id}/viewers/{viewer_id}/answer", {
+      params: { path: { session_id: sessionId, viewer_id: joined.viewer_id } },
+      body: { sdp: peer.localDescription!.sdp, type: "answer" } }));
   }
 
   private showPlayback(ask: StreamAsk): void {
@@ -224,6 +239,7 @@ export class Player {
     this.anchor = this.window = null;
     this.peer?.close();
     this.peer = null;
+    delete this.element.dataset.viewerId;
     this.video.srcObject = null;
     this.stopButton.disabled = true;
     this.controls.hidden = true;
