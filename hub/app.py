@@ -30,6 +30,7 @@ from hub.api import (
     hits,
     hotlists,
     incidents,
+    owner_keys,
     plates,
     registry,
     streams,
@@ -144,8 +145,8 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     app.add_middleware(AccessAudit, recorder=recorder)  # inside the boundary: sees only what passed it
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={uploads.PREFIX + "/": upload_bodies})
-    for module in (auth, registry, enrolment, hotlists, audit_log, consent, streams, footage_api, uploads, cases, incidents,
-                   canvass, hits, plates):
+    for module in (auth, registry, enrolment, hotlists, audit_log, consent, owner_keys, streams, footage_api, uploads,
+                   cases, incidents, canvass, hits, plates):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
 
