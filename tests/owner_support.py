@@ -93,6 +93,15 @@ class OwnerAtHub:
         assert r.status_code == 201, r.text
         return r.json()
 
+    def pair(self, guard, label: str = "test passkey") -> None:
+        """Register the passkey at the hub if needed, then pair it with the box whose consent guard is `guard`:
+        the code the box shows (as `canvass-edge owners pair` does), offered through the hub."""
+        if not any(p["credential_id"] == self.authenticator.credential_id
+                   for p in self.client.get("/api/owner/passkeys").json()):
+            self.register(label)
+        r = self.pair_box(guard.device_id, guard.open_pairing(), label)
+        assert r.status_code == 200 and r.json()["accepted"], r.text
+
     def pair_box(self, device_id: str, code: str, label: str = "test passkey"):
         """Offer this passkey to the box (through the hub) with the code the box showed; the hub's response."""
         offer = self.authenticator.offer(device_id, code, label)

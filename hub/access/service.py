@@ -25,7 +25,7 @@ from hub.access.errors import AccessRefused, ApplianceUnreachable
 from hub.access.grants import current_consent, issue_grant
 from hub.access.presenting import present_grant, push_policy
 from hub.services import HubServices
-from hub.tables import Camera, FootageRequest, User, utcnow
+from hub.tables import Camera, FootageRequest, Role, User, utcnow
 from wire import consent as c
 from wire import owner as wo
 
@@ -173,6 +173,8 @@ class AccessService:
         """What the owner signs to approve `request_id` (its whole window), and the options that sign it."""
         with self.services.db.session() as session:
             pending, camera = self._pending_for_owner(session, user, request_id)
+            if user.role != Role.OWNER:
+                raise AccessRefused("only the camera's owner approves, signed with their passkey", 403)
             document = owner_keys.approval_document(
                 device_id=camera.appliance.device_id, camera=camera.name, request_id=pending.id, mode=pending.mode,
                 case_number=pending.case_number, window=(pending.window_from, pending.window_to), issued_at=utcnow())
