@@ -156,3 +156,48 @@ def signed_approval(authenticator: SoftwareAuthenticator, *, device_id: str, cam
                                   case_number=case_number, window_from=window[0], window_to=window[1],
                                   issued_at=dt.datetime.now(dt.timezone.utc))
     return authenticator.sign(c.canonical(document)).model_dump_json()
+
+
+# -- one passkey per owner session, for tests that only need the owner to sign ------------------------
+
+_PASSKEYS: dict[str, OwnerAtHub] = {}
+
+
+def passkey_of(client) -> OwnerAtHub:
+    """The test passkey of the owner signed in on `client` (registered at the hub on first use)."""
+    token = client.headers.get("authorization", "")
+    owner = _PASSKEYS.get(token)
+    if owner is None:
+        owner = _PASSKEYS[token] = OwnerAtHub(client)
+        owner.register()
+    owner.client = client
+    return owner
+
+
+def put_consent(client, camera_id: int, policy: dict):
+    """`PUT /api/cameras/{id}/consent` as the owner console does it: the next version, signed with the passkey."""
+    return passkey_of(client).put_consent(camera_id, policy)
+
+
+def pair_box(client, device_id: str, consent) -> None:
+    """Pair the owner's passkey with a running box, `consent` its consent guard or the path of its consent
+    database: open a code there (what `canvass-edge owners pair` does at the box) and offer the key through
+    the hub."""
+    from edge.consent.guard import ConsentGuard
+
+    if isinstance(consent, ConsentGuard):
+        code = consent.open_pairing()
+    else:
+        guard = ConsentGuard(consent, device_id=device_id)
+        try:
+            code = guard.open_pairing()
+        finally:
+            guard.close()
+    r = passkey_of(client).pair_box(device_id, code)
+    assert r.status_code == 200 and r.json()["accepted"], r.text
+
+
+def decide(client, request_id: int, *, approve: bool, note: str = "", window: tuple[str, str] | None = None,
+           path: str = "footage-requests"):
+    """An owner's decision as the console sends it (an approval signed with the passkey)."""
+    return passkey_of(client).decide(request_id, approve=approve, note=note, window=window, path=path)

@@ -17,6 +17,7 @@ from hub.tables import AuditEntry, Clip, FootageRequest, Incident
 from tests.cut_support import clip_frames, expected_frames
 from tests.hub_support import HubStack, eventually
 from tests.test_streaming import Box, enrolled_box
+from tests.owner_support import put_consent
 from wire.evidence import parse_signed, verify_clip
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,7 @@ def _utc(us: int) -> dt.datetime:
 def _box(hub_stack: HubStack, cameras, edge, tmp_path: Path) -> Box:
     box = enrolled_box(hub_stack, cameras, edge, tmp_path, recording={"segment_seconds": 2})
     with hub_stack.client(box.owner) as c:
-        assert c.put(f"/api/cameras/{box.camera_id}/consent", json=REQUEST_ONLY).status_code == 200
+        assert put_consent(c, box.camera_id, REQUEST_ONLY).status_code == 200
         assert c.patch(f"/api/cameras/{box.camera_id}", json={"latitude": HERE[0], "longitude": HERE[1],
                                                               "view_direction_deg": 90}).status_code == 200
     return box

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from hub.tables import AuditEntry, Case, FootageRequest, Incident, Notice, Role, User
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
+from tests.owner_support import put_consent
 from sim.process import free_port
 
 REASON = "armed robbery reported at the corner store"
@@ -67,10 +68,10 @@ def _setup(api: HubApi):
     also_near = add_camera(api, garage, "door", 40.7130, -74.0062, "dev-bbbbbbbbbbbb")
     far = add_camera(api, garage, "yard", 40.7500, -74.0060, "dev-cccccccccccc")
     with api.client(bakery_owner) as c:
-        assert c.put(f"/api/cameras/{near}/consent", json=REQUEST_ONLY).status_code == 200
+        assert put_consent(c, near, REQUEST_ONLY).status_code == 200
     with api.client(garage_owner) as c:
-        assert c.put(f"/api/cameras/{also_near}/consent", json=ALWAYS).status_code == 200
-        assert c.put(f"/api/cameras/{far}/consent", json=ALWAYS).status_code == 200
+        assert put_consent(c, also_near, ALWAYS).status_code == 200
+        assert put_consent(c, far, ALWAYS).status_code == 200
     api.add_user("ana", "correct-horse-battery", Role.ANALYST, unit="Robbery")
     return (near, also_near, far), bakery_owner, garage_owner, api.login("ana", "correct-horse-battery")
 
@@ -245,7 +246,7 @@ def test_undecided_requests_expire_audited_and_cannot_be_decided_after(footage_a
 def test_a_camera_whose_consent_refuses_clips_is_refused_alone_and_audited(footage_api: HubApi):
     (near, also_near, _), bakery_owner, _, analyst = _setup(footage_api)
     with footage_api.client(bakery_owner) as c:
-        assert c.put(f"/api/cameras/{near}/consent", json={"sharing": "request_only", "modes": ["playback"]}
+        assert put_consent(c, near, {"sharing": "request_only", "modes": ["playback"]}
                      ).status_code == 200
     with footage_api.client(analyst) as c:
         r = c.post("/api/footage-requests", json=_ask([near, also_near], latitude=40.7128, longitude=-74.006))
@@ -259,8 +260,7 @@ def test_a_camera_whose_consent_refuses_clips_is_refused_alone_and_audited(foota
 def test_preapproved_purposes_limit_what_an_always_policy_approves(footage_api: HubApi):
     (_, also_near, _), _, garage_owner, analyst = _setup(footage_api)
     with footage_api.client(garage_owner) as c:
-        assert c.put(f"/api/cameras/{also_near}/consent",
-                     json={**ALWAYS, "preapproved_purposes": ["missing_person"]}).status_code == 200
+        assert put_consent(c, also_near, {**ALWAYS, "preapproved_purposes": ["missing_person"]}).status_code == 200
     with footage_api.client(analyst) as c:
         robbery = c.post("/api/footage-requests", json=_ask([also_near], latitude=40.713, longitude=-74.006))
         missing = c.post("/api/footage-requests", json={**_ask([also_near], latitude=40.713, longitude=-74.006),
