@@ -17,7 +17,7 @@ from hub.tables import AuditEntry, Clip, FootageRequest, Incident
 from tests.cut_support import clip_frames, expected_frames
 from tests.hub_support import HubStack, eventually
 from tests.test_streaming import Box, enrolled_box
-from tests.owner_support import put_consent
+from tests.owner_support import decide, put_consent
 from wire.evidence import parse_signed, verify_clip
 
 pytestmark = pytest.mark.slow
@@ -93,7 +93,7 @@ def test_incident_to_verified_clip_at_the_hub(hub_stack: HubStack, cameras, edge
     assert listed[0]["request_id"] == request_id and listed[0]["held"] and listed[0]["status"] == "pending"
 
     with hub_stack.client(box.owner) as c:
-        r = c.post(f"/api/footage-requests/{request_id}/decision", json={"approve": True, "note": "ok"})
+        r = decide(c, request_id, approve=True, note="ok")
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     try:
         eventually(lambda: _request(hub_stack, request_id).status == "delivered", timeout=60, what="clip delivered")
@@ -147,7 +147,7 @@ def test_a_denied_request_releases_its_hold_and_a_window_never_recorded_says_so(
     never = _ask(hub_stack, box, (before, before + dt.timedelta(minutes=2)), incident)
     assert never["box_recorded_s"] == 0 and "nothing recorded" in never["reason"]
     with hub_stack.client(box.owner) as c:
-        c.post(f"/api/footage-requests/{never['request_id']}/decision", json={"approve": True})
+        decide(c, never["request_id"], approve=True)
     failed = eventually(lambda: (r := _request(hub_stack, never["request_id"])).status == "failed" and r,
                         timeout=30, what="the box's failure reported")
     assert "nothing" in failed.clip_detail.lower() or "no recorded" in failed.clip_detail.lower(), failed.clip_detail
@@ -170,7 +170,7 @@ def test_an_approval_while_the_box_is_away_is_carried_out_when_it_returns(hub_st
     asked = _ask(hub_stack, box, (_utc(from_us), _utc(to_us)), _incident(hub_stack))
     box.agent.terminate()
     with hub_stack.client(box.owner) as c:
-        r = c.post(f"/api/footage-requests/{asked['request_id']}/decision", json={"approve": True})
+        r = decide(c, asked["request_id"], approve=True)
     assert r.json()["status"] == "approved" and "back online" in r.json()["reason"]
     assert _request(hub_stack, asked["request_id"]).clip_stage == "waiting"
     box.agent.start()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from hub.tables import AuditEntry, Case, FootageRequest, Incident, Notice, Role, User
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
-from tests.owner_support import put_consent
+from tests.owner_support import decide, put_consent
 from sim.process import free_port
 
 REASON = "armed robbery reported at the corner store"
@@ -202,9 +202,10 @@ def test_the_owner_approves_a_trimmed_window_or_denies_with_a_reason(footage_api
                    json={"approve": True, "window_from": trimmed[0].isoformat(), "window_to": outside.isoformat()})
         assert r.status_code == 422 and "inside the requested" in r.json()["detail"]
         assert c.post(f"/api/footage-requests/{two}/decision", json={"approve": False}).status_code == 422
-        r = c.post(f"/api/footage-requests/{one}/decision",
-                   json={"approve": True, "window_from": trimmed[0].isoformat(),
-                         "window_to": trimmed[1].isoformat(), "note": "only the part with the door"})
+        unsigned = c.post(f"/api/footage-requests/{one}/decision", json={"approve": True})
+        assert unsigned.status_code == 422 and "signed with your passkey" in unsigned.json()["detail"]
+        r = decide(c, one, approve=True, note="only the part with the door",
+                   window=(trimmed[0].isoformat(), trimmed[1].isoformat()))
         assert r.status_code == 200 and r.json()["status"] == "approved", r.text
         assert c.post(f"/api/footage-requests/{one}/decision", json={"approve": False, "note": "changed my mind"}
                       ).status_code == 409

@@ -25,7 +25,8 @@ from hub.tables import AuditEntry, Camera, Role, StreamSession, utcnow
 from wire import consent as c
 from wire import messages as m
 from tests.hub_support import HubStack, eventually
-from tests.owner_support import put_consent
+from edge.recording.storage import Layout
+from tests.owner_support import pair_box, put_consent
 
 REPO = Path(__file__).resolve().parents[1]
 REASON = "armed robbery reported at the corner store"
@@ -52,6 +53,7 @@ def enrolled_box(hub_stack: HubStack, cameras, edge, tmp_path: Path, *, params_i
     agent = edge(camera.urls, data_dir=data_dir, streaming=streaming or None, **(recording or {}))
     camera_id = eventually(hub_stack.recording_camera, timeout=60, what="camera recording at the hub")
     with hub_stack.client(owner) as c:
+        pair_box(c, c.get("/api/appliances").json()[0]["device_id"], Layout(data_dir).consent_path)
         assert put_consent(c, camera_id, LIVE).status_code == 200
     hub_stack.add_user("ana", "correct-horse-battery", Role.ANALYST, unit="Robbery")
     analyst = hub_stack.login("ana", "correct-horse-battery")
