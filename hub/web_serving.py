@@ -1,6 +1,6 @@
 """The hub serves its built web front end (`hub/web/`, built into `hub/web/dist` by `scripts/setup.sh`).
 
-- `/` and `/analyst` — the analyst's console; `/hotlists` — the hot-list page; `/docs` — the API docs (Swagger
+- `/` and `/analyst` — the analyst's console; `/hotlists` — the hot-list page; `/owner` — the owner's console; `/docs` — the API docs (Swagger
   UI from the `swagger-ui-dist` package, copied into the build: nothing from a CDN).
 - `/assets/...` — the build's scripts, styles and images (hashed names: cached for a year).
 - `GET /api/console/config` — what the pages need to know of the deployment (the map's tile server).
@@ -26,7 +26,8 @@ from hub.api.deps import UserDep
 from hub.settings import HubSettings
 
 #: Path → the built page that answers it.
-PAGES = {"/": "index.html", "/analyst": "index.html", "/hotlists": "hotlists.html", "/docs": "docs.html"}
+PAGES = {"/": "index.html", "/analyst": "index.html", "/hotlists": "hotlists.html", "/owner": "owner.html",
+         "/docs": "docs.html"}
 SECURITY_HEADERS = {"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Canvass hub: web pages not built</title></head><body><h1>The hub's web pages are not built</h1>

@@ -33,6 +33,7 @@ class PasskeyOut(BaseModel):
     id: int
     credential_id: str
     label: str
+    public_key: str = Field(description="SubjectPublicKeyInfo (DER) of the P-256 key, base64url.")
     fingerprint: str
     created_at: dt.datetime
     boxes: list[str] = Field(description="Device ids of the boxes that said they hold this key.")
@@ -42,6 +43,7 @@ def _passkey_out(session, hub, row: OwnerPasskey) -> PasskeyOut:
     boxes = session.scalars(select(Appliance.device_id).join(ApplianceOwnerKey).where(
         ApplianceOwnerKey.passkey_id == row.id).order_by(Appliance.device_id))
     return PasskeyOut(id=row.id, credential_id=row.credential_id, label=row.label, created_at=row.created_at,
+                      public_key=row.public_key,
                       fingerprint=keys.as_owner_key(hub.settings, row).fingerprint(), boxes=list(boxes))
 
 

@@ -1,4 +1,4 @@
-// The hub's web front end: one page per view (the analyst's console, the hot-list page, the API docs), built
+// The hub's web front end: one page per view (the analyst's console, the hot-list page, the owner's console, the API docs), built
 // into dist/ and served by the hub (hub/web_serving.py) under a strict Content-Security-Policy: the build has
 // no inline script or style, and nothing is loaded from outside the hub.
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,7 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     chunkSizeWarningLimit: 1500,
     rollupOptions: {
-      input: { index: page("index.html"), hotlists: page("hotlists.html"), docs: page("docs.html") },
+      input: { index: page("index.html"), hotlists: page("hotlists.html"), owner: page("owner.html"), docs: page("docs.html") },
     },
   },
   server: {
