@@ -57,6 +57,7 @@ function paint(): void {
     }
   }
   say(byId("mask-count"), String(masks.length));
+  canvas.dataset.points = String(drawing.length); // the polygon being drawn, for the keyboard-less reader and tests
 }
 
 function policyFromForm(): Policy {

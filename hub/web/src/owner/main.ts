@@ -52,8 +52,10 @@ function cameraRow(camera: Camera, refresh: () => Promise<void>): HTMLElement {
   const edit = el("button", { type: "button", class: "small", "data-testid": "edit-consent",
                               "aria-label": `What police may see of ${camera.name}` }, "What police may see…");
   edit.addEventListener("click", async () => {
-    const r = await api.GET("/api/cameras/{camera_id}/consent", { params: { path: { camera_id: camera.id } } });
-    editConsent(camera, r.data?.policy ?? null, refresh);
+    // The history, not the consent in force: a camera without one answers 404 there, and the page stays quiet.
+    const history = await must(api.GET("/api/cameras/{camera_id}/consent/history",
+                                       { params: { path: { camera_id: camera.id } } }));
+    editConsent(camera, history.at(-1)?.policy ?? null, refresh);
   });
   const paused = camera.consent_mode === "off";
   const toggle = el("button", { type: "button", class: "small quiet", "data-testid": "pause-sharing" },
