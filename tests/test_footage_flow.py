@@ -92,8 +92,11 @@ def test_incident_to_verified_clip_at_the_hub(hub_stack: HubStack, cameras, edge
     listed = json.loads(box.agent.cli("requests", "--json").stdout)
     assert listed[0]["request_id"] == request_id and listed[0]["held"] and listed[0]["status"] == "pending"
 
+    # The owner approves three of the five seconds (trimmed on the console's timeline), signed with the passkey.
+    trim_from, trim_to = from_us + 1_000_000, from_us + 4_000_000
     with hub_stack.client(box.owner) as c:
-        r = decide(c, request_id, approve=True, note="ok")
+        r = decide(c, request_id, approve=True, note="only the three seconds with the door",
+                   window=(_utc(trim_from).isoformat(), _utc(trim_to).isoformat()))
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     try:
         eventually(lambda: _request(hub_stack, request_id).status == "delivered", timeout=60, what="clip delivered")
@@ -116,11 +119,13 @@ def test_incident_to_verified_clip_at_the_hub(hub_stack: HubStack, cameras, edge
     assert verify_clip(clip_path, signed, hub_stack.hub.ca.pem) == []
     assert signed.read().request_id == request_id and not signed.read().masked
 
-    # The clip shows exactly what was recorded: from the keyframe at or before the start to the window's end.
-    recorded = expected_frames(box.agent.data_dir / "recordings", box.agent.closed_segments("cam1"), from_us, to_us)
+    # The clip covers only the trim: what was recorded from the keyframe at or before the trim's start to its end.
+    assert (signed.read().requested_from, signed.read().requested_to) == (_utc(trim_from), _utc(trim_to))
+    recorded = expected_frames(box.agent.data_dir / "recordings", box.agent.closed_segments("cam1"), trim_from,
+                               trim_to)
     frames = clip_frames(clip_path)
     assert [digest for _, digest in frames] == [f.digest for f in recorded]
-    assert len(frames) >= 5 * 14
+    assert 3 * 14 <= len(frames) < 5 * 14
 
     eventually(lambda: _holds(box) == [], timeout=30, what="the hold released once the clip is at the hub")
     actions = [(e.action, e.outcome) for e in _entries(hub_stack)]
