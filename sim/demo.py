@@ -4,8 +4,10 @@ It writes the hub's broker files and starts mosquitto (mutual TLS, per-device
 ACL) and `canvass-hub run`; creates a demo business with an owner and an
 analyst (fresh random passwords each run, printed once); has the owner make a
 claim code and enrols the appliance with `canvass-provision enroll`; starts
-the simulated cameras and `canvass-edge run`; places the cameras on the map
-once the hub hears of them; then prints the appliance's status every few
+the simulated cameras and `canvass-edge run`; prints a pairing code from the
+box for the owner's passkey (the owner signs consent in the owner console,
+nothing is shared until then); places the cameras on the map once the hub
+hears of them; then prints the appliance's status every few
 seconds. Ctrl-C (or `--seconds`) stops the agent gracefully (open segments
 are closed and hashed), then the hub, the broker and the cameras.
 """
@@ -75,7 +77,9 @@ class DemoHub:
         self.env = {**os.environ, "CANVASS_HUB_BROKER_PORT": str(self.mqtt_port),
                     "CANVASS_HUB_BROKER_USER": getpass.getuser(),
                     "CANVASS_HUB_BROKER_PID_FILE": str(self.data / "broker" / "mosquitto.pid"),
-                    "CANVASS_HUB_ICE_HOST_ADDRESSES": '["127.0.0.1"]'}
+                    "CANVASS_HUB_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
+                    # Passkeys need a host name, not an IP address: the owner console is at localhost.
+                    "CANVASS_HUB_PUBLIC_URL": f"http://localhost:{self.api_port}"}
         self.processes: list[subprocess.Popen] = []
         self.users: dict[str, str] = {}
 
@@ -138,9 +142,7 @@ class DemoHub:
                 owner.patch(f"/api/cameras/{camera['id']}", json={
                     "latitude": DEMO_SITE[0] + 0.0002 * n, "longitude": DEMO_SITE[1], "view_direction_deg": 90 * n}
                 ).raise_for_status()
-                # The demo owner shares live and recorded video (a real owner chooses; the default is off).
-                owner.put(f"/api/cameras/{camera['id']}/consent", json={
-                    "sharing": "always", "modes": ["live", "playback"]}).raise_for_status()
+        # What police may see is the owner's to sign with their passkey in the owner console: off until then.
         return True
 
     def cameras_line(self) -> str:
@@ -209,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: hub {hub.url}  (API docs: {hub.url}/docs; log: {root / 'hub.log'})")
         print(f"demo: analyst page {hub.url}/  (the console: sign in as 'analyst', pick a camera on the map or "
               "in the list, Stream now)")
+        pairing = subprocess.run([sys.executable, "-m", "edge.cli", "owners", "pair", "--config", str(config)],
+                                 cwd=REPO, check=True, capture_output=True, text=True).stdout.split()[2]
+        print(f"demo: owner console http://localhost:{hub.api_port}/owner  (sign in as 'owner'; add a passkey "
+              f"to the box with the code {pairing} — valid 15 minutes, or run `canvass-edge owners pair` again — "
+              "then set what police may see: nothing is shared until the owner signs it)")
         for user, password in hub.users.items():
             print(f"demo: sign in as {user!r} with password {password!r} (development only, new each run)")
         print(f"demo: appliance recording to {root / 'data' / 'recordings'} (log: {root / 'edge.log'})")
