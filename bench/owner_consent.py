@@ -80,7 +80,7 @@ def pause_latency(rounds: int) -> dict:
                     policy = {"sharing": "off"} if n % 2 == 0 else {"sharing": "always", "modes": ["live"]}
                     started = time.monotonic()
                     assert owner.put_consent(camera_id, policy).status_code == 200
-                    eventually(lambda: guard.policy("front").version == n + 1, what="policy on the box")
+                    eventually(lambda n=n: guard.policy("front").version == n + 1, what="policy on the box")
                     pauses.append(time.monotonic() - started)
                     started = time.monotonic()
                     reply = stack.hub.link.request(identity.device_id, m.Ping(), timeout_s=5)

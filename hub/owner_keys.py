@@ -20,12 +20,23 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from webauthn import generate_registration_options, options_to_json, verify_registration_response
-from webauthn.helpers import decode_credential_public_key, decoded_public_key_to_cryptography
+from webauthn import (
+    generate_registration_options,
+    options_to_json,
+    verify_registration_response,
+)
+from webauthn.helpers import (
+    decode_credential_public_key,
+    decoded_public_key_to_cryptography,
+)
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor,
-                                      ResidentKeyRequirement, UserVerificationRequirement)
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
 
 from hub.access.errors import AccessRefused
 from hub.settings import HubSettings

@@ -13,7 +13,7 @@ from hub.access.grants import issue_grant
 from hub.access.presenting import present_grant, push_policy
 from hub.tables import ConsentVersion, FootageRequest, Role
 from tests.hub_support import HubStack, eventually
-from tests.owner_support import OwnerAtHub, SoftwareAuthenticator, signed_approval, signed_policy
+from tests.owner_support import OwnerAtHub, SoftwareAuthenticator, signed_approval
 from tests.test_consent_link import REASON, WINDOW, appliance_with_guard
 from tests.test_mqtt_link import enrol
 from wire import consent as c

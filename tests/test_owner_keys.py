@@ -10,9 +10,9 @@ import pytest
 
 from edge.cli import main as edge_main
 from edge.config import load_config
-from edge.recording.storage import Layout
 from edge.consent.guard import ConsentGuard
 from edge.consent.owners import MAX_FAILED_OFFERS
+from edge.recording.storage import Layout
 from tests.edge_support import config_text
 from tests.owner_support import SoftwareAuthenticator, pair_at_box, signed_policy
 from wire import consent as c
