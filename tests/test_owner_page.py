@@ -5,16 +5,19 @@ box. A real hub, mosquitto and an appliance's consent guard on the MQTT link."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from hub.access.grants import issue_grant
-from hub.tables import Role
+from hub.tables import FootageRequest, Role
 from tests.hub_support import HubStack, eventually
 from tests.test_consent_link import REASON, appliance_with_guard
 from tests.test_mqtt_link import enrol
+from wire import consent as c
 from wire import messages as m
+from wire import owner as wo
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +43,7 @@ def virtual_authenticator(page) -> None:
 
 def test_the_owner_pairs_a_passkey_signs_consent_and_the_box_enforces_it(stack: HubStack, tmp_path: Path, page,
                                                                           screenshots: Path):
-    identity, _, _ = enrol(stack, tmp_path / "box", "Corner Bakery")
+    identity, _, owner_token = enrol(stack, tmp_path / "box", "Corner Bakery")
     appliance, guard = appliance_with_guard(tmp_path / "box", identity)
     stack.add_user("ana", "correct-horse-battery", Role.ANALYST)
     url = f"http://localhost:{stack.server.port}/owner"
@@ -101,10 +104,53 @@ def test_the_owner_pairs_a_passkey_signs_consent_and_the_box_enforces_it(stack: 
                                            policy_version=2, lifetime_s=300))
         assert not decision.accepted and decision.reason == "sharing is off for this camera"
         page.screenshot(path=screenshots / "owner-sharing-paused.png")
+        with stack.client(owner_token) as owner:  # on the map, so that it is in a canvass
+            owner.patch(f"/api/cameras/{camera_id}", json={"latitude": 40.0, "longitude": -74.0}).raise_for_status()
+        _approve_a_trimmed_request(stack, page, guard, screenshots)
         assert page.errors == []
     finally:
         appliance.stop()
         guard.close()
+
+
+def _approve_a_trimmed_request(stack: HubStack, page, guard, screenshots: Path) -> None:
+    """Footage on request: the owner approves 60 of the 120 s asked, on the timeline, signed with the passkey."""
+    page.get_by_test_id("edit-consent").click()
+    page.check("input[name=sharing][value=request_only]")
+    page.uncheck("input[name=modes][value=live]")
+    page.check("input[name=modes][value=clip]")
+    page.get_by_test_id("consent-save").click()
+    page.get_by_text("Saved version 3, signed with your passkey").wait_for()
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2)
+    with stack.client(stack.login("ana", "correct-horse-battery")) as analyst:
+        r = analyst.post("/api/footage-requests", json={
+            "camera_ids": [stack.recording_camera("front")], "window_from": start.isoformat(),
+            "window_to": (start + dt.timedelta(seconds=120)).isoformat(), "purpose": "property_crime",
+            "reason": REASON, "case_number": "2026-000972", "latitude": 40.0, "longitude": -74.0})
+        assert r.status_code == 201, r.text
+        request_id = r.json()["results"][0]["request_id"]
+    page.reload()
+    card = page.get_by_test_id("pending-request")
+    card.wait_for()
+    assert "Case 2026-000972" in card.inner_text() and "property crime" in card.inner_text()
+    for testid, value in (("trim-from", 30), ("trim-to", 90)):  # the timeline's two handles
+        card.get_by_test_id(testid).evaluate(
+            "(input, v) => { input.value = v; input.dispatchEvent(new Event('input')); }", value)
+    assert "(60 s of 120 s asked)" in card.inner_text()
+    page.screenshot(path=screenshots / "owner-request-trimmed.png")
+    card.get_by_test_id("approve").click()
+    page.get_by_text("Approved case 2026-000972").wait_for()
+    page.get_by_test_id("decided-request").wait_for()
+    page.screenshot(path=screenshots / "owner-request-decided.png")
+    with stack.hub.db.session() as session:
+        row = session.get(FootageRequest, request_id)
+        approved = (row.approved_from, row.approved_to)
+        signed = wo.OwnerSigned.model_validate_json(row.owner_approval)
+    trimmed = (start + dt.timedelta(seconds=30), start + dt.timedelta(seconds=90))
+    assert approved == trimmed
+    # What the box will be shown is the owner's own signature over exactly the trim, checked with the box's keys.
+    document = wo.open_owner_signed(signed, guard.owners.keys(), c.ApprovalDocument)
+    assert (document.window_from, document.window_to, document.request_id) == (*trimmed, request_id)
 
 
 def _owner_name(stack: HubStack) -> str:

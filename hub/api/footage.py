@@ -102,6 +102,7 @@ class FootageRequestOut(BaseModel):
     case_number: str
     incident_id: int | None
     analyst: str
+    unit: str = Field(description="The asking analyst's agency unit (\"\" if none).")
     status: str
     decided_by: str | None
     decided_how: str
@@ -112,8 +113,8 @@ class FootageRequestOut(BaseModel):
     created_at: dt.datetime
 
 
-def _request_out(row: FootageRequest, camera: Camera, business: Business) -> FootageRequestOut:
-    return FootageRequestOut(
+def _request_out(row: FootageRequest, camera: Camera, business: Business, unit: str | None) -> FootageRequestOut:
+    return FootageRequestOut(unit=unit or "",
         id=row.id, camera_id=camera.id, camera=camera.name, business=business.name, window_from=row.window_from,
         window_to=row.window_to, approved_from=row.approved_from, approved_to=row.approved_to, purpose=row.purpose,
         reason=row.reason, case_number=row.case_number, incident_id=row.incident_id, analyst=row.analyst,
@@ -129,8 +130,9 @@ def list_footage_requests(session: SessionDep, user: UserDep,
     """Owners see the requests for their cameras, analysts their own, admins and auditors all; newest first."""
     if user.role == Role.DISPATCH:
         raise AccessRefused("needs role analyst, owner, admin or auditor", 403)
-    query = (select(FootageRequest, Camera, Business).join(Camera, FootageRequest.camera_id == Camera.id)
+    query = (select(FootageRequest, Camera, Business, User.unit).join(Camera, FootageRequest.camera_id == Camera.id)
              .join(Appliance).join(Business, Appliance.business_id == Business.id)
+             .outerjoin(User, User.username == FootageRequest.analyst)
              .where(FootageRequest.mode == "clip").order_by(FootageRequest.id.desc()).limit(limit))
     if user.role == Role.OWNER:
         query = query.where(Appliance.business_id == user.business_id)

@@ -133,8 +133,8 @@ export function installConsentEditor(): void {
     try {
       const out = await signAndSave(editing, policyFromForm());
       byId<HTMLDialogElement>("consent-dialog").close();
+      await saved(); // the cameras as they are now, then the word that it is done
       say(byId("status"), `Saved version ${out.version}, signed with your passkey, and sent to the box.`);
-      await saved();
     } catch (error) {
       say(byId("consent-error"), messageOf(error));
     }

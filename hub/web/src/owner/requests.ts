@@ -59,7 +59,7 @@ function pendingCard(request: Request, refresh: () => Promise<void>): HTMLElemen
   return el("article", { class: "request", "data-testid": "pending-request", "data-request-id": request.id },
     el("h3", {}, `Case ${request.case_number} · ${request.camera}`),
     el("p", {}, `${dateTime(request.window_from)} to ${dateTime(request.window_to)} · purpose ${request.purpose.replace("_", " ")}`),
-    el("p", {}, `Asked by ${request.analyst}: `, el("q", {}, request.reason)),
+    el("p", {}, `Asked by ${request.analyst}${request.unit ? ` (${request.unit})` : ""}: `, el("q", {}, request.reason)),
     el("p", { class: "muted" }, `Expires ${request.expires_at ? dateTime(request.expires_at) : "—"}`),
     trim.element, el("p", {}, approve, " ", note, " ", deny), error);
 }
