@@ -137,6 +137,7 @@ def _approve_a_trimmed_request(stack: HubStack, page, guard, screenshots: Path) 
         card.get_by_test_id(testid).evaluate(
             "(input, v) => { input.value = v; input.dispatchEvent(new Event('input')); }", value)
     assert "(60 s of 120 s asked)" in card.inner_text()
+    card.scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "owner-request-trimmed.png")
     card.get_by_test_id("approve").click()
     page.get_by_text("Approved case 2026-000972").wait_for()
