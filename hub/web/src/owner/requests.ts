@@ -49,9 +49,9 @@ function pendingCard(request: Request, refresh: () => Promise<void>): HTMLElemen
     const toSign = await must(api.POST("/api/footage-requests/{request_id}/approval-document",
                                        { ...path, body: { window_from, window_to } }));
     const signed = await signDocument(toSign.document, toSign.options);
-    await must(api.POST("/api/footage-requests/{request_id}/decision", {
+    const outcome = await must(api.POST("/api/footage-requests/{request_id}/decision", {
       ...path, body: { approve: true, window_from, window_to, signed_approval: signed } }));
-    say(byId("status"), `Approved case ${request.case_number}: the box cuts the clip you approved.`);
+    say(byId("status"), `Approved case ${request.case_number}: ${outcome.reason}.`); // where the clip stands
   }));
   const deny = el("button", { type: "button", class: "quiet", "data-testid": "deny" }, "Deny");
   deny.addEventListener("click", () => void act(() => must(api.POST("/api/footage-requests/{request_id}/decision", {
