@@ -139,3 +139,35 @@ def test_the_owners_command_pairs_lists_and_removes_at_the_box(tmp_path: Path, c
     assert edge_main(["owners", "remove", owner.credential_id, "--config", str(config)]) == 0
     assert edge_main(["owners", "remove", owner.credential_id, "--config", str(config)]) == 2
     assert "no such owner key" in capsys.readouterr().err
+
+
+def test_the_hub_verifies_a_passkey_registration_and_its_challenge_is_this_hubs(tmp_path: Path):
+    from tests.hub_support import HubApi
+    from tests.owner_support import OwnerAtHub
+    from tests.test_access_api import setup
+
+    api = HubApi(tmp_path)
+    try:
+        _, owner, other_owner, analyst = setup(api)
+        with api.client(owner) as c, api.client(other_owner) as other:
+            options = c.post("/api/owner/passkeys/options").json()
+            assert options["pubKeyCredParams"] == [{"type": "public-key", "alg": -7}]  # ES256: what boxes check
+            elsewhere = SoftwareAuthenticator(origin="https://evil.example")
+            r = c.post("/api/owner/passkeys", json={"credential": elsewhere.registration(options)})
+            assert r.status_code == 422 and "origin" in r.json()["detail"]
+            theirs = other.post("/api/owner/passkeys/options").json()
+            r = c.post("/api/owner/passkeys", json={"credential": SoftwareAuthenticator().registration(theirs)})
+            assert r.status_code == 422 and "challenge" in r.json()["detail"]
+            r = c.post("/api/owner/passkeys", json={"credential": {"response": {"clientDataJSON": "e30"}}})
+            assert r.status_code == 422 and "e30" not in r.text
+            helper = OwnerAtHub(c)
+            made = helper.register("laptop")
+            assert made["fingerprint"] == helper.authenticator.owner_key().fingerprint() and made["boxes"] == []
+            again = helper.authenticator.registration(c.post("/api/owner/passkeys/options").json())
+            assert c.post("/api/owner/passkeys", json={"credential": again}).status_code == 409
+            assert [p["label"] for p in c.get("/api/owner/passkeys").json()] == ["laptop"]
+            assert other.get("/api/owner/passkeys").json() == []
+        with api.client(analyst) as c:
+            assert c.post("/api/owner/passkeys/options").status_code == 403
+    finally:
+        api.close()
