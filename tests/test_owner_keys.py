@@ -171,3 +171,42 @@ def test_the_hub_verifies_a_passkey_registration_and_its_challenge_is_this_hubs(
             assert c.post("/api/owner/passkeys/options").status_code == 403
     finally:
         api.close()
+
+
+def test_migration_0011_keeps_old_consent_unsigned_and_goes_down_and_up(tmp_path: Path, database_url: str | None):
+    """Old versions stay (unsigned: never sent to a box again); the owner-key tables come and go."""
+    import datetime as dt
+
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from hub.db import Database, alembic_config
+    from hub.tables import ConsentVersion
+
+    database = Database(database_url or f"sqlite:///{tmp_path / 'hub.db'}")
+    command.upgrade(alembic_config(database.engine), "0009")
+    try:
+        now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
+        with database.engine.begin() as connection:
+            connection.execute(text("INSERT INTO businesses (id, name, created_at) VALUES (1, 'Bakery', :t)"),
+                               {"t": now})
+            connection.execute(text(
+                "INSERT INTO appliances (id, device_id, business_id, name, state, cert_serial, certificate_pem, "
+                "enrolled_at, online, last_event_seq, hotlist_version_acked) VALUES (1, 'dev-aaaaaaaaaaaa', 1, '', "
+                "'ACTIVE', '1', '', :t, false, 0, -1)"), {"t": now})
+            connection.execute(text("INSERT INTO cameras (id, appliance_id, name, status, plate_sharing) VALUES "
+                                    "(1, 1, 'front', 'RECORDING', 'NONE')"))
+            connection.execute(text(
+                "INSERT INTO consent_versions (id, camera_id, version, policy, created_by, created_at) VALUES "
+                "(1, 1, 1, '{\"sharing\": \"always\"}', 'owner', :t)"), {"t": now})
+        database.migrate()
+        with database.session() as session:
+            assert session.get(ConsentVersion, 1).signed is None
+        assert {"owner_passkeys", "appliance_owner_keys"} <= set(inspect(database.engine).get_table_names())
+        command.downgrade(alembic_config(database.engine), "0009")
+        assert "owner_passkeys" not in inspect(database.engine).get_table_names()
+        with database.engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM consent_versions")).scalar() == 1
+        database.migrate()
+    finally:
+        database.dispose()
