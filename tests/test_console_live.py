@@ -23,7 +23,8 @@ from tests.hub_support import HubStack, eventually
 from tests.sse_support import SseEvent, SseReader
 from tests.test_alpr_agent import _alpr_section
 from tests.test_mqtt_link import SimAppliance, enrol
-from tests.owner_support import put_consent
+from edge.recording.storage import Layout
+from tests.owner_support import pair_box, put_consent
 from wire.messages import HotListEntry
 
 
@@ -135,7 +136,8 @@ def test_a_real_box_sends_its_hits_with_thumbnails_only_once_its_owner_shares_th
                 c.post("/api/hotlist", json={"plate": plate, "list_name": "stolen", "reason": "stolen vehicle"})
         wait_for_box_hit(agent, since=time.time())  # read and matched on the box; plate sharing is none
         assert reader.of_kind("hit") == [] and hub_alerts(stack) == 0  # nothing left the box
-        with stack.client(owner) as c:
+        with stack.client(owner) as c:  # the owner's passkey, paired at the box, signs the new policy
+            pair_box(c, c.get("/api/appliances").json()[0]["device_id"], Layout(tmp_path / "box").consent_path)
             put_consent(c, camera_id, {"sharing": "off", "plate_sharing": "hits_only"})
         [hit] = eventually(lambda: reader.of_kind("hit")[:1], timeout=60, what="a hit on the console's stream")
         latency = hit.arrived - queued_at(stack, hit).timestamp()
