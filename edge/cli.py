@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     access = sub.add_parser("access-log", help="every access grant presented to this box and the decision")
     access.add_argument("--config", type=Path, required=True)
     access.add_argument("--json", action="store_true")
+    owners = sub.add_parser("owners", help="the owner keys (passkeys) this box holds: `pair` shows a one-time code "
+                            "for adding one in the owner's console, `list`, `remove CREDENTIAL_ID`")
+    owners.add_argument("action", choices=("pair", "list", "remove"))
+    owners.add_argument("credential_id", nargs="?", help="for `remove`: the key's credential id (see `list`)")
+    owners.add_argument("--config", type=Path, required=True)
+    owners.add_argument("--json", action="store_true")
     requests = sub.add_parser("requests", help="footage requests the hub sent for this box's cameras, with "
                               "their status, hold and clip")
     requests.add_argument("--config", type=Path, required=True)
@@ -199,9 +205,33 @@ def _cmd_access_log(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         for r in rows:
-            verdict = "ACCEPTED" if r["accepted"] else f"refused: {r['decision']}"
+            verdict = ("ACCEPTED" if r["accepted"] else f"refused: {r['decision']}") if r["grant_id"] \
+                else r["decision"]  # a policy or an owner key
             print(f"{r['at']}  {r['camera'] or '-'}  {r['mode'] or '-'}  {r['analyst'] or '-'}  "
                   f"case {r['case_number'] or '-'}  {verdict}")
+    return 0
+
+
+def _cmd_owners(args: argparse.Namespace) -> int:
+    """Owner keys, at the box only: the hub has no way to run this (see docs/owner-keys.md)."""
+    from edge.consent.owners import PAIRING_MINUTES
+
+    guard = ConsentGuard(Layout(load_config(args.config).appliance.data_dir).consent_path)
+    try:
+        if args.action == "pair":
+            print(f"pairing code: {guard.open_pairing()}\n(type it into the owner console's \"add this box\" form "
+                  f"within {PAIRING_MINUTES} minutes; it adds one key, once)")
+        elif args.action == "remove":
+            if not args.credential_id or not guard.owners.remove(args.credential_id):
+                raise EdgeError("no such owner key (see `canvass-edge owners list`)")
+            print("removed: policies and approvals signed with it no longer count")
+        else:
+            rows = guard.owners.listing()
+            print(json.dumps(rows, indent=2) if args.json else "\n".join(
+                f"{r['fingerprint']}  {r['label'] or '-':<24} rp {r['rp_id']}  added {r['added_at']}  "
+                f"id {r['credential_id']}" for r in rows) or "no owner keys: run `canvass-edge owners pair`")
+    finally:
+        guard.close()
     return 0
 
 
@@ -231,7 +261,7 @@ def _cmd_requests(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": _cmd_run, "segments": _cmd_segments, "status": _cmd_status, "pause": _cmd_pause,
             "resume": lambda args: _cmd_pause(args, paused=False), "access-log": _cmd_access_log, "reads": _cmd_reads,
-            "clip": _cmd_clip, "requests": _cmd_requests}
+            "clip": _cmd_clip, "requests": _cmd_requests, "owners": _cmd_owners}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from hub.api import (
     hotlists,
     incidents,
     owner_activity,
+    owner_keys,
     plates,
     registry,
     streams,
@@ -179,8 +180,8 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     upload_bodies = max(settings.clip_upload_max_chunk_bytes, MAX_MANIFEST_BYTES)
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={
         uploads.PREFIX + "/": upload_bodies, upload_links.PREFIX + "/": settings.clip_upload_max_chunk_bytes})
-    for module in (auth, registry, enrolment, hotlists, audit_log, auditor, consent, streams, footage_api, uploads,
-                   cases, incidents, canvass, hits, plates, owner_activity):
+    for module in (auth, registry, enrolment, hotlists, audit_log, auditor, consent, owner_keys, streams, footage_api,
+                   uploads, cases, incidents, canvass, hits, plates, owner_activity):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
     install_registrations(app, hub)

@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from hub import hotlist
-from hub.access.grants import current_consent, sign_policy
+from hub.access.grants import current_consent
 from hub.broker import HUB_IDENTITY
 from hub.ingest import Ack, ingest_event, ingest_state
 from hub.services import HubServices
 from hub.tables import Appliance, ApplianceState, Camera
-from wire import consent as c
 from wire import messages as m
+from wire import owner as wo
 from wire import topics
 from wire.client import persistent_session, tls_client
 
@@ -257,19 +257,17 @@ class HubLink:
         return pending.reply
 
     def push_policies(self, device_ids: list[str]) -> None:
-        """Send each camera's current consent, signed, to appliances that just came online (they keep the newest)."""
+        """Forward each camera's current owner-signed consent to appliances that just came online (they keep the
+        newest their owner signed; a version nobody signed is not sent)."""
         with self.hub.db.session() as session:
             cameras = session.scalars(select(Camera).join(Appliance).where(Appliance.device_id.in_(device_ids)))
             documents = []
             for camera in cameras:
                 row = current_consent(session, camera.id)
-                if row is not None:
-                    documents.append((camera.appliance.device_id, sign_policy(
-                        self.hub, device_id=camera.appliance.device_id, camera=camera.name, version=row.version,
-                        policy=c.Policy.model_validate(row.policy))))
+                if row is not None and row.signed is not None:
+                    documents.append((camera.appliance.device_id, wo.OwnerSigned.model_validate_json(row.signed)))
         for device_id, signed in documents:
-            self.send(device_id, m.PolicyUpdate(signed=m.SignedDocument(document=signed.document,
-                                                                        signature=signed.signature)))
+            self.send(device_id, m.PolicyUpdate(signed=signed))
 
     def push_hotlist(self, device_ids: list[str] | None = None, *, only_if_behind: bool = False) -> int:
         """Send the current hot list to `device_ids` (default: every active appliance); returns how many."""

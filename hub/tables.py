@@ -261,7 +261,10 @@ class Camera(Base):
 
 
 class ConsentVersion(Base):
-    """One version of a camera's consent policy (wire.consent.Policy as JSON); the newest is in force."""
+    """One version of a camera's consent policy (wire.consent.Policy as JSON); the newest is in force.
+
+    `signed` is what the box judges: the owner's passkey signature over the wire.consent.PolicyDocument
+    (wire.owner.OwnerSigned as JSON). The hub stores and forwards it; it cannot make one."""
 
     __tablename__ = "consent_versions"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -270,7 +273,33 @@ class ConsentVersion(Base):
     policy: Mapped[dict] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signed: Mapped[str | None] = mapped_column(Text)  # None: a version from before owners signed (never sent)
     __table_args__ = (UniqueConstraint("camera_id", "version"),)
+
+
+class OwnerPasskey(Base):
+    """An owner's passkey as the hub registered it (py_webauthn): the public half only, to check a signature
+    before forwarding it. The boxes hold their own copies, paired at the box (wire.owner, edge.consent.owners)."""
+
+    __tablename__ = "owner_passkeys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url
+    public_key: Mapped[str] = mapped_column(Text)  # SubjectPublicKeyInfo (DER) of the P-256 key, base64url
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApplianceOwnerKey(Base):
+    """A box said it holds this passkey (its answer to the pairing offer): what the owner console shows."""
+
+    __tablename__ = "appliance_owner_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appliance_id: Mapped[int] = mapped_column(ForeignKey("appliances.id"), index=True)
+    passkey_id: Mapped[int] = mapped_column(ForeignKey("owner_passkeys.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(40))
+    paired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("appliance_id", "passkey_id"),)
 
 
 class Incident(Base):
@@ -364,6 +393,7 @@ class FootageRequest(Base):
     decision_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     decided_how: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "owner" or "policy"
     approval_index: Mapped[int | None] = mapped_column(BigInteger)  # the owner's approval in the audit log
+    owner_approval: Mapped[str | None] = mapped_column(Text)  # … signed by the owner's passkey (OwnerSigned JSON)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     clip_stage: Mapped[str] = mapped_column(String(16), default="", server_default="")
     clip_detail: Mapped[str] = mapped_column(Text, default="", server_default="")

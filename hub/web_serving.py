@@ -1,6 +1,6 @@
 """The hub serves its built web front end (`hub/web/`, built into `hub/web/dist` by `scripts/setup.sh`).
 
-- `/` and `/analyst` — the analyst's console; `/hotlists` — the hot-list page; `/docs` — the API docs (Swagger
+- `/` and `/analyst` — the analyst's console; `/hotlists` — the hot-list page; `/owner` — the owner's console; `/docs` — the API docs (Swagger
   UI from the `swagger-ui-dist` package, copied into the build: nothing from a CDN); `/auditor` — the auditor's
   console; `/transparency` — the public transparency report (no sign-in); `/owner/activity` — the owner's
   access log and e-mail alerts.
@@ -30,7 +30,7 @@ from hub.api.deps import UserDep
 from hub.settings import HubSettings
 
 #: Path → the built page that answers it.
-PAGES = {"/": "index.html", "/analyst": "index.html", "/hotlists": "hotlists.html", "/docs": "docs.html",
+PAGES = {"/": "index.html", "/analyst": "index.html", "/hotlists": "hotlists.html", "/docs": "docs.html", "/owner": "owner.html",
          "/auditor": "auditor.html", "/transparency": "transparency.html", "/owner/activity": "owner-activity.html",
          "/register": "register.html"}
 #: Public pages reached through a private link (the token is in the path; the page reads it and never sends

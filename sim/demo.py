@@ -4,8 +4,11 @@ It starts Janus (the SFU) and coturn (TURN) with fresh secrets (`sim.media_serve
 files and starts mosquitto (mutual TLS, per-device ACL) and `canvass-hub run`; creates a demo business with an owner, an
 analyst and an auditor (fresh random passwords each run, printed once); has the owner make a
 claim code and enrols the appliance with `canvass-provision enroll`; starts
-the simulated cameras and `canvass-edge run`; places the cameras on the map
-once the hub hears of them; then prints the appliance's status every few
+the simulated cameras and `canvass-edge run`; prints a pairing code from the
+box for the owner's passkey (the owner signs consent in the owner console);
+places the cameras on the map once the hub hears of them and has a simulated
+owner share them (live and recorded, signed with a software passkey paired
+with the box, development only); then prints the appliance's status every few
 seconds. Ctrl-C (or `--seconds`) stops the agent gracefully (open segments
 are closed and hashed), then the hub, the broker and the cameras.
 """
@@ -27,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from sim.media_servers import MediaServers
+from sim.owner_key import SoftwareAuthenticator
 from sim.process import CameraProcess, free_port, port_open
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,10 +78,12 @@ class DemoHub:
         self.data = root / "hub"
         self.api_port, self.mqtt_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
+        self.public_url = f"http://localhost:{self.api_port}"  # passkeys need a host name, not an IP address
         self.env = {**os.environ, "CANVASS_HUB_BROKER_PORT": str(self.mqtt_port),
                     "CANVASS_HUB_BROKER_USER": getpass.getuser(),
                     "CANVASS_HUB_BROKER_PID_FILE": str(self.data / "broker" / "mosquitto.pid"),
-                    "CANVASS_HUB_ICE_HOST_ADDRESSES": '["127.0.0.1"]'}
+                    "CANVASS_HUB_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
+                    "CANVASS_HUB_PUBLIC_URL": self.public_url}
         self.media = MediaServers(root / "sfu")  # Janus and coturn: streams reach browsers through them
         self.env |= {f"CANVASS_HUB_{key.upper()}": value if isinstance(value, str) else json.dumps(value)
                      for key, value in self.media.hub_settings().items()}
@@ -144,10 +150,29 @@ class DemoHub:
                 owner.patch(f"/api/cameras/{camera['id']}", json={
                     "latitude": DEMO_SITE[0] + 0.0002 * n, "longitude": DEMO_SITE[1], "view_direction_deg": 90 * n}
                 ).raise_for_status()
-                # The demo owner shares live and recorded video (a real owner chooses; the default is off).
-                owner.put(f"/api/cameras/{camera['id']}/consent", json={
-                    "sharing": "always", "modes": ["live", "playback"]}).raise_for_status()
         return True
+
+    def share_as_the_demo_owner(self, config: Path) -> None:
+        """The demo's simulated owner pairs a software passkey with the box (a code from `canvass-edge owners
+        pair`, offered through the hub, as the owner console does) and signs a policy sharing live and recorded
+        video of every camera. Development only: a real owner's key is in their authenticator, and a real
+        camera shares nothing until its owner signs."""
+        with self.client("owner") as owner:
+            options = owner.post("/api/owner/passkeys/options").raise_for_status().json()
+            authenticator = SoftwareAuthenticator(rp_id=options["rp"]["id"], origin=self.public_url)
+            owner.post("/api/owner/passkeys", json={"credential": authenticator.registration(options),
+                                                    "label": "demo owner (software)"}).raise_for_status()
+            device_id = owner.get("/api/appliances").raise_for_status().json()[0]["device_id"]
+            code = subprocess.run([sys.executable, "-m", "edge.cli", "owners", "pair", "--config", str(config)],
+                                  cwd=REPO, check=True, capture_output=True, text=True).stdout.split()[2]
+            owner.post(f"/api/appliances/{device_id}/owner-keys",
+                       json=authenticator.offer(device_id, code, "demo owner (software)").model_dump(mode="json")
+                       ).raise_for_status()
+            for camera in owner.get("/api/cameras").raise_for_status().json():
+                document = owner.post(f"/api/cameras/{camera['id']}/consent/document", json={
+                    "sharing": "always", "modes": ["live", "playback"]}).raise_for_status().json()["document"]
+                owner.put(f"/api/cameras/{camera['id']}/consent",
+                          json=authenticator.sign(document).model_dump(mode="json")).raise_for_status()
 
     def cameras_line(self) -> str:
         with self.client("analyst") as analyst:
@@ -219,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
               f"(logs: {root / 'sfu'})")
         print(f"demo: analyst page {hub.url}/  (the console: sign in as 'analyst', pick a camera on the map or "
               "in the list, Stream now)")
+        pairing = subprocess.run([sys.executable, "-m", "edge.cli", "owners", "pair", "--config", str(config)],
+                                 cwd=REPO, check=True, capture_output=True, text=True).stdout.split()[2]
+        print(f"demo: owner console http://localhost:{hub.api_port}/owner  (sign in as 'owner'; add a passkey "
+              f"to the box with the code {pairing} — valid 15 minutes, or run `canvass-edge owners pair` again — "
+              "then change what police may see; the demo's simulated owner shares live and recorded video of each "
+              "camera at start, signed with a software passkey of its own)")
         print(f"demo: owner's access log and alerts {hub.url}/owner/activity  (sign in as 'owner')")
         print(f"demo: auditor's console {hub.url}/auditor  (sign in as 'auditor'); public transparency report "
               f"{hub.url}/transparency  (no sign-in)")
@@ -236,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
             if not placed:
                 placed = hub.place_cameras(args.cameras)
+                if placed:
+                    hub.share_as_the_demo_owner(config)
             if time.monotonic() >= next_status:
                 subprocess.run([sys.executable, "-m", "edge.cli", "status", "--config", str(config)], check=False)
                 print(f"demo: the hub's map near the bakery: {hub.cameras_line() or 'no cameras yet'}", flush=True)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from hub.tables import AuditEntry, Role
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
+from tests.owner_support import put_consent
 
 REASON = "armed robbery reported at the corner store"
 #: Five minutes of yesterday's footage: inside what any box keeps, whenever the test runs.
@@ -35,17 +36,19 @@ def test_consent_is_versioned_owned_and_audited(hub_api: HubApi):
     camera, owner, other_owner, analyst = setup(hub_api)
     with hub_api.client(owner) as c:
         assert c.get(f"/api/cameras/{camera}/consent").status_code == 404
-        assert c.put(f"/api/cameras/{camera}/consent", json=OPEN).json()["version"] == 1
-        assert c.put(f"/api/cameras/{camera}/consent", json={**OPEN, "sharing": "off"}).json()["version"] == 2
+        assert put_consent(c, camera, OPEN).json()["version"] == 1
+        assert put_consent(c, camera, {**OPEN, "sharing": "off"}).json()["version"] == 2
         assert [v["policy"]["sharing"] for v in c.get(f"/api/cameras/{camera}/consent/history").json()] == \
             ["always", "off"]
-        bad = c.put(f"/api/cameras/{camera}/consent", json={**OPEN, "schedule": [
+        bad = put_consent(c, camera, {**OPEN, "schedule": [
             {"days": [0], "start_minute": 600, "end_minute": 500}]})
         assert bad.status_code == 422
     with hub_api.client(other_owner) as c:
-        assert c.put(f"/api/cameras/{camera}/consent", json=OPEN).status_code == 404
+        assert put_consent(c, camera, OPEN).status_code == 404
+        assert c.post(f"/api/cameras/{camera}/consent/document", json=OPEN).status_code == 404
     with hub_api.client(analyst) as c:
-        assert c.put(f"/api/cameras/{camera}/consent", json=OPEN).status_code == 403
+        assert c.post(f"/api/cameras/{camera}/consent/document", json=OPEN).status_code == 403
+        assert c.put(f"/api/cameras/{camera}/consent", json={"document": "{}", "assertion": {}}).status_code == 422
     assert actions(hub_api) == [("consent.change", "success")] * 2
 
 
@@ -61,7 +64,7 @@ def test_access_requests_are_checked_and_audited_first(hub_api: HubApi):
         assert c.post("/api/access", json={k: v for k, v in request.items() if k != "purpose"}).status_code == 422
         assert c.post("/api/access", json={**request, "purpose": "curiosity"}).status_code == 422
     with hub_api.client(owner) as c:
-        c.put(f"/api/cameras/{camera}/consent", json={**OPEN, "modes": ["playback"]})
+        put_consent(c, camera, {**OPEN, "modes": ["playback"]})
         assert c.post("/api/access", json=request).status_code == 403  # owners do not request access
     with hub_api.client(analyst) as c:
         r = c.post("/api/access", json=request)

@@ -23,6 +23,7 @@ from hub.streams import StreamService
 from hub.tables import AuditEntry, Role, utcnow
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
+from tests.owner_support import pair_box, put_consent
 from wire import consent as c
 from wire import messages as m
 from wire import rtc
@@ -49,9 +50,11 @@ class InProcessBox:
 
     def _result(self, body) -> m.ReplyResult:
         if isinstance(body, m.PolicyUpdate):
-            document = self.guard.accept_policy(c.Signed(document=body.signed.document,
-                                                         signature=body.signed.signature))
+            document = self.guard.accept_policy(body.signed)
             return m.PolicyTaken(camera=document.camera, version=document.version)
+        if isinstance(body, m.OwnerKeyOffer):
+            key = self.guard.enrol_owner_key(body.offer)
+            return m.OwnerKeyTaken(accepted=True, reason="held", fingerprint=key.fingerprint())
         if isinstance(body, m.StreamStart):
             decision = self.guard.judge(c.Signed(document=body.signed.document, signature=body.signed.signature))
             if not decision.accepted:
@@ -119,7 +122,9 @@ def details(api: HubApi, action: str) -> list[dict]:
 
 
 def share(api: HubApi, owner: str, camera_id: int, modes: list[str]) -> None:
-    r = api.client(owner).put(f"/api/cameras/{camera_id}/consent", json={"sharing": "always", "modes": modes})
+    client = api.client(owner)
+    pair_box(client, DEVICE, api.hub.link.guard)
+    r = put_consent(client, camera_id, {"sharing": "always", "modes": modes})
     assert r.status_code == 200, r.text
 
 

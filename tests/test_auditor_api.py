@@ -13,6 +13,7 @@ from hub.api.audit_log import spreadsheet_cell
 from hub.tables import Role
 from tests.hub_support import HubApi
 from tests.test_hub_api import add_camera
+from tests.owner_support import put_consent
 
 REASON = "armed robbery reported at the corner store"
 
@@ -27,7 +28,7 @@ def test_search_export_and_transparency(hub_api: HubApi):
     analyst = hub_api.login("ana", "correct-horse-battery")
     auditor = hub_api.login("audrey", "correct-horse-battery")
     with hub_api.client(owner) as c:
-        c.put(f"/api/cameras/{front}/consent", json={"sharing": "always", "modes": ["playback"]})
+        put_consent(c, front, {"sharing": "always", "modes": ["playback"]})
     with hub_api.client(analyst) as c:
         for camera, case, purpose in ((front, "2026-1", "violent_crime"), (door, "2026-2", "missing_person"),
                                       (front, "2026-3", "violent_crime")):

@@ -314,7 +314,8 @@ def test_the_clip_command_exports_a_verifiable_clip_while_the_agent_records(box:
 
 
 def test_the_clip_command_paints_the_masks_of_the_cameras_policy(box: Box, tmp_path):
-    from edge.consent.store import ConsentStore
+    from edge.consent.guard import ConsentGuard
+    from tests.owner_support import SoftwareAuthenticator, pair_at_box
     from wire import consent as c
 
     document = c.PolicyDocument(device_id=box.identity.device_id, camera="cam1", version=1,
@@ -325,9 +326,11 @@ def test_the_clip_command_paints_the_masks_of_the_cameras_policy(box: Box, tmp_p
     (data_dir / "recordings").symlink_to(box.recordings)
     (data_dir / "identity").symlink_to(box.identity.directory)
     copy_index(box, data_dir / "index.sqlite3")
-    store = ConsentStore(data_dir / "consent.sqlite3")
-    store.put_policy("cam1", 1, c.sign(document, box.grant_key), to_datetime(box.before_gap[0].start_us))
-    store.close()
+    guard = ConsentGuard(data_dir / "consent.sqlite3", device_id=box.identity.device_id, cameras=["cam1"])
+    owner = SoftwareAuthenticator()
+    pair_at_box(guard, owner)
+    guard.accept_policy(owner.sign(c.canonical(document)))
+    guard.close()
     config = tmp_path / "edge.toml"
     config.write_text(box.agent.config.read_text().replace(str(box.agent.data_dir), str(data_dir)))
     first = box.before_gap[0]

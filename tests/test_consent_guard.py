@@ -1,4 +1,5 @@
-"""The appliance judges grants itself: real hub keys and audit log, the hub's own checks bypassed."""
+"""The appliance judges grants itself: real hub keys and audit log, an owner passkey paired at the box (a
+software authenticator producing real WebAuthn signatures), the hub's own checks bypassed."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.consent.guard import ConsentGuard
-from hub.access.grants import issue_grant, sign_policy
+from hub.access.grants import issue_grant
 from hub.keys import public_pem
 from tests.hub_support import HubApi
+from tests.owner_support import SoftwareAuthenticator, pair_at_box, signed_approval, signed_policy
 from wire import audit as wa
 from wire import consent as c
 
@@ -36,8 +38,16 @@ def guard(hub: HubApi, tmp_path: Path):
     g.close()
 
 
-def set_policy(hub: HubApi, guard: ConsentGuard, policy: c.Policy, version: int, camera: str = "front") -> None:
-    guard.accept_policy(sign_policy(hub.hub, device_id=DEVICE, camera=camera, version=version, policy=policy))
+@pytest.fixture
+def owner(guard: ConsentGuard) -> SoftwareAuthenticator:
+    authenticator = SoftwareAuthenticator()
+    pair_at_box(guard, authenticator)
+    return authenticator
+
+
+def set_policy(owner: SoftwareAuthenticator, guard: ConsentGuard, policy: c.Policy, version: int,
+               camera: str = "front") -> None:
+    guard.accept_policy(signed_policy(owner, device_id=DEVICE, camera=camera, version=version, policy=policy))
 
 
 def grant(hub: HubApi, **overrides) -> c.Signed:
@@ -47,13 +57,13 @@ def grant(hub: HubApi, **overrides) -> c.Signed:
     return issue_grant(hub.hub, **args)
 
 
-def test_a_proper_grant_is_accepted_once(hub, guard):
-    set_policy(hub, guard, OPEN, 1)
+def test_a_proper_grant_is_accepted_once(hub, guard, owner):
+    set_policy(owner, guard, OPEN, 1)
     signed = grant(hub)
     assert guard.judge(signed).accepted
     replay = guard.judge(signed)
     assert not replay.accepted and replay.reason == "replayed grant: already used"
-    log = guard.access_log()
+    log = [row for row in guard.access_log() if row["grant_id"]]
     assert [(row["accepted"], row["decision"]) for row in log] == [(1, "accepted"), (0, replay.reason)]
     assert log[0]["case_number"] == "2026-000123" and log[0]["analyst"] == "ana"
 
@@ -64,8 +74,8 @@ def refused(guard: ConsentGuard, signed: c.Signed, now: dt.datetime | None = Non
     return decision.reason
 
 
-def test_each_bad_grant_is_refused_with_its_reason(hub, guard):
-    set_policy(hub, guard, c.Policy(sharing="always", modes=["playback"], max_session_s=900,
+def test_each_bad_grant_is_refused_with_its_reason(hub, guard, owner):
+    set_policy(owner, guard, c.Policy(sharing="always", modes=["playback"], max_session_s=900,
                                     schedule=[c.Window(days=[0, 1, 2, 3, 4], start_minute=9 * 60, end_minute=17 * 60)]),
                1)
     monday_noon = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
@@ -96,8 +106,8 @@ def test_each_bad_grant_is_refused_with_its_reason(hub, guard):
     assert len(reasons) == 10  # each refusal is on the owner's access log
 
 
-def test_a_grant_missing_from_the_audit_log_is_refused(hub, guard, tmp_path):
-    set_policy(hub, guard, OPEN, 1)
+def test_a_grant_missing_from_the_audit_log_is_refused(hub, guard, owner, tmp_path):
+    set_policy(owner, guard, OPEN, 1)
     real = c.Grant.model_validate_json(grant(hub).document)
     # Signed with the hub's grant key (a compromised grant path) but pointing at someone else's audit entry.
     other = c.Grant.model_validate_json(grant(hub).document)
@@ -111,10 +121,10 @@ def test_a_grant_missing_from_the_audit_log_is_refused(hub, guard, tmp_path):
         "the grant's audit entry is not in the hub's signed audit log"
 
 
-def test_consent_off_or_paused_on_the_box_wins_over_any_hub(hub, guard):
+def test_consent_off_or_paused_on_the_box_wins_over_any_hub(hub, guard, owner):
     # No policy at all: off.
     assert refused(guard, grant(hub)) == "no consent policy for this camera: sharing is off"
-    set_policy(hub, guard, OPEN, 1)
+    set_policy(owner, guard, OPEN, 1)
     guard.pause("front", note="owner pressed pause")
     assert refused(guard, grant(hub)) == "sharing paused on the appliance by its owner"
     guard.resume("front")
@@ -122,15 +132,14 @@ def test_consent_off_or_paused_on_the_box_wins_over_any_hub(hub, guard):
     assert refused(guard, grant(hub)) == "sharing paused on the appliance by its owner"
     guard.resume()
     assert guard.judge(grant(hub)).accepted
-    set_policy(hub, guard, c.Policy(sharing="off", modes=["live"]), 2)
+    set_policy(owner, guard, c.Policy(sharing="off", modes=["live"]), 2)
     assert refused(guard, grant(hub, policy_version=2)) == "sharing is off for this camera"
     # The hub cannot roll the policy back to an older, more permissive version.
     with pytest.raises(c.ConsentError, match="not newer"):
-        set_policy(hub, guard, OPEN, 1)
-    with pytest.raises(c.ConsentError, match="signature"):
-        guard.accept_policy(c.sign(c.PolicyDocument(device_id=DEVICE, camera="front", version=9,
-                                                    issued_at=dt.datetime.now(dt.timezone.utc), policy=OPEN),
-                                   Ed25519PrivateKey.generate()))
+        set_policy(owner, guard, OPEN, 1)
+    with pytest.raises(c.ConsentError, match="not one of the owner keys held here"):
+        guard.accept_policy(signed_policy(SoftwareAuthenticator(), device_id=DEVICE, camera="front", version=9,
+                                          policy=OPEN))
 
 
 def approval(hub: HubApi, *, approve: bool = True, window=None, mode: str = "playback") -> int:
@@ -150,34 +159,53 @@ WINDOW = (dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.timezone.utc),
           dt.datetime(2026, 11, 20, 10, 5, tzinfo=dt.timezone.utc))
 
 
-def test_request_only_needs_the_owners_logged_approval(hub, guard):
-    set_policy(hub, guard, c.Policy(sharing="request_only", modes=["live", "playback"]), 1)
+def owner_signed(owner: SoftwareAuthenticator, window=WINDOW, **overrides) -> str:
+    args = dict(device_id=DEVICE, camera="front", request_id=1, mode="playback", case_number="2026-000123",
+                window=window)
+    return signed_approval(owner, **{**args, **overrides})
+
+
+def test_request_only_needs_the_owners_signed_and_logged_approval(hub, guard, owner):
+    set_policy(owner, guard, c.Policy(sharing="request_only", modes=["live", "playback"]), 1)
     assert refused(guard, grant(hub)) == "this camera shares recorded footage on request only, never live"
     assert refused(guard, grant(hub, mode="playback", window=WINDOW)) == \
-        "this camera needs its owner's approval for each request, and the grant carries none"
+        "this camera needs its owner's approval for each request, and the grant carries none signed by the owner"
+    # The hub's record that the owner approved is not the owner's word.
+    assert refused(guard, grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub))) == \
+        "this camera needs its owner's approval for each request, and the grant carries none signed by the owner"
+    stranger = SoftwareAuthenticator()  # a passkey the hub holds, never paired at this box
+    assert refused(guard, grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub),
+                                owner_approval=owner_signed(stranger))) == \
+        "the approval is not the owner's: signed by a key that is not one of the owner keys held here"
     other = (WINDOW[0] - dt.timedelta(days=1), WINDOW[1])
-    assert refused(guard, grant(hub, mode="playback", window=other, approval_index=approval(hub))) == \
+    assert refused(guard, grant(hub, mode="playback", window=other, approval_index=approval(hub),
+                                owner_approval=owner_signed(owner))) == \
         "the grant asks for other footage than the owner approved"
-    assert refused(guard, grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub, approve=False))) \
+    assert refused(guard, grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub),
+                                owner_approval=owner_signed(owner, case_number="2026-999999"))) == \
+        "the owner's signed approval does not cover this grant"
+    assert refused(guard, grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub, approve=False),
+                                owner_approval=owner_signed(owner))) \
         == "the owner's approval does not cover this grant"
-    assert guard.judge(grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub))).accepted
+    assert guard.judge(grant(hub, mode="playback", window=WINDOW, approval_index=approval(hub),
+                             owner_approval=owner_signed(owner))).accepted
 
 
-def test_a_running_session_ends_when_the_masks_it_paints_are_no_longer_the_owners(hub, guard):
+def test_a_running_session_ends_when_the_masks_it_paints_are_no_longer_the_owners(hub, guard, owner):
     square = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.4), (0.1, 0.4)]
-    set_policy(hub, guard, OPEN.model_copy(update={"privacy_masks": [square]}), 1)
+    set_policy(owner, guard, OPEN.model_copy(update={"privacy_masks": [square]}), 1)
     accepted = guard.judge(grant(hub)).grant
     assert guard.session_problem(accepted, masks=[square]) is None
-    set_policy(hub, guard, OPEN.model_copy(update={"privacy_masks": [square]}), 2)  # a new version, same masks
+    set_policy(owner, guard, OPEN.model_copy(update={"privacy_masks": [square]}), 2)  # a new version, same masks
     assert guard.session_problem(accepted, masks=[square]) is None
-    set_policy(hub, guard, OPEN, 3)  # the owner removed the mask
+    set_policy(owner, guard, OPEN, 3)  # the owner removed the mask
     assert guard.session_problem(accepted, masks=[square]) == "the owner changed the privacy masks"
     assert guard.session_problem(accepted) is None  # a caller that paints nothing does not ask
 
 
-def test_a_grant_whose_audit_entry_names_other_footage_or_another_camera_is_refused(hub, guard):
-    set_policy(hub, guard, OPEN, 1)
-    set_policy(hub, guard, OPEN, 1, camera="back")
+def test_a_grant_whose_audit_entry_names_other_footage_or_another_camera_is_refused(hub, guard, owner):
+    set_policy(owner, guard, OPEN, 1)
+    set_policy(owner, guard, OPEN, 1, camera="back")
     signed = grant(hub, mode="playback", window=WINDOW)
     real = c.Grant.model_validate_json(signed.document)
     details = wa.AuditEntry.parse(real.audit_entry).details

@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from edge.consent.guard import ConsentGuard
 from hub.access.presenting import present_grant, push_policy
-from hub.access.grants import issue_grant, sign_policy
+from hub.access.grants import issue_grant
 from hub.tables import AuditEntry, Role
 from tests.hub_support import HubStack, eventually
+from tests.owner_support import OwnerAtHub, SoftwareAuthenticator, pair_at_box, signed_policy
 from tests.test_mqtt_link import SimAppliance, enrol
 from wire import consent as c
 from wire import messages as m
@@ -39,10 +40,12 @@ def test_policy_and_grants_over_mqtt_with_decisions_audited(hub_stack: HubStack,
     identity, _, _ = enrol(hub_stack, tmp_path / "a", "Bakery")
     appliance, guard = appliance_with_guard(tmp_path / "a", identity)
     hub = hub_stack.hub
+    owner = SoftwareAuthenticator()
+    pair_at_box(guard, owner)
     try:
         policy = c.Policy(sharing="always", modes=["live"])
-        reply = push_policy(hub, identity.device_id, sign_policy(hub, device_id=identity.device_id, camera="front",
-                                                                 version=1, policy=policy))
+        reply = push_policy(hub, identity.device_id, signed_policy(owner, device_id=identity.device_id,
+                                                                   camera="front", version=1, policy=policy))
         assert reply.ok and reply.result == m.PolicyTaken(camera="front", version=1)
 
         def new_grant(**kw):
@@ -60,8 +63,8 @@ def test_policy_and_grants_over_mqtt_with_decisions_audited(hub_stack: HubStack,
         accepted, reason = present_grant(hub, identity.device_id, new_grant(mode="clip"))
         assert (accepted, reason) == (False, "mode clip is not allowed for this camera")
         # An older policy pushed again (a hub trying to widen access) is refused by the box.
-        stale = push_policy(hub, identity.device_id, sign_policy(hub, device_id=identity.device_id, camera="front",
-                                                                 version=1, policy=policy))
+        stale = push_policy(hub, identity.device_id, signed_policy(owner, device_id=identity.device_id,
+                                                                   camera="front", version=1, policy=policy))
         assert not stale.ok and "not newer" in stale.error
     finally:
         appliance.stop()
@@ -96,7 +99,8 @@ def test_owner_pause_command_on_the_box(tmp_path: Path):
 
 
 def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_path: Path):
-    """Owner sets consent in the hub → signed policy reaches the box → analyst asks → the box accepts."""
+    """Owner pairs a passkey with the box, signs consent in the hub → the signed policy reaches the box → analyst
+    asks → the box accepts; an approval signed with the passkey → the box accepts."""
     identity, business_id, owner = enrol(hub_stack, tmp_path / "a", "Bakery")
     appliance, guard = appliance_with_guard(tmp_path / "a", identity)
     hub_stack.add_user("ana", "correct-horse-battery", Role.ANALYST)
@@ -106,8 +110,9 @@ def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_p
         with hub_stack.client(owner) as c:
             eventually(lambda: c.get("/api/cameras").json(), what="camera known to the hub")
             camera_id = c.get("/api/cameras").json()[0]["id"]
-            assert c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "always", "modes": ["live"]}
-                         ).status_code == 200
+            passkey = OwnerAtHub(c)
+            passkey.pair(guard)
+            assert passkey.put_consent(camera_id, {"sharing": "always", "modes": ["live"]}).status_code == 200
         eventually(lambda: guard.policy("front") is not None, what="policy on the box")
         with hub_stack.client(analyst) as c:
             r = c.post("/api/access", json={"camera_id": camera_id, "mode": "live", "purpose": "property_crime", "reason": REASON,
@@ -121,7 +126,8 @@ def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_p
             guard.resume()
         # request_only: footage needs the owner's approval, which the box checks on the signed log.
         with hub_stack.client(owner) as c:
-            c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "request_only", "modes": ["playback"]})
+            passkey.client = c
+            passkey.put_consent(camera_id, {"sharing": "request_only", "modes": ["playback"]})
         eventually(lambda: guard.policy("front").version == 2, what="policy v2 on the box")
         footage = {"camera_id": camera_id, "mode": "playback", "purpose": "violent_crime", "reason": REASON, "case_number": "2026-000902",
                    "window_from": WINDOW[0], "window_to": WINDOW[1]}
@@ -130,8 +136,11 @@ def test_owner_consent_and_analyst_request_end_to_end(hub_stack: HubStack, tmp_p
             assert r.status_code == 202 and r.json()["status"] == "pending_owner_approval"
             request_id = r.json()["request_id"]
         with hub_stack.client(owner) as c:
+            passkey.client = c
             assert [q["status"] for q in c.get("/api/requests").json()] == ["pending"]
-            r = c.post(f"/api/requests/{request_id}/decision", json={"approve": True, "note": "ok for police"})
+            unsigned = c.post(f"/api/requests/{request_id}/decision", json={"approve": True, "note": "ok"})
+            assert unsigned.status_code == 422 and "signed with your passkey" in unsigned.json()["detail"]
+            r = passkey.decide(request_id, approve=True, note="ok for police", path="requests")
             assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
             assert c.post(f"/api/requests/{request_id}/decision", json={"approve": True}).status_code == 409
         with hub_stack.client(analyst) as c:

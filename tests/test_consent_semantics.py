@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from edge.consent.guard import ConsentGuard
-from hub.access.grants import issue_grant, sign_policy
+from hub.access.grants import issue_grant
 from hub.keys import public_pem
 from tests.hub_support import HubApi
 from tests.test_access_api import REASON, WINDOW, setup
+from tests.owner_support import SoftwareAuthenticator, pair_at_box, put_consent, signed_policy
 from wire import consent as c
 
 EMERGENCY_LIVE = {"sharing": "emergency_live", "modes": ["live", "playback"], "max_session_s": 900}
@@ -28,7 +29,7 @@ def hub_api(tmp_path: Path):
 def test_emergency_live_goes_live_for_emergencies_only_and_recorded_footage_needs_the_owner(hub_api: HubApi):
     camera, owner, _, analyst = setup(hub_api)
     with hub_api.client(owner) as c:
-        assert c.put(f"/api/cameras/{camera}/consent", json=EMERGENCY_LIVE).status_code == 200
+        assert put_consent(c, camera, EMERGENCY_LIVE).status_code == 200
     request = {"camera_id": camera, "mode": "live", "reason": REASON, "case_number": "2026-000555"}
     with hub_api.client(analyst) as c:
         for purpose in ("traffic", "property_crime", "other"):
@@ -51,8 +52,10 @@ def test_the_box_refuses_a_live_grant_whose_purpose_is_no_emergency(hub_api: Hub
                          grant_key_pem=hub.grant_public_key_pem, audit_key_pem=public_pem(hub.audit_key),
                          audit_origin=hub_api.settings.audit_origin)
     try:
-        guard.accept_policy(sign_policy(hub, device_id=DEVICE, camera="front", version=1,
-                                        policy=c.Policy.model_validate(EMERGENCY_LIVE)))
+        owner = SoftwareAuthenticator()
+        pair_at_box(guard, owner)
+        guard.accept_policy(signed_policy(owner, device_id=DEVICE, camera="front", version=1,
+                                          policy=c.Policy.model_validate(EMERGENCY_LIVE)))
 
         def judged(purpose: str):
             return guard.judge(issue_grant(hub, device_id=DEVICE, camera="front", mode="live", analyst="ana",
@@ -72,6 +75,6 @@ def test_plate_sharing_is_the_owners_policy_and_none_until_they_choose(hub_api: 
         assert c.get(f"/api/cameras/{camera}").json()["plate_sharing"] == "none"
         r = c.patch(f"/api/cameras/{camera}", json={"plate_sharing": "all"})
         assert r.status_code == 422  # not a camera field: the consent policy says
-        c.put(f"/api/cameras/{camera}/consent", json={"sharing": "off", "plate_sharing": "all"})
+        put_consent(c, camera, {"sharing": "off", "plate_sharing": "all"})
         assert c.get(f"/api/cameras/{camera}").json()["plate_sharing"] == "all"
         assert c.get(f"/api/cameras/{camera}/consent").json()["policy"]["plate_sharing"] == "all"

@@ -19,6 +19,7 @@ from hub.hit_feed import HitAnnouncer, HitFeed
 from hub.ingest import ingest_event, ingest_state
 from hub.tables import Appliance, AuditEntry, Camera, HotListItem, PlateReadRow, PlateThumbnail, Role, utcnow
 from tests.hub_support import ApiHelpers, HubApi
+from tests.owner_support import put_consent
 from wire import messages as m
 
 REASON = "robbery suspect vehicle seen leaving the scene"
@@ -61,7 +62,7 @@ def read(plate: str, at: dt.datetime, *, camera: str = "front", hit: str | None 
 
 def consent(api: ApiHelpers, owner: str, camera_id: int, **policy) -> None:
     with api.client(owner) as c:
-        r = c.put(f"/api/cameras/{camera_id}/consent", json=policy)
+        r = put_consent(c, camera_id, policy)
         assert r.status_code == 200, r.text
 
 

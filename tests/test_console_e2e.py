@@ -18,6 +18,8 @@ from tests.console_support import sign_in
 from tests.edge_support import EdgeProcess, config_text
 from tests.hub_support import HubStack, eventually
 from tests.test_alpr_agent import _alpr_section
+from edge.recording.storage import Layout
+from tests.owner_support import pair_box, put_consent
 
 pytestmark = pytest.mark.slow
 STREET = (40.7580, -73.9855)
@@ -41,9 +43,10 @@ def _box(stack: HubStack, tmp_path: Path, urls: list[str]) -> tuple[EdgeProcess,
     agent.start()
     camera_id = eventually(lambda: stack.recording_camera("cam1"), timeout=60, what="the camera at the hub")
     with stack.client(owner) as c:
+        pair_box(c, c.get("/api/appliances").json()[0]["device_id"], Layout(data_dir).consent_path)
         assert c.patch(f"/api/cameras/{camera_id}", json={"latitude": STREET[0], "longitude": STREET[1],
                                                          "view_direction_deg": 0}).status_code == 200
-        assert c.put(f"/api/cameras/{camera_id}/consent", json={
+        assert put_consent(c, camera_id, {
             "sharing": "request_only", "modes": ["playback", "clip"], "plate_sharing": "hits_only"}
         ).status_code == 200
     return agent, owner, camera_id

@@ -23,6 +23,8 @@ from tests.hub_support import HubStack, eventually
 from tests.sse_support import SseEvent, SseReader
 from tests.test_alpr_agent import _alpr_section
 from tests.test_mqtt_link import SimAppliance, enrol
+from edge.recording.storage import Layout
+from tests.owner_support import pair_box, put_consent
 from wire.messages import HotListEntry
 
 
@@ -57,7 +59,7 @@ def test_a_hit_sent_by_the_appliances_link_reaches_a_console_within_2_s_with_its
         box.link.publish_event(m.CameraStatus(camera="front", status="recording"))
         with stack.client(owner) as c:
             camera_id = eventually(lambda: c.get("/api/cameras").json(), what="the camera at the hub")[0]["id"]
-            c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "off", "plate_sharing": "hits_only"})
+            put_consent(c, camera_id, {"sharing": "off", "plate_sharing": "hits_only"})
         now_us = int(time.time() * 1_000_000)
         stored = [store.add(StoredRead(new_read_id(), "front", plate, 0.93, now_us - 3_000_000, now_us, 9, None),
                             np.full((48, 160, 3), 180, np.uint8)) for plate in ("ABC1234", "XYZ9876")]
@@ -134,8 +136,9 @@ def test_a_real_box_sends_its_hits_with_thumbnails_only_once_its_owner_shares_th
                 c.post("/api/hotlist", json={"plate": plate, "list_name": "stolen", "reason": "stolen vehicle"})
         wait_for_box_hit(agent, since=time.time())  # read and matched on the box; plate sharing is none
         assert reader.of_kind("hit") == [] and hub_alerts(stack) == 0  # nothing left the box
-        with stack.client(owner) as c:
-            c.put(f"/api/cameras/{camera_id}/consent", json={"sharing": "off", "plate_sharing": "hits_only"})
+        with stack.client(owner) as c:  # the owner's passkey, paired at the box, signs the new policy
+            pair_box(c, c.get("/api/appliances").json()[0]["device_id"], Layout(tmp_path / "box").consent_path)
+            put_consent(c, camera_id, {"sharing": "off", "plate_sharing": "hits_only"})
         [hit] = eventually(lambda: reader.of_kind("hit")[:1], timeout=60, what="a hit on the console's stream")
         latency = hit.arrived - queued_at(stack, hit).timestamp()
         assert latency < 2, f"{latency:.2f} s from the box queuing the hit to the console"

@@ -21,6 +21,10 @@ def test_demo_runs_the_whole_stack(tmp_path: Path):
     assert "demo: auditor's console http://127.0.0.1:" in out and "/transparency" in out
     assert "demo: owner's access log and alerts http://127.0.0.1:" in out
     assert "demo: analyst page http://127.0.0.1:" in out
+    # The owner's passkey flow: the console at localhost (WebAuthn needs a host name) and a code from the box.
+    assert re.search(r"demo: owner console http://localhost:\d+/owner .*the code [A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}",
+                     out)
+    assert "sign in as 'owner' with password" in out
     assert "enrolled as dev-" in out
     # The hub's map shows both cameras recording, placed by the owner near the demo site.
     map_lines = [line for line in out.splitlines() if "the hub's map near the bakery" in line]

@@ -17,6 +17,7 @@ from hub.tables import AuditEntry, Clip, FootageRequest, Incident
 from tests.cut_support import clip_frames, expected_frames
 from tests.hub_support import HubStack, eventually
 from tests.test_streaming import Box, enrolled_box
+from tests.owner_support import decide, put_consent
 from wire.evidence import parse_signed, verify_clip
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,7 @@ def _utc(us: int) -> dt.datetime:
 def _box(hub_stack: HubStack, cameras, edge, tmp_path: Path) -> Box:
     box = enrolled_box(hub_stack, cameras, edge, tmp_path, recording={"segment_seconds": 2})
     with hub_stack.client(box.owner) as c:
-        assert c.put(f"/api/cameras/{box.camera_id}/consent", json=REQUEST_ONLY).status_code == 200
+        assert put_consent(c, box.camera_id, REQUEST_ONLY).status_code == 200
         assert c.patch(f"/api/cameras/{box.camera_id}", json={"latitude": HERE[0], "longitude": HERE[1],
                                                               "view_direction_deg": 90}).status_code == 200
     return box
@@ -91,8 +92,11 @@ def test_incident_to_verified_clip_at_the_hub(hub_stack: HubStack, cameras, edge
     listed = json.loads(box.agent.cli("requests", "--json").stdout)
     assert listed[0]["request_id"] == request_id and listed[0]["held"] and listed[0]["status"] == "pending"
 
+    # The owner approves three of the five seconds (trimmed on the console's timeline), signed with the passkey.
+    trim_from, trim_to = from_us + 1_000_000, from_us + 4_000_000
     with hub_stack.client(box.owner) as c:
-        r = c.post(f"/api/footage-requests/{request_id}/decision", json={"approve": True, "note": "ok"})
+        r = decide(c, request_id, approve=True, note="only the three seconds with the door",
+                   window=(_utc(trim_from).isoformat(), _utc(trim_to).isoformat()))
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     try:
         eventually(lambda: _request(hub_stack, request_id).status == "delivered", timeout=60, what="clip delivered")
@@ -115,11 +119,13 @@ def test_incident_to_verified_clip_at_the_hub(hub_stack: HubStack, cameras, edge
     assert verify_clip(clip_path, signed, hub_stack.hub.ca.pem) == []
     assert signed.read().request_id == request_id and not signed.read().masked
 
-    # The clip shows exactly what was recorded: from the keyframe at or before the start to the window's end.
-    recorded = expected_frames(box.agent.data_dir / "recordings", box.agent.closed_segments("cam1"), from_us, to_us)
+    # The clip covers only the trim: what was recorded from the keyframe at or before the trim's start to its end.
+    assert (signed.read().requested_from, signed.read().requested_to) == (_utc(trim_from), _utc(trim_to))
+    recorded = expected_frames(box.agent.data_dir / "recordings", box.agent.closed_segments("cam1"), trim_from,
+                               trim_to)
     frames = clip_frames(clip_path)
     assert [digest for _, digest in frames] == [f.digest for f in recorded]
-    assert len(frames) >= 5 * 14
+    assert 3 * 14 <= len(frames) < 5 * 14
 
     eventually(lambda: _holds(box) == [], timeout=30, what="the hold released once the clip is at the hub")
     actions = [(e.action, e.outcome) for e in _entries(hub_stack)]
@@ -146,7 +152,7 @@ def test_a_denied_request_releases_its_hold_and_a_window_never_recorded_says_so(
     never = _ask(hub_stack, box, (before, before + dt.timedelta(minutes=2)), incident)
     assert never["box_recorded_s"] == 0 and "nothing recorded" in never["reason"]
     with hub_stack.client(box.owner) as c:
-        c.post(f"/api/footage-requests/{never['request_id']}/decision", json={"approve": True})
+        decide(c, never["request_id"], approve=True)
     failed = eventually(lambda: (r := _request(hub_stack, never["request_id"])).status == "failed" and r,
                         timeout=30, what="the box's failure reported")
     assert "nothing" in failed.clip_detail.lower() or "no recorded" in failed.clip_detail.lower(), failed.clip_detail
@@ -169,7 +175,7 @@ def test_an_approval_while_the_box_is_away_is_carried_out_when_it_returns(hub_st
     asked = _ask(hub_stack, box, (_utc(from_us), _utc(to_us)), _incident(hub_stack))
     box.agent.terminate()
     with hub_stack.client(box.owner) as c:
-        r = c.post(f"/api/footage-requests/{asked['request_id']}/decision", json={"approve": True})
+        r = decide(c, asked["request_id"], approve=True)
     assert r.json()["status"] == "approved" and "back online" in r.json()["reason"]
     assert _request(hub_stack, asked["request_id"]).clip_stage == "waiting"
     box.agent.start()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from hub.tables import AuditEntry, Case, FootageRequest, Incident, Notice, Role, User
 from tests.hub_support import HubApi
 from tests.mail_support import Inbox
+from tests.owner_support import decide, put_consent
 from tests.test_hub_api import add_camera
 
 REASON = "armed robbery reported at the corner store"
@@ -42,10 +43,10 @@ def _setup(api: HubApi):
     also_near = add_camera(api, garage, "door", 40.7130, -74.0062, "dev-bbbbbbbbbbbb")
     far = add_camera(api, garage, "yard", 40.7500, -74.0060, "dev-cccccccccccc")
     with api.client(bakery_owner) as c:
-        assert c.put(f"/api/cameras/{near}/consent", json=REQUEST_ONLY).status_code == 200
+        assert put_consent(c, near, REQUEST_ONLY).status_code == 200
     with api.client(garage_owner) as c:
-        assert c.put(f"/api/cameras/{also_near}/consent", json=ALWAYS).status_code == 200
-        assert c.put(f"/api/cameras/{far}/consent", json=ALWAYS).status_code == 200
+        assert put_consent(c, also_near, ALWAYS).status_code == 200
+        assert put_consent(c, far, ALWAYS).status_code == 200
     api.add_user("ana", "correct-horse-battery", Role.ANALYST, unit="Robbery")
     return (near, also_near, far), bakery_owner, garage_owner, api.login("ana", "correct-horse-battery")
 
@@ -176,9 +177,10 @@ def test_the_owner_approves_a_trimmed_window_or_denies_with_a_reason(footage_api
                    json={"approve": True, "window_from": trimmed[0].isoformat(), "window_to": outside.isoformat()})
         assert r.status_code == 422 and "inside the requested" in r.json()["detail"]
         assert c.post(f"/api/footage-requests/{two}/decision", json={"approve": False}).status_code == 422
-        r = c.post(f"/api/footage-requests/{one}/decision",
-                   json={"approve": True, "window_from": trimmed[0].isoformat(),
-                         "window_to": trimmed[1].isoformat(), "note": "only the part with the door"})
+        unsigned = c.post(f"/api/footage-requests/{one}/decision", json={"approve": True})
+        assert unsigned.status_code == 422 and "signed with your passkey" in unsigned.json()["detail"]
+        r = decide(c, one, approve=True, note="only the part with the door",
+                   window=(trimmed[0].isoformat(), trimmed[1].isoformat()))
         assert r.status_code == 200 and r.json()["status"] == "approved", r.text
         assert c.post(f"/api/footage-requests/{one}/decision", json={"approve": False, "note": "changed my mind"}
                       ).status_code == 409
@@ -220,7 +222,7 @@ def test_undecided_requests_expire_audited_and_cannot_be_decided_after(footage_a
 def test_a_camera_whose_consent_refuses_clips_is_refused_alone_and_audited(footage_api: HubApi):
     (near, also_near, _), bakery_owner, _, analyst = _setup(footage_api)
     with footage_api.client(bakery_owner) as c:
-        assert c.put(f"/api/cameras/{near}/consent", json={"sharing": "request_only", "modes": ["playback"]}
+        assert put_consent(c, near, {"sharing": "request_only", "modes": ["playback"]}
                      ).status_code == 200
     with footage_api.client(analyst) as c:
         r = c.post("/api/footage-requests", json=_ask([near, also_near], latitude=40.7128, longitude=-74.006))
@@ -234,8 +236,7 @@ def test_a_camera_whose_consent_refuses_clips_is_refused_alone_and_audited(foota
 def test_preapproved_purposes_limit_what_an_always_policy_approves(footage_api: HubApi):
     (_, also_near, _), _, garage_owner, analyst = _setup(footage_api)
     with footage_api.client(garage_owner) as c:
-        assert c.put(f"/api/cameras/{also_near}/consent",
-                     json={**ALWAYS, "preapproved_purposes": ["missing_person"]}).status_code == 200
+        assert put_consent(c, also_near, {**ALWAYS, "preapproved_purposes": ["missing_person"]}).status_code == 200
     with footage_api.client(analyst) as c:
         robbery = c.post("/api/footage-requests", json=_ask([also_near], latitude=40.713, longitude=-74.006))
         missing = c.post("/api/footage-requests", json={**_ask([also_near], latitude=40.713, longitude=-74.006),

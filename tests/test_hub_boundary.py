@@ -16,6 +16,7 @@ from hub.api.boundary import BodyError, check_json
 from hub.tables import AuditEntry
 from tests.hub_support import HubApi
 from tests.test_access_api import OPEN, REASON, setup
+from tests.owner_support import put_consent
 
 
 @pytest.fixture
@@ -64,6 +65,8 @@ def test_json_that_fits_passes_the_guard():
     ("get", f"/api/cameras/{2**63}", None),
     ("get", f"/api/cameras/{2**64}/consent", None),
     ("put", f"/api/cameras/{2**63}/consent", {"sharing": "off"}),
+    ("post", f"/api/cameras/{2**63}/consent/document", {"sharing": "off"}),
+    ("post", f"/api/footage-requests/{2**63}/approval-document", {}),
     ("post", "/api/access", {"camera_id": 2**63, "mode": "live", "purpose": "other", "reason": REASON,
                              "case_number": "2026-1"}),
     ("post", "/api/access", {"camera_id": 1, "mode": "playback", "purpose": "other", "reason": REASON,
@@ -80,7 +83,7 @@ def test_numbers_and_times_out_of_range_are_a_4xx_not_a_500(hub_api: HubApi, met
 def test_footage_windows_no_box_can_hold_are_refused(hub_api: HubApi):
     camera, owner, _, analyst = setup(hub_api)
     with hub_api.client(owner) as c:
-        c.put(f"/api/cameras/{camera}/consent", json={**OPEN, "modes": ["playback", "clip"]})
+        put_consent(c, camera, {**OPEN, "modes": ["playback", "clip"]})
     now = dt.datetime.now(dt.timezone.utc)
     cases = {
         "in 2100": ("2100-01-01T00:00:00Z", "2100-01-01T00:05:00Z", "starts in the future"),

@@ -19,6 +19,7 @@ from hub.tables import Alert, Appliance, AuditEntry, Camera, Event, PlateReadRow
 from provisioning.enroll import EnrolmentFailed, enroll
 from provisioning.identity import Identity
 from tests.hub_support import HubStack, eventually
+from tests.owner_support import put_consent
 from wire import messages as m
 from wire import topics
 
@@ -243,7 +244,7 @@ def test_camera_status_plate_reads_and_hotlist_hits_are_ingested(database_url, h
         eventually(lambda: link.acked == 1, what="the camera known at the hub")
         with hub_stack.client(owner) as c:  # the owner shares hot-list hits only (the default is none)
             [camera] = c.get("/api/cameras").json()
-            c.put(f"/api/cameras/{camera['id']}/consent", json={"sharing": "off", "plate_sharing": "hits_only"})
+            put_consent(c, camera['id'], {"sharing": "off", "plate_sharing": "hits_only"})
         link.publish_event(m.PlateRead(camera="front", plate="ABC1234", confidence=0.9, first_seen=NOW,
                                        last_seen=NOW))  # no hit: withheld
         link.publish_event(m.PlateRead(camera="front", plate="XYZ9876", confidence=0.95, first_seen=NOW,

@@ -169,7 +169,7 @@ def test_each_search_is_an_indexed_lookup_never_a_scan_of_the_log(api: HubApi, s
     assert "SCAN audit_entries" not in plan and "SCAN audit_subjects" not in plan, plan
 
 
-def test_migration_0013_indexes_the_entries_already_logged_and_goes_down_and_up(tmp_path):
+def test_migration_0012_indexes_the_entries_already_logged_and_goes_down_and_up(tmp_path):
     from alembic import command
     from sqlalchemy import text
 

@@ -25,6 +25,8 @@ from hub.tables import AuditEntry, Camera, Role, StreamSession, utcnow
 from wire import consent as c
 from wire import messages as m
 from tests.hub_support import HubStack, eventually
+from edge.recording.storage import Layout
+from tests.owner_support import pair_box, put_consent
 
 REPO = Path(__file__).resolve().parents[1]
 REASON = "armed robbery reported at the corner store"
@@ -51,7 +53,8 @@ def enrolled_box(hub_stack: HubStack, cameras, edge, tmp_path: Path, *, params_i
     agent = edge(camera.urls, data_dir=data_dir, streaming=streaming or None, **(recording or {}))
     camera_id = eventually(hub_stack.recording_camera, timeout=60, what="camera recording at the hub")
     with hub_stack.client(owner) as c:
-        assert c.put(f"/api/cameras/{camera_id}/consent", json=LIVE).status_code == 200
+        pair_box(c, c.get("/api/appliances").json()[0]["device_id"], Layout(data_dir).consent_path)
+        assert put_consent(c, camera_id, LIVE).status_code == 200
     hub_stack.add_user("ana", "correct-horse-battery", Role.ANALYST, unit="Robbery")
     analyst = hub_stack.login("ana", "correct-horse-battery")
     return Box(camera_id, owner, analyst, camera.urls[0], agent)
@@ -133,7 +136,7 @@ def test_live_frames_arrive_bit_exact_and_revoking_consent_cuts_the_session(
 
     # The owner revokes consent mid-stream: the box ends the session by itself, the hub's media stops.
     with hub_stack.client(box.owner) as c:
-        assert c.put(f"/api/cameras/{box.camera_id}/consent", json={**LIVE, "sharing": "off"}).status_code == 200
+        assert put_consent(c, box.camera_id, {**LIVE, "sharing": "off"}).status_code == 200
     revoked_at = time.time()
     media_ends(hub_stack, track)
     row = ended_session(hub_stack, session_id)
@@ -345,7 +348,7 @@ def test_privacy_masks_are_painted_out_and_changing_them_ends_the_session(hub_st
     box = enrolled_box(hub_stack, cameras, edge, tmp_path)
     left_half = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]
     with hub_stack.client(box.owner) as c:
-        r = c.put(f"/api/cameras/{box.camera_id}/consent", json={**LIVE, "privacy_masks": [left_half]})
+        r = put_consent(c, box.camera_id, {**LIVE, "privacy_masks": [left_half]})
         assert r.status_code == 200, r.text
     opened = open_stream(hub_stack, box)
     session_id = uuid.UUID(opened["session_id"])
@@ -359,6 +362,6 @@ def test_privacy_masks_are_painted_out_and_changing_them_ends_the_session(hub_st
         assert shown.std() > 10, "the unmasked half lost its picture"
     # A new mask (here: none) ends the running session rather than changing what it shows underneath.
     with hub_stack.client(box.owner) as c:
-        assert c.put(f"/api/cameras/{box.camera_id}/consent", json=LIVE).status_code == 200
+        assert put_consent(c, box.camera_id, LIVE).status_code == 200
     media_ends(hub_stack, track)
     assert ended_session(hub_stack, session_id).end_reason == "the owner changed the privacy masks"

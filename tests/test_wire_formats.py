@@ -25,6 +25,8 @@ GOLDEN_REPLIES = [
     (m.Pong(), '{"kind":"pong"}'),
     (m.HotListTaken(version=7, entries=2), '{"kind":"hotlist.taken","version":7,"entries":2}'),
     (m.PolicyTaken(camera="front", version=3), '{"kind":"consent.policy_taken","camera":"front","version":3}'),
+    (m.OwnerKeyTaken(accepted=True, reason="held", fingerprint="53B6 37CE 205C 7AF9"),
+     '{"kind":"consent.owner_key_taken","accepted":true,"reason":"held","fingerprint":"53B6 37CE 205C 7AF9"}'),
     (m.GrantDecision(accepted=False, reason="grant expired"),
      '{"kind":"access.decision","accepted":false,"reason":"grant expired"}'),
     (m.StreamOffer(accepted=True, reason="accepted", sdp=SDP, deadline=AT),
@@ -251,3 +253,17 @@ def test_the_enrolment_answer_and_the_checkpoint_are_read_with_their_models():
     assert wa.CheckpointOut.model_validate_json(checkpoint.model_dump_json()) == checkpoint
     with pytest.raises(ValueError):
         wa.ProofOut.model_validate({"proof": "not a list"})
+
+
+def test_an_owner_signed_policy_command_matches_its_golden_bytes_and_round_trips():
+    from wire import owner as wo
+
+    signed = wo.OwnerSigned(document='{"kind":"policy"}', assertion=wo.Assertion(
+        credential_id="Y3JlZA", authenticator_data="A" * 50, client_data_json="eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0",
+        signature="MEUCIQDx"))
+    golden = ('{"v":1,"request_id":"' + str(REQUEST) + '","body":{"kind":"consent.policy","signed":{"document":'
+              '"{\\"kind\\":\\"policy\\"}","assertion":{"credential_id":"Y3JlZA","authenticator_data":"' + "A" * 50
+              + '","client_data_json":"eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0","signature":"MEUCIQDx"}}}}').encode()
+    command = m.Command(request_id=REQUEST, body=m.PolicyUpdate(signed=signed))
+    assert m.encode(command) == golden
+    assert m.encode(m.decode(m.Command, golden)) == golden

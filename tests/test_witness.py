@@ -111,7 +111,8 @@ def test_refuses_a_checkpoint_signed_by_another_key(hub_a: HubApi, tmp_path: Pat
 def test_a_grant_checkpoint_must_agree_with_the_witnessed_log(hub_a: HubApi, tmp_path: Path):
     """The consent guard asks the witness to vouch for the checkpoint inside each grant."""
     from edge.consent.guard import ConsentGuard
-    from hub.access.grants import issue_grant, sign_policy
+    from hub.access.grants import issue_grant
+    from tests.owner_support import SoftwareAuthenticator, pair_at_box, signed_policy
     from wire import consent as c
 
     witness = witness_of(hub_a, tmp_path)
@@ -123,8 +124,10 @@ def test_a_grant_checkpoint_must_agree_with_the_witnessed_log(hub_a: HubApi, tmp
     forked = twin(hub_a, tmp_path / "b")
     try:
         policy = c.Policy(sharing="always", modes=["live"])
-        guard.accept_policy(sign_policy(hub_a.hub, device_id="dev-aaaaaaaaaaaa", camera="front", version=1,
-                                        policy=policy))
+        owner = SoftwareAuthenticator()
+        pair_at_box(guard, owner)
+        guard.accept_policy(signed_policy(owner, device_id="dev-aaaaaaaaaaaa", camera="front", version=1,
+                                          policy=policy))
         args = dict(device_id="dev-aaaaaaaaaaaa", camera="front", mode="live", analyst="ana",
                     reason="armed robbery at the corner store", case_number="2026-1", policy_version=1, lifetime_s=300)
         assert guard.judge(issue_grant(hub_a.hub, **args)).accepted

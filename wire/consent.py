@@ -1,9 +1,13 @@
-"""Consent policies and access grants: what the hub signs and the appliance judges.
+"""Consent policies, owner approvals and access grants: what the owner and the hub sign and the appliance judges.
 
-Both travel as `Signed` envelopes: the canonical JSON of the document (sorted
-keys, compact, UTF-8) and an Ed25519 signature over exactly those bytes by the
-hub's grant key, which the appliance received at enrolment. The appliance
-verifies the signature before it reads a field.
+A policy and an approval are the owner's word: canonical JSON (sorted keys,
+compact, UTF-8) signed with the owner's passkey (`wire.owner.OwnerSigned`),
+verified by the appliance against the owner keys it holds. A grant is the
+hub's word: a `Signed` envelope, an Ed25519 signature over exactly the
+document's bytes by the hub's grant key, which the appliance received at
+enrolment; where the policy asks for the owner's approval the grant carries the
+owner-signed approval inside. The appliance verifies a signature before it
+reads a field.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wire.messages import CameraName, SignedDocument
+from wire.owner import OwnerSigned
 from wire.topics import DEVICE_ID_PATTERN
 
 SharingMode = Literal["off", "request_only", "emergency_live", "always"]
@@ -105,6 +110,20 @@ class PolicyDocument(_Strict):
     policy: Policy
 
 
+class ApprovalDocument(_Strict):
+    """The owner's approval of one footage request: this camera, this case, exactly this (maybe trimmed) window."""
+
+    kind: Literal["approval"] = "approval"
+    device_id: Annotated[str, Field(pattern=f"^{DEVICE_ID_PATTERN}$")]
+    camera: CameraName
+    request_id: Annotated[int, Field(ge=1)]
+    mode: AccessMode
+    case_number: Annotated[str, Field(min_length=3, max_length=100)]
+    window_from: AwareDatetime
+    window_to: AwareDatetime
+    issued_at: AwareDatetime
+
+
 class Grant(_Strict):
     """Permission for one analyst to reach one camera in one mode, for a while, for a stated reason."""
 
@@ -130,6 +149,8 @@ class Grant(_Strict):
     approval_index: Annotated[int | None, Field(ge=0)] = None
     approval_entry: Annotated[str | None, Field(max_length=20_000)] = None
     approval_proof: Annotated[list[str], Field(max_length=64)] = []
+    # … and the approval itself, signed by the owner's passkey (an ApprovalDocument): the hub cannot make one.
+    owner_approval: OwnerSigned | None = None
 
 
 Signed = SignedDocument  # the envelope is part of the MQTT payloads too

@@ -17,6 +17,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from wire.owner import KeyOffer, OwnerSigned
+
 VERSION = 1
 MAX_PAYLOAD_BYTES = 256 * 1024
 
@@ -232,10 +234,17 @@ class SignedDocument(_Strict):
 
 
 class PolicyUpdate(_Strict):
-    """A camera's consent policy, signed by the hub (wire.consent.PolicyDocument inside)."""
+    """A camera's consent policy, signed by its owner's passkey (wire.consent.PolicyDocument inside)."""
 
     kind: Literal["consent.policy"] = "consent.policy"
-    signed: SignedDocument
+    signed: OwnerSigned
+
+
+class OwnerKeyOffer(_Strict):
+    """An owner's key for the appliance to hold, MAC'd with a pairing code the appliance showed (wire.owner)."""
+
+    kind: Literal["consent.owner_key"] = "consent.owner_key"
+    offer: KeyOffer
 
 
 class GrantPresent(_Strict):
@@ -349,8 +358,9 @@ class ClipOrder(_Strict):
     upload_token: Annotated[str, Field(min_length=20, max_length=200)]
 
 
-CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, GrantPresent, StreamStart, StreamAnswer, StreamStop,
-                              StreamKeepalive, StreamControl, FootageNotice, ClipOrder], Field(discriminator="kind")]
+CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, OwnerKeyOffer, GrantPresent, StreamStart, StreamAnswer,
+                              StreamStop, StreamKeepalive, StreamControl, FootageNotice, ClipOrder],
+                        Field(discriminator="kind")]
 
 
 class Command(_Strict):
@@ -382,6 +392,15 @@ class PolicyTaken(_Strict):
     kind: Literal["consent.policy_taken"] = "consent.policy_taken"
     camera: CameraName
     version: Annotated[int, Field(ge=1)]
+
+
+class OwnerKeyTaken(_Strict):
+    """The appliance holds the offered owner key (its fingerprint), or refused it and why."""
+
+    kind: Literal["consent.owner_key_taken"] = "consent.owner_key_taken"
+    accepted: bool
+    reason: Annotated[str, Field(max_length=500)]
+    fingerprint: Annotated[str, Field(max_length=40)] = ""
 
 
 class GrantDecision(_Strict):
@@ -462,12 +481,14 @@ class ClipAccepted(_Strict):
     reason: Annotated[str, Field(max_length=2000)]
 
 
-ReplyResult = Annotated[Union[Pong, HotListTaken, PolicyTaken, GrantDecision, StreamOffer, AnswerTaken, StreamStopped,
-                              KeepaliveTaken, PlaybackState, NoticeTaken, ClipAccepted], Field(discriminator="kind")]
+ReplyResult = Annotated[Union[Pong, HotListTaken, PolicyTaken, OwnerKeyTaken, GrantDecision, StreamOffer, AnswerTaken,
+                              StreamStopped, KeepaliveTaken, PlaybackState, NoticeTaken, ClipAccepted],
+                        Field(discriminator="kind")]
 
 #: What each command is answered with when it succeeds.
 RESULT_OF: dict[type, type] = {
-    Ping: Pong, HotListReplace: HotListTaken, PolicyUpdate: PolicyTaken, GrantPresent: GrantDecision,
+    Ping: Pong, HotListReplace: HotListTaken, PolicyUpdate: PolicyTaken, OwnerKeyOffer: OwnerKeyTaken,
+    GrantPresent: GrantDecision,
     StreamStart: StreamOffer, StreamAnswer: AnswerTaken, StreamStop: StreamStopped, StreamKeepalive: KeepaliveTaken,
     StreamControl: PlaybackState, FootageNotice: NoticeTaken, ClipOrder: ClipAccepted,
 }

@@ -1,9 +1,12 @@
 """The appliance's consent guard: the owner's policy, the owner's pause, and the judge of every grant.
 
-The box is the final judge. It keeps the newest policy the hub signed for each
-camera (versions only move forward), a local pause that the hub cannot lift,
-and an access log the owner can read (every grant presented, accepted or
-refused, with the reason). The decisions are `edge.consent.judge`'s; this
+The box is the final judge. It keeps the newest policy its owner signed for each
+camera (versions only move forward; a policy that no owner key of this box
+signed is refused, whoever forwards it), a local pause that the hub cannot
+lift, and an access log the owner can read (every grant and policy presented,
+accepted or refused, with the reason; every policy refused, every owner key
+added or refused). Owner keys come only through a pairing
+code shown on the box (`edge.consent.owners`). The decisions are `edge.consent.judge`'s; this
 class reads what they need from the store and the witness and records what
 they decided.
 """
@@ -20,11 +23,13 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from edge.consent import judge
+from edge.consent.owners import OwnerKeyStore
 from edge.consent.store import ALL_CAMERAS, ConsentStore
 from edge.link.witness import LogForked, Witness
 from wire import checkpoint as cp
 from wire import consent as c
 from wire import messages as m
+from wire import owner as wo
 
 __all__ = ["ALL_CAMERAS", "ConsentGuard", "Decision"]
 
@@ -49,31 +54,73 @@ class ConsentGuard:
         self.audit_key = serialization.load_pem_public_key(audit_key_pem.encode()) if audit_key_pem else None
         self.witness: Witness | None = witness  # a grant's checkpoint must agree with the witnessed log
         self.store = ConsentStore(path)
+        self.owners = OwnerKeyStore(path)
         self._cache_lock = threading.Lock()
-        self._verified: dict[str, tuple[str, c.PolicyDocument]] = {}  # camera → (signed text, its document)
+        # camera → (signed text, the owner keys it was checked against, its document)
+        self._verified: dict[str, tuple[str, frozenset[str], c.PolicyDocument | None]] = {}
 
-    # -- the owner's policy, from the hub --------------------------------------------
+    # -- the owner's keys, through a pairing code shown on the box -------------------
 
-    def accept_policy(self, signed: c.Signed) -> c.PolicyDocument:
-        document = c.open_signed(signed, self.grant_key, c.PolicyDocument)
+    def open_pairing(self) -> str:
+        """A one-time code for adding an owner key (`canvass-edge owners pair`: only at the box)."""
+        return self.owners.open_pairing(_now())
+
+    def enrol_owner_key(self, offer: wo.KeyOffer) -> wo.OwnerKey:
+        """Hold an owner key offered with an open pairing code's MAC; refusals go in the access log."""
+        try:
+            key = self.owners.enrol(offer, self.device_id, _now())
+        except wo.OwnerSignatureError as exc:
+            self.store.log(_now(), None, False, f"owner key refused: {exc}")
+            raise
+        self.store.log(_now(), None, True, f"owner key added: {key.label or key.credential_id[:16]} "
+                                           f"(fingerprint {key.fingerprint()})")
+        return key
+
+    # -- the owner's policy, signed by the owner, forwarded by the hub -----------------
+
+    def accept_policy(self, signed: wo.OwnerSigned) -> c.PolicyDocument:
+        """Keep a policy its owner signed, newer than the one kept; anything else is refused (ConsentError) and
+        the refusal is written in the access log."""
+        try:
+            document = self._owner_policy(signed)
+            self.store.put_policy(document.camera, document.version, signed, _now())
+        except (c.ConsentError, wo.OwnerSignatureError) as exc:
+            self.store.log(_now(), None, False, f"policy refused: {exc}", camera=self._named_camera(signed))
+            raise c.ConsentError(str(exc)) from None
+        return document
+
+    def _owner_policy(self, signed: wo.OwnerSigned) -> c.PolicyDocument:
+        document = wo.open_owner_signed(signed, self.owners.keys(), c.PolicyDocument)
         if document.device_id != self.device_id:
             raise c.ConsentError(f"policy is for device {document.device_id}, not this one")
         if document.camera not in self.cameras:
             raise c.ConsentError(f"policy for unknown camera {document.camera!r}")
-        self.store.put_policy(document.camera, document.version, signed, _now())
         return document
 
+    def _named_camera(self, signed: wo.OwnerSigned) -> str | None:
+        try:
+            return c.PolicyDocument.model_validate_json(signed.document).camera
+        except ValueError:
+            return None
+
     def policy(self, camera: str) -> c.PolicyDocument | None:
+        """The policy in force: the kept one, if an owner key the box holds now still verifies it (a removed
+        key's policies stop counting: sharing is off until the owner signs again)."""
         text = self.store.signed_policy(camera)
         if text is None:
             return None
+        keys = self.owners.keys()
+        held = frozenset(keys)
         with self._cache_lock:
             cached = self._verified.get(camera)
-        if cached is not None and cached[0] == text:
-            return cached[1]  # the same signed text as last time: verified already (asked 4×/s per session)
-        document = c.open_signed(c.Signed.model_validate_json(text), self.grant_key, c.PolicyDocument)
+        if cached is not None and cached[0] == text and cached[1] == held:
+            return cached[2]  # the same signed text and keys as last time: verified already (asked 4×/s)
+        try:
+            document = wo.open_owner_signed(wo.OwnerSigned.model_validate_json(text), keys, c.PolicyDocument)
+        except (wo.OwnerSignatureError, ValueError):
+            document = None
         with self._cache_lock:
-            self._verified[camera] = (text, document)
+            self._verified[camera] = (text, held, document)
         return document
 
     # -- the owner's pause, on the box -----------------------------------------------
@@ -137,7 +184,8 @@ class ConsentGuard:
             return f"audit checkpoint rejected: {exc}"
         problem = self._witness_problem(grant) or judge.audit_entry_problem(grant, checkpoint)
         if problem is None and document.policy.needs_approval(grant.mode, grant.purpose):
-            problem = judge.approval_problem(grant, checkpoint)
+            problem = (judge.owner_approval_problem(grant, self.owners.keys())
+                       or judge.approval_problem(grant, checkpoint))
         return problem
 
     def _witness_problem(self, grant: c.Grant) -> str | None:
@@ -159,18 +207,26 @@ class ConsentGuard:
         """Handlers for the hub's `consent.policy` and `access.grant` commands, by command class (edge.link)."""
 
         def policy(body: m.PolicyUpdate) -> m.PolicyTaken:
-            document = self.accept_policy(c.Signed(document=body.signed.document, signature=body.signed.signature))
+            document = self.accept_policy(body.signed)
             return m.PolicyTaken(camera=document.camera, version=document.version)
+
+        def owner_key(body: m.OwnerKeyOffer) -> m.OwnerKeyTaken:
+            try:
+                key = self.enrol_owner_key(body.offer)
+            except wo.OwnerSignatureError as exc:
+                return m.OwnerKeyTaken(accepted=False, reason=str(exc)[:500])
+            return m.OwnerKeyTaken(accepted=True, reason="held", fingerprint=key.fingerprint())
 
         def grant(body: m.GrantPresent) -> m.GrantDecision:
             decision = self.judge(c.Signed(document=body.signed.document, signature=body.signed.signature))
             return m.GrantDecision(accepted=decision.accepted, reason=decision.reason[:2000])
 
-        return {m.PolicyUpdate: policy, m.GrantPresent: grant}
+        return {m.PolicyUpdate: policy, m.OwnerKeyOffer: owner_key, m.GrantPresent: grant}
 
     def access_log(self) -> list[dict]:
         """What the owner reads: every grant presented to this box and what became of it."""
         return self.store.access_log()
 
     def close(self) -> None:
+        self.owners.close()
         self.store.close()

@@ -7,8 +7,9 @@ was issued under; the grant's audit entry is in the hub's signed audit log
 (inclusion proof against a checkpoint signed by the hub's audit key) and names
 this grant, its mode, camera and footage window (what an auditor reads is what
 the box will show); where the policy needs the owner's approval (recorded
-footage of a `request_only` or `emergency_live` camera), that approval is on
-the same log and covers this grant. Each function returns the reason for
+footage of a `request_only` or `emergency_live` camera), that approval is
+signed by an owner key the box holds, covers this grant exactly, and is on the
+same log. Each function returns the reason for
 refusing, or None.
 """
 
@@ -21,6 +22,7 @@ from wire import audit as wa
 from wire import checkpoint as cp
 from wire import consent as c
 from wire import merkle
+from wire import owner as wo
 
 
 def policy_problem(grant: c.Grant, policy: c.Policy, now: dt.datetime) -> str | None:
@@ -145,3 +147,21 @@ def approval_problem(grant: c.Grant, checkpoint: cp.Checkpoint) -> str | None:
         return "the grant asks for other footage than the owner approved"
     return None
 
+
+
+def owner_approval_problem(grant: c.Grant, keys: dict[str, wo.OwnerKey]) -> str | None:
+    """The owner's own approval: signed by one of `keys` (the owner keys the box holds) and naming exactly this
+    grant's device, camera, mode, case and footage window. The hub's word that the owner approved is not it."""
+    if grant.owner_approval is None:
+        return "this camera needs its owner's approval for each request, and the grant carries none signed by " \
+               "the owner"
+    try:
+        approval = wo.open_owner_signed(grant.owner_approval, keys, c.ApprovalDocument)
+    except wo.OwnerSignatureError as exc:
+        return f"the approval is not the owner's: {exc}"
+    if ((approval.device_id, approval.camera, approval.mode, approval.case_number)
+            != (grant.device_id, grant.camera, grant.mode, grant.case_number)):
+        return "the owner's signed approval does not cover this grant"
+    if (approval.window_from, approval.window_to) != (grant.window_from, grant.window_to):
+        return "the grant asks for other footage than the owner approved"
+    return None

@@ -8,6 +8,8 @@ import datetime as dt
 import threading
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from edge.sqlite import open_database
 from wire import consent as c
 
@@ -37,7 +39,7 @@ class ConsentStore:
             row = self._db.execute("SELECT version FROM policies WHERE camera = ?", (camera,)).fetchone()
         return row[0] if row else None
 
-    def put_policy(self, camera: str, version: int, signed: c.Signed, now: dt.datetime) -> None:
+    def put_policy(self, camera: str, version: int, signed: BaseModel, now: dt.datetime) -> None:
         """Keep `signed` as `camera`'s policy unless one of `version` or newer is kept already (ConsentError)."""
         with self._lock:
             row = self._db.execute("SELECT version FROM policies WHERE camera = ?", (camera,)).fetchone()
@@ -76,13 +78,15 @@ class ConsentStore:
             return self._db.execute("SELECT 1 FROM access_log WHERE grant_id = ? AND accepted = 1",
                                     (grant_id,)).fetchone() is not None
 
-    def log(self, now: dt.datetime, grant: c.Grant | None, accepted: bool, decision: str) -> None:
+    def log(self, now: dt.datetime, grant: c.Grant | None, accepted: bool, decision: str, *,
+            camera: str | None = None) -> None:
+        """One access-log line: a grant's decision, or (no grant) a policy's or an owner key's."""
         g = grant
         with self._lock:
             self._db.execute(
                 "INSERT INTO access_log (at, grant_id, camera, mode, analyst, reason, case_number, accepted, decision)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now.isoformat(), str(g.grant_id) if g else None, g.camera if g else None, g.mode if g else None,
+                (now.isoformat(), str(g.grant_id) if g else None, g.camera if g else camera, g.mode if g else None,
                  g.analyst if g else None, g.reason if g else None, g.case_number if g else None,
                  int(accepted), decision))
 

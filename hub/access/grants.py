@@ -1,4 +1,5 @@
-"""Signing what the appliance judges: consent policy documents and access grants.
+"""Signing what the appliance judges from the hub: access grants (a policy or an approval is the owner's to sign,
+never the hub's; an owner's signed approval rides inside the grant).
 
 `issue_grant` writes the audit entry first (naming the footage window it
 grants, so an auditor can tell what could be shown), has the log signed at
@@ -25,6 +26,7 @@ from hub.services import HubServices
 from hub.tables import AuditEntry, ConsentVersion, utcnow
 from wire import audit as wa
 from wire import consent as c
+from wire import owner as wo
 
 
 def current_consent(session: Session, camera_id: int) -> ConsentVersion | None:
@@ -48,17 +50,11 @@ def plate_sharing_of(session: Session, camera_ids: list[int]) -> dict[int, c.Pla
             else "none" for camera_id in camera_ids}
 
 
-def sign_policy(hub: HubServices, *, device_id: str, camera: str, version: int, policy: c.Policy) -> c.Signed:
-    document = c.PolicyDocument(device_id=device_id, camera=camera, version=version, issued_at=utcnow(),
-                                policy=policy)
-    return c.sign(document, hub.signing_key)
-
-
 def issue_grant(hub: HubServices, *, device_id: str, camera: str, mode: c.AccessMode, analyst: str, reason: str,
                 case_number: str, policy_version: int, lifetime_s: int, source: str = "",
                 window: tuple[dt.datetime, dt.datetime] | None = None,
                 not_before: dt.datetime | None = None, approval_index: int | None = None,
-                purpose: str = "other", unit: str = "") -> c.Signed:
+                owner_approval: str | None = None, purpose: str = "other", unit: str = "") -> c.Signed:
     """Audit, checkpoint, sign. `purpose` goes on the record and into the grant (the box checks it where the
     owner's policy depends on it); `unit` on the record only (the transparency report counts both)."""
     grant_id = uuid.uuid4()
@@ -86,5 +82,6 @@ def issue_grant(hub: HubServices, *, device_id: str, camera: str, mode: c.Access
                     expires_at=start + dt.timedelta(seconds=lifetime_s), policy_version=policy_version,
                     audit_index=index, audit_entry=entry_text,
                     audit_proof=[base64.b64encode(h).decode() for h in proof], audit_checkpoint=checkpoint.note,
+                    owner_approval=wo.OwnerSigned.model_validate_json(owner_approval) if owner_approval else None,
                     **approval)
     return c.sign(grant, hub.signing_key)

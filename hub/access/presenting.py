@@ -1,4 +1,4 @@
-"""Presenting signed policies and grants to an appliance over the MQTT link, and auditing its answer."""
+"""Forwarding owner-signed policies and presenting signed grants to an appliance over the MQTT link, and auditing its answer."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from hub.access.errors import ApplianceUnreachable
 from hub.services import HubServices
 from wire import consent as c
 from wire import messages as m
+from wire import owner as wo
 
 
 def envelope(signed: c.Signed) -> m.SignedDocument:
     return m.SignedDocument(document=signed.document, signature=signed.signature)
 
 
-def push_policy(hub: HubServices, device_id: str, signed: c.Signed, timeout_s: float = 10) -> m.Reply:
+def push_policy(hub: HubServices, device_id: str, signed: wo.OwnerSigned, timeout_s: float = 10) -> m.Reply:
+    """Forward an owner-signed policy to its box; the box's reply (PolicyTaken, or its reason for refusing)."""
     if hub.link is None:
         raise ApplianceUnreachable("the hub is not connected to the broker")
-    reply = hub.link.request(device_id, m.PolicyUpdate(signed=envelope(signed)), timeout_s)
+    reply = hub.link.request(device_id, m.PolicyUpdate(signed=signed), timeout_s)
     if reply is None:
         raise ApplianceUnreachable(f"{device_id} did not answer")
     return reply

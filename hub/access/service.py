@@ -19,14 +19,15 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import audit
+from hub import audit, owner_keys
 from hub.access import rules
 from hub.access.errors import AccessRefused, ApplianceUnreachable
-from hub.access.grants import current_consent, issue_grant, sign_policy
+from hub.access.grants import current_consent, issue_grant
 from hub.access.presenting import present_grant, push_policy
 from hub.services import HubServices
-from hub.tables import Camera, FootageRequest, User, utcnow
+from hub.tables import Camera, FootageRequest, Role, User, utcnow
 from wire import consent as c
+from wire import owner as wo
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,10 @@ class AccessService:
         with services.db.session() as session:
             camera = session.get(Camera, camera_id)
             row = current_consent(session, camera_id)
-            device_id, name = camera.appliance.device_id, camera.name
-        signed = sign_policy(services, device_id=device_id, camera=name, version=row.version,
-                             policy=c.Policy.model_validate(row.policy))
+            device_id, signed_text = camera.appliance.device_id, row.signed if row else None
+        if signed_text is None:
+            return  # a version nobody signed: the box would refuse it, and keeps the last one its owner signed
+        signed = wo.OwnerSigned.model_validate_json(signed_text)
         try:
             push_policy(services, device_id, signed, timeout_s=5)
         except ApplianceUnreachable as exc:
@@ -150,12 +152,13 @@ class AccessService:
         return AccessResult("pending_owner_approval", "waiting for the camera owner's decision", request_id=request_id)
 
     def grant_and_present(self, ask: Ask, target: Target, source: str, *, approval_index: int | None = None,
-                          request_id: int | None = None) -> AccessResult:
+                          owner_approval: str | None = None, request_id: int | None = None) -> AccessResult:
         """Issue the grant (audited first) and present it to the appliance (its answer audited)."""
         signed = issue_grant(self.services, device_id=target.device_id, camera=target.camera, mode=ask.mode,
                              analyst=ask.analyst, reason=ask.reason, case_number=ask.case_number,
                              policy_version=target.policy_version, lifetime_s=ask.duration_s, source=source,
-                             window=ask.window, approval_index=approval_index, purpose=ask.purpose, unit=ask.unit)
+                             window=ask.window, approval_index=approval_index, owner_approval=owner_approval,
+                             purpose=ask.purpose, unit=ask.unit)
         grant = c.Grant.model_validate_json(signed.document)
         try:
             accepted, why = present_grant(self.services, target.device_id, signed)
@@ -166,10 +169,30 @@ class AccessService:
 
     # -- the owner's decision ------------------------------------------------------------------
 
-    def decide(self, user: User, request_id: int, approve: bool, note: str, source: str) -> AccessResult:
-        """The owner approves or denies; the decision is audited, and an approval granted and presented."""
+    def approval_document(self, user: User, request_id: int) -> tuple[str, dict]:
+        """What the owner signs to approve `request_id` (its whole window), and the options that sign it."""
         with self.services.db.session() as session:
             pending, camera = self._pending_for_owner(session, user, request_id)
+            if user.role != Role.OWNER:
+                raise AccessRefused("only the camera's owner approves, signed with their passkey", 403)
+            document = owner_keys.approval_document(
+                device_id=camera.appliance.device_id, camera=camera.name, request_id=pending.id, mode=pending.mode,
+                case_number=pending.case_number, window=(pending.window_from, pending.window_to), issued_at=utcnow())
+            return document, owner_keys.signing_options(session, self.services.settings, user, document)
+
+    def decide(self, user: User, request_id: int, approve: bool, note: str, source: str,
+               signed_approval: wo.OwnerSigned | None = None) -> AccessResult:
+        """The owner approves (signed with their passkey) or denies; the decision is audited, and an approval
+        granted and presented with the owner's signature inside."""
+        owner_approval = None
+        with self.services.db.session() as session:
+            pending, camera = self._pending_for_owner(session, user, request_id)
+            if approve:
+                owner_approval = owner_keys.open_approval(
+                    session, self.services.settings, user, signed_approval, device_id=camera.appliance.device_id,
+                    camera=camera.name, request_id=pending.id, mode=pending.mode, case_number=pending.case_number,
+                    window=(pending.window_from, pending.window_to))
+                pending.owner_approval = owner_approval
             row = current_consent(session, camera.id)
             pending.status = "approved" if approve else "denied"
             pending.decided_by, pending.decided_at = user.username, utcnow()
@@ -183,7 +206,8 @@ class AccessService:
             return AccessResult("denied_by_owner", "denied by the camera's owner", request_id=request_id)
         if row is None:
             raise AccessRefused("the camera no longer has a consent policy", 409)
-        return self.grant_and_present(ask, target, source, approval_index=approval_index, request_id=request_id)
+        return self.grant_and_present(ask, target, source, approval_index=approval_index,
+                                      owner_approval=owner_approval, request_id=request_id)
 
     @staticmethod
     def _pending_for_owner(session: Session, user: User, request_id: int) -> tuple[FootageRequest, Camera]:

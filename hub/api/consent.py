@@ -1,8 +1,9 @@
 """Consent the owner sets, and access requests the hub checks before it signs a grant.
 
-Every consent change is a new version (who, when), audited, and pushed to the
-appliance signed; the appliance keeps the newest and judges every grant
-against it, whatever the hub says. An access request needs a reason and a
+Every consent change is a new version (who, when), signed by the owner's
+passkey in the console over the document the hub prepares, checked, stored,
+audited and forwarded to the appliance; the appliance keeps the newest its
+owner signed and judges every grant against it, whatever the hub says. An access request needs a reason and a
 case number; the hub checks role, consent, mode, schedule and session length,
 writes the audit entry first, then signs the grant and presents it to the
 appliance, whose answer is audited too.
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub import audit
+from hub import owner_keys
+from hub.access.errors import AccessRefused
 from hub.access.grants import current_consent
 from hub.access.service import AccessResult, Ask, Purpose
 from hub.api.boundary import Id, Moment
@@ -25,6 +28,7 @@ from hub.api.deps import AccessDep, HubDep, SessionDep, UserDep, client_address,
 from hub.api.registry import owned_business, visible_camera
 from hub.tables import Appliance, Camera, ConsentVersion, FootageRequest, Role, User
 from wire import consent as c
+from wire import owner as wo
 
 router = APIRouter(prefix="/api", tags=["consent"])
 Analyst = Annotated[User, Depends(require(Role.ANALYST, Role.ADMIN))]
@@ -59,15 +63,50 @@ def consent_history(camera_id: Id, session: SessionDep, user: UserDep) -> list[C
                                              .order_by(ConsentVersion.version))]
 
 
-@router.put("/cameras/{camera_id}/consent", response_model=ConsentOut)
-def set_consent(camera_id: Id, policy: c.Policy, request: Request, hub: HubDep, access: AccessDep,
+class ToSignOut(BaseModel):
+    document: str = Field(description="The canonical document to sign, exactly these bytes (UTF-8).")
+    options: dict = Field(description="`navigator.credentials.get` options whose challenge is the document's "
+                          "SHA-256 (base64url), limited to your passkeys.")
+
+
+def _camera_of_owner(session, user: User, camera_id: int) -> Camera:
+    """The camera if `user` is its business's owner: only the owner signs its consent (an admin cannot)."""
+    camera = visible_camera(session, user, camera_id)
+    if user.role != Role.OWNER:
+        raise AccessRefused("only the camera's owner sets its consent, signed with their passkey", 403)
+    owned_business(session, user, camera.appliance.business_id)
+    return camera
+
+
+@router.post("/cameras/{camera_id}/consent/document", response_model=ToSignOut)
+def consent_document(camera_id: Id, policy: c.Policy, session: SessionDep, hub: HubDep, user: UserDep) -> ToSignOut:
+    """The camera's next policy version as the document the owner signs (nothing is stored)."""
+    camera = _camera_of_owner(session, user, camera_id)
+    before = current_consent(session, camera_id)
+    document = c.canonical(c.PolicyDocument(device_id=camera.appliance.device_id, camera=camera.name,
+                                            version=(before.version if before else 0) + 1,
+                                            issued_at=dt.datetime.now(dt.timezone.utc), policy=policy))
+    return ToSignOut(document=document, options=owner_keys.signing_options(session, hub.settings, user, document))
+
+
+@router.put("/cameras/{camera_id}/consent", response_model=ConsentOut,
+            responses={409: {"description": "A newer version was saved meanwhile: sign again over the current one"},
+                       422: {"description": "Not signed with your passkey, or not a policy of this camera"}})
+def set_consent(camera_id: Id, signed: wo.OwnerSigned, request: Request, hub: HubDep, access: AccessDep,
                 user: UserDep) -> ConsentOut:
+    """Save a policy the owner signed (from `consent/document`); the box gets it at once if it is online."""
     with hub.db.session() as session:
-        camera = visible_camera(session, user, camera_id)
-        owned_business(session, user, camera.appliance.business_id)
+        camera = _camera_of_owner(session, user, camera_id)
+        document = owner_keys.open_signed(session, hub.settings, user, signed, c.PolicyDocument)
+        if (document.device_id, document.camera) != (camera.appliance.device_id, camera.name):
+            raise AccessRefused("the signed policy is for another camera", 422)
         before = current_consent(session, camera_id)
-        row = ConsentVersion(camera_id=camera_id, version=(before.version if before else 0) + 1,
-                             policy=policy.model_dump(mode="json"), created_by=user.username)
+        if document.version != (before.version if before else 0) + 1:
+            raise AccessRefused(f"the signed policy is version {document.version}; the next version is "
+                                f"{(before.version if before else 0) + 1}: sign again", 409)
+        policy = document.policy
+        row = ConsentVersion(camera_id=camera_id, version=document.version, policy=policy.model_dump(mode="json"),
+                             created_by=user.username, signed=signed.model_dump_json())
         session.add(row)
         session.flush()
         audit.append(session, actor=user.username, action="consent.change", outcome=audit.Outcome.SUCCESS,
@@ -148,9 +187,20 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approve: bool
     note: Annotated[str, Field(max_length=2000)] = ""
+    signed_approval: wo.OwnerSigned | None = Field(None, description=(
+        "An approval: the owner's passkey over the document from `approval-document`."))
+
+
+@router.post("/requests/{request_id}/approval-document", response_model=ToSignOut, tags=["consent"])
+def request_approval_document(request_id: Id, access: AccessDep, user: UserDep) -> ToSignOut:
+    """The approval the owner signs for this request (nothing is stored)."""
+    document, options = access.approval_document(user, request_id)
+    return ToSignOut(document=document, options=options)
 
 
 @router.post("/requests/{request_id}/decision", response_model=AccessOut, tags=["consent"])
 def decide(request_id: Id, body: DecisionIn, request: Request, access: AccessDep, user: UserDep) -> AccessOut:
-    """The owner approves or denies; an approval is audited, then granted and presented to the appliance."""
-    return _access_out(access.decide(user, request_id, body.approve, body.note, client_address(request)))
+    """The owner approves (signed with their passkey) or denies; an approval is audited, then granted and
+    presented to the appliance with the owner's signature inside."""
+    return _access_out(access.decide(user, request_id, body.approve, body.note, client_address(request),
+                                     body.signed_approval))

@@ -16,6 +16,7 @@ from hub.api.deps import SessionDep, UserDep, client_address, require
 from hub.footage.service import Asking, Decision, FootageService, Outcome
 from hub.tables import Appliance, Business, Camera, Case, FootageRequest, Notice, RequestStatus, Role, User, utcnow
 from wire import consent as c
+from wire import owner as wo
 
 router = APIRouter(prefix="/api", tags=["footage"])
 Analyst = Annotated[User, Depends(require(Role.ANALYST, Role.ADMIN))]
@@ -101,6 +102,7 @@ class FootageRequestOut(BaseModel):
     case_number: str
     incident_id: int | None
     analyst: str
+    unit: str = Field(description="The asking analyst's agency unit (\"\" if none).")
     status: str
     decided_by: str | None
     decided_how: str
@@ -111,8 +113,8 @@ class FootageRequestOut(BaseModel):
     created_at: dt.datetime
 
 
-def _request_out(row: FootageRequest, camera: Camera, business: Business) -> FootageRequestOut:
-    return FootageRequestOut(
+def _request_out(row: FootageRequest, camera: Camera, business: Business, unit: str | None) -> FootageRequestOut:
+    return FootageRequestOut(unit=unit or "",
         id=row.id, camera_id=camera.id, camera=camera.name, business=business.name, window_from=row.window_from,
         window_to=row.window_to, approved_from=row.approved_from, approved_to=row.approved_to, purpose=row.purpose,
         reason=row.reason, case_number=row.case_number, incident_id=row.incident_id, analyst=row.analyst,
@@ -128,8 +130,9 @@ def list_footage_requests(session: SessionDep, user: UserDep,
     """Owners see the requests for their cameras, analysts their own, admins and auditors all; newest first."""
     if user.role == Role.DISPATCH:
         raise AccessRefused("needs role analyst, owner, admin or auditor", 403)
-    query = (select(FootageRequest, Camera, Business).join(Camera, FootageRequest.camera_id == Camera.id)
+    query = (select(FootageRequest, Camera, Business, User.unit).join(Camera, FootageRequest.camera_id == Camera.id)
              .join(Appliance).join(Business, Appliance.business_id == Business.id)
+             .outerjoin(User, User.username == FootageRequest.analyst)
              .where(FootageRequest.mode == "clip").order_by(FootageRequest.id.desc()).limit(limit))
     if user.role == Role.OWNER:
         query = query.where(Appliance.business_id == user.business_id)
@@ -148,15 +151,42 @@ class DecisionIn(BaseModel):
     note: Annotated[str, Field(max_length=2000, description="Why (a denial needs one; the analyst reads it).")] = ""
     window_from: Moment | None = Field(None, description="Approve less than asked: the start of the part approved.")
     window_to: Moment | None = Field(None, description="… and its end (inside the requested window).")
+    signed_approval: wo.OwnerSigned | None = Field(None, description=(
+        "An approval: the owner's passkey over the document from `approval-document` for this same window."))
+
+
+class ApprovalWindowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    window_from: Moment | None = Field(None, description="Approve less than asked: the start of the part approved.")
+    window_to: Moment | None = Field(None, description="… and its end (inside the requested window).")
+
+
+class ToSignOut(BaseModel):
+    document: str = Field(description="The canonical approval to sign, exactly these bytes (UTF-8).")
+    options: dict = Field(description="`navigator.credentials.get` options that sign it with your passkey.")
+
+
+@router.post("/footage-requests/{request_id}/approval-document", response_model=ToSignOut,
+             responses={403: {"description": "Only the camera's owner approves"},
+                        422: {"description": "A trimmed window outside the request"}})
+def approval_document(request_id: Id, body: ApprovalWindowIn, footage: FootageDep, user: UserDep) -> ToSignOut:
+    """The approval the owner signs for this request and window (nothing is stored)."""
+    document, options = footage.approval_document(user, request_id, Decision(
+        approve=True, window_from=body.window_from, window_to=body.window_to))
+    return ToSignOut(document=document, options=options)
 
 
 @router.post("/footage-requests/{request_id}/decision", response_model=OutcomeOut,
-             responses={409: {"description": "Already decided, or expired"},
-                        422: {"description": "A trimmed window outside the request, or a denial without a reason"}})
+             responses={403: {"description": "Only the camera's owner approves (an admin may deny)"},
+                        409: {"description": "Already decided, or expired"},
+                        422: {"description": "A trimmed window outside the request, a denial without a reason, or "
+                                             "an approval not signed with the owner's passkey"}})
 def decide_footage(request_id: Id, body: DecisionIn, request: Request, footage: FootageDep,
                    user: UserDep) -> OutcomeOut:
-    """The owner approves (the whole window or a part of it) or denies with a reason; audited either way."""
-    decision = Decision(approve=body.approve, note=body.note, window_from=body.window_from, window_to=body.window_to)
+    """The owner approves (the whole window or a part of it, signed with their passkey) or denies with a reason;
+    audited either way."""
+    decision = Decision(approve=body.approve, note=body.note, window_from=body.window_from, window_to=body.window_to,
+                        signed_approval=body.signed_approval)
     return _outcome(footage.decide(user, request_id, decision, client_address(request)))
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import audit
+from hub import audit, owner_keys
 from hub.access import rules
 from hub.access.errors import AccessRefused
 from hub.access.grants import current_consent, issue_grant
@@ -34,10 +34,11 @@ from hub.link import HubLink
 from hub.mail import Mailer
 from hub.security import keyed_hash
 from hub.services import HubServices
-from hub.tables import Appliance, Camera, Case, FootageRequest, Incident, RequestStatus, User, utcnow
+from hub.tables import Appliance, Camera, Case, FootageRequest, Incident, RequestStatus, Role, User, utcnow
 from wire import audit as wa
 from wire import consent as c
 from wire import messages as m
+from wire import owner as wo
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Decision:
     note: str = ""
     window_from: dt.datetime | None = None  # a trimmed window, when the owner approves less than asked
     window_to: dt.datetime | None = None
+    signed_approval: wo.OwnerSigned | None = None  # an approval: the owner's passkey over the ApprovalDocument
 
 
 class FootageService:
@@ -252,6 +254,11 @@ class FootageService:
         with self.services.db.session() as session:
             request, camera = self._decidable(session, user, request_id)
             approved = self._decision_window(request, decision)
+            if decision.approve:
+                request.owner_approval = owner_keys.open_approval(
+                    session, self.services.settings, user, decision.signed_approval,
+                    device_id=camera.appliance.device_id, camera=camera.name, request_id=request.id, mode="clip",
+                    case_number=request.case_number, window=approved)
             request.status = RequestStatus.APPROVED.value if decision.approve else RequestStatus.DENIED.value
             request.decided_by, request.decided_at, request.decided_how = user.username, utcnow(), "owner"
             request.decision_note = decision.note
@@ -271,6 +278,19 @@ class FootageService:
             return Outcome(camera.id, request_id, "denied", "denied by the camera's owner")
         state = self.order_clip(request_id, source)
         return Outcome(camera.id, request_id, "approved", state)
+
+    def approval_document(self, user: User, request_id: int, decision: Decision) -> tuple[str, dict]:
+        """What the owner signs to approve `request_id` for the decision's (maybe trimmed) window, and the
+        `navigator.credentials.get` options that sign it; nothing is stored."""
+        with self.services.db.session() as session:
+            request, camera = self._decidable(session, user, request_id)
+            if user.role != Role.OWNER:
+                raise AccessRefused("only the camera's owner approves, signed with their passkey", 403)
+            window = self._decision_window(request, decision)
+            document = owner_keys.approval_document(
+                device_id=camera.appliance.device_id, camera=camera.name, request_id=request.id, mode="clip",
+                case_number=request.case_number, window=window, issued_at=utcnow())
+            return document, owner_keys.signing_options(session, self.services.settings, user, document)
 
     def _decidable(self, session: Session, user: User, request_id: int) -> tuple[FootageRequest, Camera]:
         request = session.get(FootageRequest, request_id)
@@ -319,6 +339,7 @@ class FootageService:
             reason=request.reason, case_number=request.case_number, policy_version=row.version,
             lifetime_s=_grant_seconds(policy), source=source, window=(request.approved_from, request.approved_to),
             approval_index=request.approval_index if request.decided_how == "owner" else None,
+            owner_approval=request.owner_approval if request.decided_how == "owner" else None,
             purpose=request.purpose, unit=unit)
         return self._send_order(request_id, device_id, signed)
 

@@ -1,4 +1,4 @@
-// The hub's web front end: one page per view (the analyst's console, the hot-list page, the API docs, the
+// The hub's web front end: one page per view (the analyst's console, the hot-list page, the owner's console, the API docs, the
 // auditor's console, the public transparency report, the owner's activity page, and the public registration,
 // registration and upload pages), built
 // into dist/ and served by the hub (hub/web_serving.py) under a strict Content-Security-Policy: the build has
@@ -18,7 +18,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 1500,
     rollupOptions: {
       input: {
-        index: page("index.html"), hotlists: page("hotlists.html"), docs: page("docs.html"),
+        index: page("index.html"), hotlists: page("hotlists.html"), docs: page("docs.html"), owner: page("owner.html"),
         auditor: page("auditor.html"), transparency: page("transparency.html"),
         ownerActivity: page("owner-activity.html"),
         register: page("register.html"), registration: page("registration.html"), upload: page("upload.html"),

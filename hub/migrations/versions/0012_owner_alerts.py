@@ -1,8 +1,8 @@
 """owner alerts and the audit log's search keys: cameras an entry is about, its purpose, indexed; what each box
 witnessed; owners' e-mail alert settings
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 04:00:00
 
 Existing entries get their purpose (from their details) and their cameras (from their object and details), in
@@ -16,8 +16,8 @@ import hub.tables
 from hub.audit.subjects import cameras_named
 
 
-revision = '0013'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
