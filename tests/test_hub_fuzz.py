@@ -52,8 +52,12 @@ def seeded_hub():
     shutil.rmtree(_ROOT, ignore_errors=True)
 
 
+#: What the in-process hub (no broker, no SFU) says to a stream request that passed every check before it.
+NOT_STREAMING = {"detail": "streaming is not running on this hub"}
+
 #: Path parameters that name rows the seeded hub has, so generated bodies reach past the 404 (user 2 is the
 #: owner: revoking the admin's own sessions would sign the fuzzing out).
+
 KNOWN = {"business_id": 1, "camera_id": 1, "user_id": 2, "entry_id": 1, "device_id": "dev-aaaaaaaaaaaa"}
 
 
@@ -69,6 +73,8 @@ def test_no_server_errors(case):
             # The admin's token replaces whatever Authorization header was generated.
             case.headers = {**generated_headers, "Authorization": auth} if auth else generated_headers
             response = case.call()
+            if response.status_code == 503 and response.json() == NOT_STREAMING:
+                continue  # a request good enough to stream, to a hub with no media path (this one has no broker)
             assert response.status_code < 500, (
                 f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:500]}")
 
