@@ -168,11 +168,14 @@ class DemoHub:
             owner.post(f"/api/appliances/{device_id}/owner-keys",
                        json=authenticator.offer(device_id, code, "demo owner (software)").model_dump(mode="json")
                        ).raise_for_status()
-            for camera in owner.get("/api/cameras").raise_for_status().json():
+            cameras = sorted(owner.get("/api/cameras").raise_for_status().json(), key=lambda c: c["name"])
+            for camera in cameras:
                 document = owner.post(f"/api/cameras/{camera['id']}/consent/document", json={
                     "sharing": "always", "modes": ["live", "playback"]}).raise_for_status().json()["document"]
                 owner.put(f"/api/cameras/{camera['id']}/consent",
                           json=authenticator.sign(document).model_dump(mode="json")).raise_for_status()
+        print(f"demo: the owner shares {', '.join(c['name'] for c in cameras)} (live and recorded, signed with the "
+              "demo owner's software passkey)", flush=True)
 
     def cameras_line(self) -> str:
         with self.client("analyst") as analyst:

@@ -23,6 +23,7 @@ from hub.turn import turn_credentials
 from tests.browser_support import ARGS, CHROMIUM, VIEWPORT
 from tests.console_support import sign_in
 from tests.hub_support import HubStack, eventually
+from tests.owner_support import put_consent
 from sim.media_servers import machine_address
 from tests.sfu_support import FRAMES_JS, VIEWER_JS, start_media_servers
 from tests.test_streaming import LIVE, REASON, actions, enrolled_box, ended_session
@@ -125,7 +126,7 @@ def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
 
     # The owner revokes consent: the box ends its one session, the hub destroys the room, both browsers stop.
     with sfu_stack.client(box.owner) as c:
-        assert c.put(f"/api/cameras/{box.camera_id}/consent", json={**LIVE, "sharing": "off"}).status_code == 200
+        assert put_consent(c, box.camera_id, {**LIVE, "sharing": "off"}).status_code == 200
     revoked_at = time.time()
     row = ended_session(sfu_stack, session_id)
     assert row.end_reason == "the owner stopped sharing this camera"
@@ -213,17 +214,17 @@ class DemoRun:
                 self.proc.wait()
 
 
-def open_player(page, n: int, tries: int = 10) -> None:
-    """Stream now from camera `n` into the next player. The demo's owner shares the cameras just after they appear
-    and the box takes the policy a moment later (seconds on a busy machine): a refusal before then is shown and
-    the analyst tries again, a bounded number of times."""
+def open_player(page, n: int, tries: int = 10) -> int:
+    """Stream now from camera `n` into the next player; how many times it was refused first. The demo's owner
+    shares the cameras just after they appear and the box takes the policy a moment later (seconds on a busy
+    machine): a refusal before then is shown and the analyst tries again, a bounded number of times."""
     error = page.get_by_test_id("stream-error")
-    for _ in range(tries):
+    for refused in range(tries):
         page.get_by_role("button", name=f"Stream now from cam{n}").click()
         started = page.get_by_test_id("player").nth(n - 1).locator("[data-testid=stream-stop]:enabled")
         started.or_(error.filter(has_text="refused")).wait_for(timeout=60_000)
         if started.is_visible():
-            return
+            return refused
         page.wait_for_timeout(2000)
     raise AssertionError(f"cam{n} never started: {error.inner_text()}")
 
@@ -243,14 +244,16 @@ def test_the_demo_starts_janus_and_coturn_and_its_analyst_opens_four_players(tmp
         page.get_by_role("button", name="Stream now from cam4").wait_for(timeout=120_000)
         page.get_by_test_id("reason").fill(REASON)
         page.get_by_test_id("case-number").fill("2026-004900")
-        for n in range(1, 5):
-            open_player(page, n)
+        demo.line(r"demo: the owner shares cam1, cam2, cam3, cam4")
+        refusals = sum(open_player(page, n) for n in range(1, 5))
         for n in range(4):  # all four play at once: frames advance in each
             page.wait_for_function(f"() => document.querySelectorAll('[data-testid=stream-video]')[{n}]"
                                    ".getVideoPlaybackQuality().totalVideoFrames > 10", timeout=60_000)
         assert page.get_by_test_id("player").count() == 4
         assert page.get_by_test_id("stream-error").inner_text() == ""
         page.screenshot(path=screenshots / "demo-four-players.png")
-        assert not errors
+        # Each refusal while the box had not yet taken the owner's policy is one 403 in the page's console.
+        forbidden = [e for e in errors if "status of 403" in e]
+        assert len(forbidden) == refusals and len(errors) == refusals, errors
     finally:
         demo.stop()
