@@ -35,6 +35,7 @@ from edge.recording.reconcile import reconcile
 from edge.recording.retention import Retention
 from edge.recording.storage import Layout
 from edge.service import Notifier
+from edge.streaming.snapshot import Snapshots
 from provisioning.identity import Identity, IdentityError
 from wire import messages as wire
 
@@ -140,6 +141,7 @@ class EdgeApp:
         self.streamer = Streamer(self.consent, self.cameras.fanout_for, self.publish, self.config.streaming,
                                  footage_for=footage_reader(self._index, self.layout.recordings))
         self.link.handlers.update(self.streamer.command_handlers())
+        self.link.handlers.update(Snapshots(self.cameras.fanout_for).command_handlers())  # for the owner's masks
         self.streamer.start()
 
     async def start_link(self, identity: Identity) -> None:

@@ -35,6 +35,7 @@ from hub.api import (
     incidents,
     owner_activity,
     owner_keys,
+    owner_snapshot,
     plates,
     registry,
     streams,
@@ -181,7 +182,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={
         uploads.PREFIX + "/": upload_bodies, upload_links.PREFIX + "/": settings.clip_upload_max_chunk_bytes})
     for module in (auth, registry, enrolment, hotlists, audit_log, auditor, consent, owner_keys, streams, footage_api,
-                   uploads, cases, incidents, canvass, hits, plates, owner_activity):
+                   uploads, cases, incidents, canvass, hits, plates, owner_activity, owner_snapshot):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
     install_registrations(app, hub)

@@ -113,6 +113,24 @@ class PlateRead(_Strict):
         return None if self.thumbnail_jpeg is None else base64.b64decode(self.thumbnail_jpeg)
 
 
+#: The largest camera snapshot (the JPEG's bytes) the box sends its owner's console; base64 takes a third more,
+#: and the reply must stay under `MAX_PAYLOAD_BYTES`.
+MAX_SNAPSHOT_BYTES = 160 * 1024
+_SNAPSHOT_B64_CHARS = 4 * ((MAX_SNAPSHOT_BYTES + 2) // 3)
+
+
+def _snapshot_base64(text: str) -> str:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError("jpeg is not base64") from None
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise ValueError(f"jpeg is larger than {MAX_SNAPSHOT_BYTES} bytes")
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise ValueError("jpeg is not a JPEG")
+    return text
+
+
 class Alarm(_Strict):
     kind: Literal["alarm"] = "alarm"
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
@@ -358,8 +376,18 @@ class ClipOrder(_Strict):
     upload_token: Annotated[str, Field(min_length=20, max_length=200)]
 
 
+class SnapshotRequest(_Strict):
+    """A fresh still of `camera` for its owner's console (privacy masks are drawn over it): the box decodes the
+    newest keyframe it holds and answers with a JPEG at most `max_width` pixels wide (`SnapshotTaken`). The hub
+    sends it only for the camera's owner and never stores the picture."""
+
+    kind: Literal["camera.snapshot"] = "camera.snapshot"
+    camera: CameraName
+    max_width: Annotated[int, Field(ge=160, le=1920)] = 960
+
+
 CommandBody = Annotated[Union[HotListReplace, Ping, PolicyUpdate, OwnerKeyOffer, GrantPresent, StreamStart, StreamAnswer,
-                              StreamStop, StreamKeepalive, StreamControl, FootageNotice, ClipOrder],
+                              StreamStop, StreamKeepalive, StreamControl, FootageNotice, ClipOrder, SnapshotRequest],
                         Field(discriminator="kind")]
 
 
@@ -481,8 +509,27 @@ class ClipAccepted(_Strict):
     reason: Annotated[str, Field(max_length=2000)]
 
 
+class SnapshotTaken(_Strict):
+    """A still of `camera`: its newest keyframe as a JPEG (base64, at most `MAX_SNAPSHOT_BYTES`), the picture's
+    size and when the box recorded it."""
+
+    kind: Literal["camera.snapshot_taken"] = "camera.snapshot_taken"
+    camera: CameraName
+    taken_at: AwareDatetime
+    width: Annotated[int, Field(ge=1, le=1920)]
+    height: Annotated[int, Field(ge=1, le=1920)]
+    jpeg: Annotated[str, Field(max_length=_SNAPSHOT_B64_CHARS), AfterValidator(_snapshot_base64)]
+
+    @staticmethod
+    def encode_jpeg(jpeg: bytes) -> str:
+        return base64.b64encode(jpeg).decode("ascii")
+
+    def jpeg_bytes(self) -> bytes:
+        return base64.b64decode(self.jpeg)
+
+
 ReplyResult = Annotated[Union[Pong, HotListTaken, PolicyTaken, OwnerKeyTaken, GrantDecision, StreamOffer, AnswerTaken,
-                              StreamStopped, KeepaliveTaken, PlaybackState, NoticeTaken, ClipAccepted],
+                              StreamStopped, KeepaliveTaken, PlaybackState, NoticeTaken, ClipAccepted, SnapshotTaken],
                         Field(discriminator="kind")]
 
 #: What each command is answered with when it succeeds.
@@ -490,7 +537,7 @@ RESULT_OF: dict[type, type] = {
     Ping: Pong, HotListReplace: HotListTaken, PolicyUpdate: PolicyTaken, OwnerKeyOffer: OwnerKeyTaken,
     GrantPresent: GrantDecision,
     StreamStart: StreamOffer, StreamAnswer: AnswerTaken, StreamStop: StreamStopped, StreamKeepalive: KeepaliveTaken,
-    StreamControl: PlaybackState, FootageNotice: NoticeTaken, ClipOrder: ClipAccepted,
+    StreamControl: PlaybackState, FootageNotice: NoticeTaken, ClipOrder: ClipAccepted, SnapshotRequest: SnapshotTaken,
 }
 
 

@@ -69,7 +69,7 @@ class ToSignOut(BaseModel):
                           "SHA-256 (base64url), limited to your passkeys.")
 
 
-def _camera_of_owner(session, user: User, camera_id: int) -> Camera:
+def camera_of_owner(session, user: User, camera_id: int) -> Camera:
     """The camera if `user` is its business's owner: only the owner signs its consent (an admin cannot)."""
     camera = visible_camera(session, user, camera_id)
     if user.role != Role.OWNER:
@@ -81,7 +81,7 @@ def _camera_of_owner(session, user: User, camera_id: int) -> Camera:
 @router.post("/cameras/{camera_id}/consent/document", response_model=ToSignOut)
 def consent_document(camera_id: Id, policy: c.Policy, session: SessionDep, hub: HubDep, user: UserDep) -> ToSignOut:
     """The camera's next policy version as the document the owner signs (nothing is stored)."""
-    camera = _camera_of_owner(session, user, camera_id)
+    camera = camera_of_owner(session, user, camera_id)
     before = current_consent(session, camera_id)
     document = c.canonical(c.PolicyDocument(device_id=camera.appliance.device_id, camera=camera.name,
                                             version=(before.version if before else 0) + 1,
@@ -96,7 +96,7 @@ def set_consent(camera_id: Id, signed: wo.OwnerSigned, request: Request, hub: Hu
                 user: UserDep) -> ConsentOut:
     """Save a policy the owner signed (from `consent/document`); the box gets it at once if it is online."""
     with hub.db.session() as session:
-        camera = _camera_of_owner(session, user, camera_id)
+        camera = camera_of_owner(session, user, camera_id)
         document = owner_keys.open_signed(session, hub.settings, user, signed, c.PolicyDocument)
         if (document.device_id, document.camera) != (camera.appliance.device_id, camera.name):
             raise AccessRefused("the signed policy is for another camera", 422)

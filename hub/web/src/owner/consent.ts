@@ -36,6 +36,7 @@ function minutes(value: string): number {
 
 let masks: Point[][] = [];
 let drawing: Point[] = [];
+let picture: HTMLImageElement | null = null; // the camera's fresh snapshot, from its box (never stored at the hub)
 
 function paint(): void {
   const canvas = byId<HTMLCanvasElement>("mask-canvas");
@@ -43,6 +44,7 @@ function paint(): void {
   if (!g) return;
   g.fillStyle = "#dde3ea";
   g.fillRect(0, 0, canvas.width, canvas.height);
+  if (picture) g.drawImage(picture, 0, 0, canvas.width, canvas.height); // masks are fractions of the picture
   g.fillStyle = "#000";
   for (const polygon of [...masks, drawing]) {
     if (polygon.length === 0) continue;
@@ -84,6 +86,33 @@ export async function signAndSave(cameraId: number, policy: Policy): Promise<{ v
   return must(api.PUT("/api/cameras/{camera_id}/consent", { ...path, body: signed }));
 }
 
+/** Ask the camera's box for a fresh picture to draw the masks over; the editor works without one. */
+async function loadSnapshot(cameraId: number): Promise<void> {
+  const note = byId("mask-snapshot-note");
+  const canvas = byId<HTMLCanvasElement>("mask-canvas");
+  picture = null;
+  delete canvas.dataset.snapshot;
+  paint();
+  say(note, "Asking the box for a fresh picture of the camera…");
+  try {
+    const blob = await must(api.GET("/api/owner/cameras/{camera_id}/snapshot", {
+      params: { path: { camera_id: cameraId } }, parseAs: "blob" })) as unknown as Blob;
+    const url = URL.createObjectURL(blob);
+    const image = new Image();
+    image.src = url;
+    await image.decode();
+    URL.revokeObjectURL(url);
+    if (editing !== cameraId) return; // the owner opened another camera meanwhile
+    picture = image;
+    canvas.dataset.snapshot = `${image.naturalWidth}x${image.naturalHeight}`;
+    paint();
+    say(note, `Picture from the box at ${new Date().toLocaleTimeString()} (${image.naturalWidth}×${image.naturalHeight}); `
+      + "only you see it and the hub keeps no copy.");
+  } catch (error) {
+    if (editing === cameraId) say(note, `No picture: ${messageOf(error)}. You can still draw masks on the blank field.`);
+  }
+}
+
 let editing: number | null = null;
 let saved: () => Promise<void> = async () => undefined;
 
@@ -109,6 +138,7 @@ export function editConsent(camera: Schemas["CameraOut"], given: PolicyOut | nul
   drawing = [];
   paint();
   byId<HTMLDialogElement>("consent-dialog").showModal();
+  void loadSnapshot(camera.id);
 }
 
 export function installConsentEditor(): void {
@@ -125,6 +155,7 @@ export function installConsentEditor(): void {
     paint();
   });
   byId("mask-clear").addEventListener("click", () => { masks = []; drawing = []; paint(); });
+  byId("mask-refresh").addEventListener("click", () => { if (editing !== null) void loadSnapshot(editing); });
   byId("consent-cancel").addEventListener("click", () => byId<HTMLDialogElement>("consent-dialog").close());
   byId<HTMLFormElement>("consent-form").addEventListener("submit", async (event) => {
     event.preventDefault();
