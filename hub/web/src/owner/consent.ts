@@ -95,8 +95,13 @@ async function loadSnapshot(cameraId: number): Promise<void> {
   paint();
   say(note, "Asking the box for a fresh picture of the camera…");
   try {
+    let takenAt = new Date();
     const blob = await must(api.GET("/api/owner/cameras/{camera_id}/snapshot", {
-      params: { path: { camera_id: cameraId } }, parseAs: "blob" })) as unknown as Blob;
+      params: { path: { camera_id: cameraId } }, parseAs: "blob" }).then((answer) => {
+      const header = answer.response.headers.get("X-Snapshot-Taken-At");
+      if (header) takenAt = new Date(header);
+      return answer;
+    })) as unknown as Blob;
     const url = URL.createObjectURL(blob);
     const image = new Image();
     image.src = url;
@@ -106,7 +111,7 @@ async function loadSnapshot(cameraId: number): Promise<void> {
     picture = image;
     canvas.dataset.snapshot = `${image.naturalWidth}x${image.naturalHeight}`;
     paint();
-    say(note, `Picture from the box at ${new Date().toLocaleTimeString()} (${image.naturalWidth}×${image.naturalHeight}); `
+    say(note, `Picture the box recorded at ${takenAt.toLocaleTimeString()} (${image.naturalWidth}×${image.naturalHeight}); `
       + "only you see it and the hub keeps no copy.");
   } catch (error) {
     if (editing === cameraId) say(note, `No picture: ${messageOf(error)}. You can still draw masks on the blank field.`);

@@ -1,0 +1,103 @@
+"""The owner's mask editor over a fresh snapshot of the camera, end to end: a real `canvass-edge run` recording a
+simulated camera, enrolled with a real hub over mosquitto. The owner's page shows the camera's newest keyframe
+(a real JPEG from the box, no wider than asked) under the mask polygons; the camera's owner alone may ask for it
+(an analyst, an admin and an auditor get 403); it is audited as the owner viewing their camera and the hub keeps
+no copy of it (no row beyond the audit entry, no file, `Cache-Control: no-store`)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageStat
+from sqlalchemy import func, select
+
+from hub.tables import AuditEntry, Base, Role
+from tests.hub_support import HubStack, eventually
+from tests.test_console_live import enrolled_agent
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def stack(tmp_path: Path):
+    hub = HubStack(tmp_path)
+    hub.start()
+    yield hub
+    hub.stop()
+
+
+def _row_counts(stack: HubStack) -> dict[str, int]:
+    with stack.hub.db.session() as session:
+        return {name: session.scalar(select(func.count()).select_from(table))
+                for name, table in Base.metadata.tables.items()}
+
+
+def _hub_files(stack: HubStack) -> dict[str, int]:
+    """Every file the hub keeps outside its database (the database is counted row by row instead)."""
+    root = stack.settings.data_dir
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")
+            if p.is_file() and ".sqlite" not in p.name and not p.name.endswith((".db", "-wal", "-shm", ".log"))}
+
+
+def test_the_owner_draws_masks_over_a_fresh_snapshot_only_they_get_and_the_hub_keeps_none(
+        stack: HubStack, cameras, tmp_path: Path, page, screenshots: Path):
+    agent, owner = enrolled_agent(stack, tmp_path, cameras(1).urls, alpr=False)
+    stack.add_user("ana", "correct-horse-battery", Role.ANALYST)
+    stack.add_user("audrey", "correct-horse-battery", Role.AUDITOR)
+    try:
+        camera_id = eventually(lambda: stack.recording_camera("cam1"), timeout=60, what="the camera recording")
+        path = f"/api/owner/cameras/{camera_id}/snapshot"
+        for token in (stack.login("ana", "correct-horse-battery"), stack.admin_token,
+                      stack.login("audrey", "correct-horse-battery")):
+            with stack.client(token) as staff:
+                r = staff.get(path)
+                assert r.status_code == 403, r.text
+                assert r.headers["content-type"].startswith("application/json")
+
+        rows, files = _row_counts(stack), _hub_files(stack)
+        with stack.client(owner) as c:
+            r = c.get(path)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "image/jpeg" and "no-store" in r.headers["cache-control"]
+        picture = Image.open(io.BytesIO(r.content))
+        picture.load()  # decodes the whole JPEG
+        assert picture.format == "JPEG" and picture.size == (960, 540)  # the 1920×1080 camera, 960 wide at most
+        assert r.headers["x-snapshot-size"] == "960x540" and len(r.content) <= 160 * 1024
+        assert max(ImageStat.Stat(picture.convert("L")).stddev) > 10, "a picture, not a flat field"
+
+        after = _row_counts(stack)
+        changed = {name for name in after if after[name] != rows[name]}
+        assert changed <= {"audit_entries", "audit_subjects", "audit_nodes", "audit_checkpoints"}, changed  # the audit entry only
+        assert _hub_files(stack) == files
+        with stack.hub.db.session() as session:
+            [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "camera.snapshot"))
+            assert entry.object == f"camera:{camera_id}" and entry.actor.startswith("owner-")
+            assert entry.outcome == "success"
+
+        page.goto(f"{stack.server.url}/owner")
+        page.fill("#username", entry.actor)
+        page.fill("#password", "owner-password-1")
+        page.click("#signin button")
+        page.get_by_test_id("edit-consent").click()
+        canvas = page.get_by_test_id("mask-canvas")
+        page.locator("#mask-canvas[data-snapshot='960x540']").wait_for(timeout=15_000)
+        box = canvas.bounding_box()
+        for x, y in ((0.6, 0.1), (0.95, 0.1), (0.95, 0.6)):
+            canvas.click(position={"x": x * box["width"], "y": y * box["height"]})
+        page.click("#mask-close")
+        assert page.locator("#mask-count").inner_text() == "1"
+        assert "only you see it and the hub keeps no copy" in page.get_by_test_id("mask-snapshot-note").inner_text()
+        # The canvas shows the camera's picture, not the blank field: its pixels vary outside the mask.
+        spread = page.evaluate("""() => {
+            const c = document.querySelector('#mask-canvas'), g = c.getContext('2d');
+            const d = g.getImageData(0, 0, Math.floor(c.width / 2), c.height).data;
+            let min = 255, max = 0;
+            for (let i = 0; i < d.length; i += 4) { min = Math.min(min, d[i]); max = Math.max(max, d[i]); }
+            return max - min; }""")
+        assert spread > 40, spread
+        page.screenshot(path=screenshots / "owner-mask-over-snapshot.png")
+        assert page.errors == []
+    finally:
+        assert agent.terminate() == 0
