@@ -16,7 +16,9 @@ never holds up shutdown).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -139,10 +141,9 @@ class Maintenance:
 
     def send_health(self) -> None:
         assert self._publish is not None
-        self._publish(wire.Health(
-            uptime_s=round(time.monotonic() - self._started, 1),
-            disk_free_bytes=free_bytes(self._data_dir),
-            cameras_recording=self._cameras.delivered_video()))
+        self._publish(health_report(self._index, self._cameras.config.cameras, self._data_dir,
+                                    uptime_s=round(time.monotonic() - self._started, 1),
+                                    cameras_recording=self._cameras.delivered_video()))
 
     def check_witness(self) -> None:
         assert self._witness is not None and self._publish is not None
@@ -176,3 +177,23 @@ class Maintenance:
             self._index.set_meta(HEARTBEAT_KEY, int(self._clock() * 1_000_000))
         except SegmentIndexError:
             logger.debug("heartbeat not stored", exc_info=True)
+
+
+def _utc(us: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(us / 1_000_000, dt.timezone.utc)
+
+
+def health_report(index: SegmentIndex, cameras, data_dir: Path, *, uptime_s: float,
+                  cameras_recording: int) -> wire.Health:
+    """The box's health for the hub and its owner: disk free and total, bytes of video held, each camera's
+    retention and oldest video, and the alarms raised now (the newest 20)."""
+    keep = []
+    for camera in cameras:
+        oldest_us, _ = index.span(camera.name)
+        keep.append(wire.CameraKeep(camera=camera.name, retention_days=camera.retention_days,
+                                    oldest=None if oldest_us is None else _utc(oldest_us)))
+    alarms = [wire.BoxAlarm(key=a.key[:100], level="critical" if a.level == "critical" else "warning",
+                            message=a.message[:500], since=_utc(a.since_us)) for a in index.alarms()[-20:]]
+    return wire.Health(uptime_s=uptime_s, disk_free_bytes=free_bytes(data_dir), cameras_recording=cameras_recording,
+                       disk_total_bytes=shutil.disk_usage(data_dir).total, recordings_bytes=index.stored_bytes(),
+                       keep=keep, alarms=alarms)

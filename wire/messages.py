@@ -38,11 +38,36 @@ class _Strict(BaseModel):
 # ---------------------------------------------------------------- events (appliance → hub)
 
 
+class BoxAlarm(_Strict):
+    """An alarm the box holds raised now (its key, e.g. ``clock:unsynchronised``, ``retention:disk_budget_unmet``,
+    ``write_failed:<camera>``), for its owner's status view."""
+
+    key: Annotated[str, Field(min_length=1, max_length=100)]
+    level: Literal["warning", "critical"]
+    message: Annotated[str, Field(max_length=500)]
+    since: AwareDatetime
+
+
+class CameraKeep(_Strict):
+    """How long a camera's video is kept (its retention setting) and the oldest video the box still holds."""
+
+    camera: CameraName
+    retention_days: Annotated[float, Field(gt=0, le=365)]
+    oldest: AwareDatetime | None = None
+
+
 class Health(_Strict):
+    """The box's periodic health. The fields after `cameras_recording` are for the owner's status view and left
+    out by a box that predates them (a hub that predates them never sees them: they are sent only when set)."""
+
     kind: Literal["health"] = "health"
     uptime_s: Annotated[float, Field(ge=0)]
     disk_free_bytes: Annotated[int, Field(ge=0)]
     cameras_recording: Annotated[int, Field(ge=0, le=4)]
+    disk_total_bytes: Annotated[int | None, Field(ge=0)] = None
+    recordings_bytes: Annotated[int | None, Field(ge=0)] = None
+    keep: Annotated[list[CameraKeep] | None, Field(max_length=4)] = None
+    alarms: Annotated[list[BoxAlarm] | None, Field(max_length=20)] = None
 
 
 class CameraStatus(_Strict):

@@ -128,6 +128,10 @@ class Cameras:
 
     # -- what the rest of the agent asks ------------------------------------------
 
+    @property
+    def config(self) -> EdgeConfig:
+        return self._config
+
     def fanout_for(self, camera: str) -> Fanout | None:
         pipeline = self.pipelines.get(camera)
         return pipeline.fanout if pipeline is not None else None

@@ -6,6 +6,7 @@ import { api, messageOf, must, onSignedOut, signIn, type Schemas } from "../api/
 import { byId, el, say } from "../lib/dom";
 import { dateTime } from "../lib/time";
 import { asInput, editConsent, installConsentEditor, signAndSave } from "./consent";
+import { boxHealth, boxStatuses } from "./health";
 import { offerToBox, registerPasskey, type Passkey } from "./passkeys";
 import { showRequests } from "./requests";
 
@@ -79,13 +80,15 @@ function cameraRow(camera: Camera, refresh: () => Promise<void>): HTMLElement {
 }
 
 async function showBoxes(): Promise<Appliance[]> {
-  const [boxes, cameras] = await Promise.all([must(api.GET("/api/appliances")), must(api.GET("/api/cameras"))]);
+  const [boxes, cameras, statuses] = await Promise.all([must(api.GET("/api/appliances")), must(api.GET("/api/cameras")),
+                                                       boxStatuses()]);
   byId("boxes").replaceChildren(...boxes.map((box) => el("div", { class: "box", "data-testid": "box" },
     el("h2", {}, box.name || box.device_id, " ", el("span", { class: box.online ? "ok" : "bad" }, box.online ? "online" : "offline"),
        " ", el("span", { class: "muted" }, `last heard ${ago(box.last_seen)} · ${box.device_id}`)),
     el("table", { class: "grid" },
        el("thead", {}, el("tr", {}, ...["Camera", "Video", "Last seen", "Police may see", ""].map((h) => el("th", { scope: "col" }, h)))),
-       el("tbody", {}, ...cameras.filter((c) => c.appliance === box.device_id).map((c) => cameraRow(c, refresh)))))));
+       el("tbody", {}, ...cameras.filter((c) => c.appliance === box.device_id).map((c) => cameraRow(c, refresh)))),
+    boxHealth(statuses.get(box.device_id)))));
   return boxes;
 }
 
