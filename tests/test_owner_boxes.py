@@ -1,11 +1,14 @@
-"""The owner's mask editor over a fresh snapshot of the camera, end to end: a real `canvass-edge run` recording a
+"""The owner's view of their boxes, end to end. The mask editor over a fresh snapshot of the camera: a real `canvass-edge run` recording a
 simulated camera, enrolled with a real hub over mosquitto. The owner's page shows the camera's newest keyframe
 (a real JPEG from the box, no wider than asked) under the mask polygons; the camera's owner alone may ask for it
 (an analyst, an admin and an auditor get 403); it is audited as the owner viewing their camera and the hub keeps
-no copy of it (no row beyond the audit entry, no file, `Cache-Control: no-store`)."""
+no copy of it (no row beyond the audit entry, no file, `Cache-Control: no-store`). The status view: the real box's
+disk and retention, and the alarms a box reports (clock, disk, a camera offline, the box offline) in plain words,
+for the owner only."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -16,6 +19,9 @@ from sqlalchemy import func, select
 from hub.tables import AuditEntry, Base, Role
 from tests.hub_support import HubStack, eventually
 from tests.test_console_live import enrolled_agent
+from tests.test_mqtt_link import SimAppliance, enrol
+from tests.test_owner_page import _owner_name
+from wire import messages as m
 
 pytestmark = pytest.mark.slow
 
@@ -76,10 +82,19 @@ def test_the_owner_draws_masks_over_a_fresh_snapshot_only_they_get_and_the_hub_k
             assert entry.object == f"camera:{camera_id}" and entry.actor.startswith("owner-")
             assert entry.outcome == "success"
 
+        with stack.client(owner) as c:  # the box's health report: its disk and what it keeps
+            [status] = eventually(lambda: [s for s in c.get("/api/owner/status").json() if s["reported_at"]],
+                                  timeout=30, what="the box's health at the hub")
+        assert status["disk_total_bytes"] > status["disk_free_bytes"] > 0 and status["online"]
+        assert [(k["name"], k["retention_days"]) for k in status["cameras"]] == [("cam1", 30)]
+
         page.goto(f"{stack.server.url}/owner")
         page.fill("#username", entry.actor)
         page.fill("#password", "owner-password-1")
         page.click("#signin button")
+        assert page.get_by_test_id("retention").inner_text().startswith("cam1 keeps 30 days of video")
+        assert "free of" in page.get_by_test_id("disk").inner_text()
+        page.get_by_test_id("box-health").screenshot(path=screenshots / "owner-box-health.png")
         page.get_by_test_id("edit-consent").click()
         canvas = page.get_by_test_id("mask-canvas")
         page.locator("#mask-canvas[data-snapshot='960x540']").wait_for(timeout=15_000)
@@ -101,3 +116,52 @@ def test_the_owner_draws_masks_over_a_fresh_snapshot_only_they_get_and_the_hub_k
         assert page.errors == []
     finally:
         assert agent.terminate() == 0
+
+
+def test_the_owner_reads_the_boxes_alarms_in_plain_words(stack: HubStack, tmp_path: Path, page, screenshots: Path):
+    identity, _, owner = enrol(stack, tmp_path / "box", "Corner Bakery")
+    box = SimAppliance(tmp_path / "box", identity).start()
+    stack.add_user("ana", "correct-horse-battery", Role.ANALYST)
+    since = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(minutes=5)
+    try:
+        box.link.publish_event(m.CameraStatus(camera="front", status="recording"))
+        box.link.publish_event(m.CameraStatus(camera="back", status="offline", detail="connection refused"))
+        box.link.publish_event(m.Health(
+            uptime_s=600, disk_free_bytes=2_000_000_000, cameras_recording=1, disk_total_bytes=100_000_000_000,
+            recordings_bytes=90_000_000_000,
+            keep=[m.CameraKeep(camera="front", retention_days=14, oldest=since - dt.timedelta(days=13))],
+            alarms=[m.BoxAlarm(key="clock:unsynchronised", level="warning", message="NTP unreachable", since=since),
+                    m.BoxAlarm(key="retention:disk_budget_unmet", level="critical", message="need 12 GB more",
+                               since=since)]))
+        with stack.client(owner) as c:
+            [status] = eventually(lambda: [s for s in c.get("/api/owner/status").json() if s["reported_at"]],
+                                  what="the health at the hub")
+        texts = [a["text"] for a in status["alarms"]]
+        assert any(t.startswith("The box's clock is not synchronised") and "NTP unreachable" in t for t in texts)
+        assert any(t.startswith("The box's disk is too small") for t in texts)
+        assert any(t.startswith("The box's disk is almost full") for t in texts)  # 2 of 100 GB free
+        assert any(t.startswith("Camera back is offline") for t in texts)
+        assert {(k["name"], k["retention_days"]) for k in status["cameras"]} == {("front", 14), ("back", None)}
+        with stack.client(stack.login("ana", "correct-horse-battery")) as analyst:
+            assert analyst.get("/api/owner/status").status_code == 403
+
+        page.goto(f"{stack.server.url}/owner")
+        page.fill("#username", _owner_name(stack))
+        page.fill("#password", "owner-password-1")
+        page.click("#signin button")
+        alarms = page.get_by_test_id("alarm")
+        alarms.first.wait_for()
+        assert alarms.count() == 4
+        assert page.get_by_test_id("retention").inner_text().startswith("front keeps 14 days of video")
+        assert "2.0 GB free of 100 GB; video takes 90 GB" in page.get_by_test_id("disk").inner_text()
+        page.get_by_test_id("box-health").screenshot(path=screenshots / "owner-box-alarms.png")
+
+        box.stop()  # the box goes away: the hub hears that it is offline
+        with stack.client(owner) as c:
+            eventually(lambda: not c.get("/api/owner/status").json()[0]["online"], what="the box offline at the hub")
+        page.reload()
+        page.get_by_text("The box is offline").wait_for(timeout=15_000)
+        page.get_by_test_id("box-health").screenshot(path=screenshots / "owner-box-offline.png")
+        assert page.errors == []
+    finally:
+        box.stop()
