@@ -35,7 +35,6 @@ from edge.recording.reconcile import reconcile
 from edge.recording.retention import Retention
 from edge.recording.storage import Layout
 from edge.service import Notifier
-from edge.streaming.snapshot import Snapshots
 from provisioning.identity import Identity, IdentityError
 from wire import messages as wire
 
@@ -136,12 +135,12 @@ class EdgeApp:
         assert self.link is not None
         # aiortc (about 30 MB resident) is loaded only on a box that streams: one that records only stays small.
         from edge.streaming.playback import footage_reader
+        from edge.streaming.snapshot import Snapshots
         from edge.streaming.streamer import Streamer
 
         self.streamer = Streamer(self.consent, self.cameras.fanout_for, self.publish, self.config.streaming,
                                  footage_for=footage_reader(self._index, self.layout.recordings))
-        self.link.handlers.update(self.streamer.command_handlers())
-        self.link.handlers.update(Snapshots(self.cameras.fanout_for).command_handlers())  # for the owner's masks
+        self.link.handlers |= self.streamer.command_handlers() | Snapshots(self.cameras.fanout_for).command_handlers()
         self.streamer.start()
 
     async def start_link(self, identity: Identity) -> None:

@@ -183,8 +183,7 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
     boundary.install(app, max_body_bytes=settings.max_body_bytes, larger_bodies={
         uploads.PREFIX + "/": upload_bodies, upload_links.PREFIX + "/": settings.clip_upload_max_chunk_bytes})
     for module in (auth, registry, enrolment, hotlists, audit_log, auditor, consent, owner_keys, streams, footage_api,
-                   uploads, cases, incidents, canvass, hits, plates, owner_activity, owner_snapshot,
-                   owner_status):
+                   uploads, cases, incidents, canvass, hits, plates, owner_activity, owner_snapshot, owner_status):
         app.include_router(module.router)
     app.include_router(uploads.tus_router(hub))
     install_registrations(app, hub)
