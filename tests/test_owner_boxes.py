@@ -1,10 +1,13 @@
-"""The owner's view of their boxes, end to end. The mask editor over a fresh snapshot of the camera: a real `canvass-edge run` recording a
-simulated camera, enrolled with a real hub over mosquitto. The owner's page shows the camera's newest keyframe
-(a real JPEG from the box, no wider than asked) under the mask polygons; the camera's owner alone may ask for it
-(an analyst, an admin and an auditor get 403); it is audited as the owner viewing their camera and the hub keeps
-no copy of it (no row beyond the audit entry, no file, `Cache-Control: no-store`). The status view: the real box's
-disk and retention, and the alarms a box reports (clock, disk, a camera offline, the box offline) in plain words,
-for the owner only."""
+"""The owner's view of their boxes, end to end.
+
+The mask editor over a fresh snapshot of the camera: a real `canvass-edge run` recording a simulated camera,
+enrolled with a real hub over mosquitto. The owner's page shows the camera's newest keyframe (a real JPEG from
+the box, no wider than asked) under the mask polygons; the camera's owner alone may ask for it (an analyst, an
+admin and an auditor get 403); it is audited as the owner viewing their camera and the hub keeps no copy of it
+(no row beyond the audit entry, no file, `Cache-Control: no-store`).
+
+The status view: the real box's disk and retention, and the alarms a box reports (clock, disk, a camera
+offline, the box offline) in plain words, for the owner only."""
 
 from __future__ import annotations
 
@@ -75,7 +78,8 @@ def test_the_owner_draws_masks_over_a_fresh_snapshot_only_they_get_and_the_hub_k
 
         after = _row_counts(stack)
         changed = {name for name in after if after[name] != rows[name]}
-        assert changed <= {"audit_entries", "audit_subjects", "audit_nodes", "audit_checkpoints"}, changed  # the audit entry only
+        audit_tables = {"audit_entries", "audit_subjects", "audit_nodes", "audit_checkpoints"}
+        assert changed <= audit_tables, changed  # the audit entry, nothing else
         assert _hub_files(stack) == files
         with stack.hub.db.session() as session:
             [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "camera.snapshot"))
