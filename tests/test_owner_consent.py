@@ -4,10 +4,12 @@ MQTT link to a real consent guard, each refused by the box with the reason in it
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 from sqlalchemy import select
 
+from edge.consent.guard import ConsentGuard
 from hub import audit
 from hub.access.grants import issue_grant
 from hub.access.presenting import present_grant, push_policy
@@ -203,3 +205,42 @@ def test_an_approval_is_signed_for_exactly_the_request_and_trim(hub_stack: HubSt
     finally:
         appliance.stop()
         guard.close()
+
+
+def test_the_box_honours_an_owners_approval_for_one_grant_only(hub_stack: HubStack, tmp_path: Path):
+    """The owner approves a request and the box accepts its grant; a compromised hub then signs a second grant
+    (a new id, the same request, case, window, approval entry and the owner's own signed approval): the box
+    remembers the approval it honoured and refuses, with the reason in its access log."""
+    identity, appliance, guard, owner, owner_token, camera_id = _setup(hub_stack, tmp_path)
+    footage = {"camera_id": camera_id, "mode": "playback", "purpose": "violent_crime", "reason": REASON,
+               "case_number": "2026-000962", "window_from": WINDOW[0], "window_to": WINDOW[1]}
+    try:
+        with hub_stack.client(hub_stack.login("ana", "correct-horse-battery")) as analyst:
+            request_id = analyst.post("/api/access", json=footage).json()["request_id"]
+        with hub_stack.client(owner_token) as client:
+            owner.client = client
+            r = owner.decide(request_id, approve=True, path="requests")
+            assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
+        with hub_stack.hub.db.session() as session:
+            row = session.get(FootageRequest, request_id)
+            approval_index, owner_approval = row.approval_index, row.owner_approval
+        window = tuple(dt.datetime.fromisoformat(w) for w in WINDOW)
+        again = issue_grant(hub_stack.hub, device_id=identity.device_id, camera="front", mode="playback",
+                            analyst="ana", reason=REASON, case_number="2026-000962", policy_version=1,
+                            lifetime_s=300, window=window, approval_index=approval_index,
+                            owner_approval=owner_approval)
+        accepted, why = present_grant(hub_stack.hub, identity.device_id, again)
+        assert not accepted and why.startswith("the owner's approval was already honoured for grant ")
+        log = [row for row in guard.access_log() if row["case_number"] == "2026-000962"]
+        assert [row["accepted"] for row in log] == [1, 0]
+        assert "already honoured" in log[1]["decision"]
+    finally:
+        appliance.stop()
+        guard.close()
+    # The memory is in the box's consent database: a restarted guard still refuses the approval.
+    reopened = ConsentGuard(tmp_path / "a" / "consent.sqlite3", device_id=identity.device_id)
+    try:
+        approval = hashlib.sha256(wo.OwnerSigned.model_validate_json(owner_approval).document.encode()).hexdigest()
+        assert reopened.store.approval_honoured(approval) == log[0]["grant_id"]
+    finally:
+        reopened.close()

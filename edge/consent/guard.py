@@ -14,6 +14,7 @@ they decided.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from edge.consent import judge
 from edge.consent.owners import OwnerKeyStore
-from edge.consent.store import ALL_CAMERAS, ConsentStore
+from edge.consent.store import ALL_CAMERAS, ApprovalAlreadyHonoured, ConsentStore
 from edge.link.witness import LogForked, Witness
 from wire import checkpoint as cp
 from wire import consent as c
@@ -149,9 +150,14 @@ class ConsentGuard:
         except c.ConsentError as exc:
             return self._log(Decision(False, f"forged grant: {exc}"), now)
         decision = Decision(False, self._refusal(grant, now) or "", grant)
-        if not decision.reason:
-            decision = Decision(True, "accepted", grant)
-        return self._log(decision, now)
+        if decision.reason:
+            return self._log(decision, now)
+        approval = _approval_hash(grant)
+        try:
+            self.store.log(now, grant, True, "accepted", approval=approval)
+        except ApprovalAlreadyHonoured as taken:
+            return self._log(Decision(False, _honoured(str(taken)), grant), now)
+        return Decision(True, "accepted", grant)
 
     def _refusal(self, grant: c.Grant, now: dt.datetime) -> str | None:
         problem = judge.grant_problem(grant, device_id=self.device_id, cameras=self.cameras, now=now)
@@ -159,6 +165,10 @@ class ConsentGuard:
             return problem
         if self.store.grant_used(str(grant.grant_id)):
             return "replayed grant: already used"
+        approval = _approval_hash(grant)
+        taken = self.store.approval_honoured(approval) if approval else None
+        if taken is not None:
+            return _honoured(taken)
         if self.paused(grant.camera):
             return "sharing paused on the appliance by its owner"
         document = self.policy(grant.camera)
@@ -230,3 +240,15 @@ class ConsentGuard:
     def close(self) -> None:
         self.owners.close()
         self.store.close()
+
+
+def _approval_hash(grant: c.Grant) -> str | None:
+    """The owner's approval the grant carries, as the box remembers it (SHA-256 of the signed document)."""
+    if grant.owner_approval is None:
+        return None
+    return hashlib.sha256(grant.owner_approval.document.encode()).hexdigest()
+
+
+def _honoured(grant_id: str) -> str:
+    return (f"the owner's approval was already honoured for grant {grant_id}: one approval backs one grant; "
+            "the owner must approve again")

@@ -1,5 +1,6 @@
-"""Where the box keeps its owner's consent: the newest signed policy per camera, the owner's pauses, and the
-access log (every grant presented, accepted or refused, with the reason). SQLite, synchronous=FULL: what the
+"""Where the box keeps its owner's consent: the newest signed policy per camera, the owner's pauses, the
+access log (every grant presented, accepted or refused, with the reason) and the owner's approvals it has
+honoured (each backs one accepted grant, never a second). SQLite, synchronous=FULL: what the
 owner decided survives a power cut."""
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ _SCHEMA = """
         camera TEXT, mode TEXT, analyst TEXT, reason TEXT, case_number TEXT, accepted INTEGER NOT NULL,
         decision TEXT NOT NULL);
     CREATE UNIQUE INDEX IF NOT EXISTS access_log_grant ON access_log (grant_id) WHERE accepted = 1;
+    CREATE TABLE IF NOT EXISTS honoured_approvals (approval TEXT PRIMARY KEY, grant_id TEXT NOT NULL,
+                                                   at TEXT NOT NULL);
 """
+
+
+class ApprovalAlreadyHonoured(Exception):
+    """The owner's approval already backs another accepted grant (its id is the message)."""
 
 
 class ConsentStore:
@@ -78,11 +85,26 @@ class ConsentStore:
             return self._db.execute("SELECT 1 FROM access_log WHERE grant_id = ? AND accepted = 1",
                                     (grant_id,)).fetchone() is not None
 
+    def approval_honoured(self, approval: str) -> str | None:
+        """The grant an owner's approval (its SHA-256) already backed, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT grant_id FROM honoured_approvals WHERE approval = ?", (approval,)).fetchone()
+            return row[0] if row else None
+
     def log(self, now: dt.datetime, grant: c.Grant | None, accepted: bool, decision: str, *,
-            camera: str | None = None) -> None:
-        """One access-log line: a grant's decision, or (no grant) a policy's or an owner key's."""
+            camera: str | None = None, approval: str | None = None) -> None:
+        """One access-log line: a grant's decision, or (no grant) a policy's or an owner key's. An accepted grant
+        carrying the owner's approval (`approval`, its SHA-256) marks that approval honoured, in the same lock:
+        `ApprovalAlreadyHonoured` if another grant took it meanwhile (nothing is written then)."""
         g = grant
         with self._lock:
+            if accepted and approval is not None and g is not None:
+                taken = self._db.execute("SELECT grant_id FROM honoured_approvals WHERE approval = ?",
+                                         (approval,)).fetchone()
+                if taken is not None:
+                    raise ApprovalAlreadyHonoured(taken[0])
+                self._db.execute("INSERT INTO honoured_approvals (approval, grant_id, at) VALUES (?, ?, ?)",
+                                 (approval, str(g.grant_id), now.isoformat()))
             self._db.execute(
                 "INSERT INTO access_log (at, grant_id, camera, mode, analyst, reason, case_number, accepted, decision)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
