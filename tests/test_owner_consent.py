@@ -241,6 +241,6 @@ def test_the_box_honours_an_owners_approval_for_one_grant_only(hub_stack: HubSta
     reopened = ConsentGuard(tmp_path / "a" / "consent.sqlite3", device_id=identity.device_id)
     try:
         approval = hashlib.sha256(wo.OwnerSigned.model_validate_json(owner_approval).document.encode()).hexdigest()
-        assert reopened.store.approval_honoured(approval) == log[0]["grant_id"]
+        assert reopened.store.approval_honoured(approval, "playback") == log[0]["grant_id"]
     finally:
         reopened.close()

@@ -166,7 +166,7 @@ class ConsentGuard:
         if self.store.grant_used(str(grant.grant_id)):
             return "replayed grant: already used"
         approval = _approval_hash(grant)
-        taken = self.store.approval_honoured(approval) if approval else None
+        taken = self.store.approval_honoured(approval, grant.mode) if approval else None
         if taken is not None:
             return _honoured(taken)
         if self.paused(grant.camera):

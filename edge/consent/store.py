@@ -25,7 +25,7 @@ _SCHEMA = """
         decision TEXT NOT NULL);
     CREATE UNIQUE INDEX IF NOT EXISTS access_log_grant ON access_log (grant_id) WHERE accepted = 1;
     CREATE TABLE IF NOT EXISTS honoured_approvals (approval TEXT PRIMARY KEY, grant_id TEXT NOT NULL,
-                                                   at TEXT NOT NULL);
+                                                   mode TEXT NOT NULL, at TEXT NOT NULL);
 """
 
 
@@ -85,11 +85,21 @@ class ConsentStore:
             return self._db.execute("SELECT 1 FROM access_log WHERE grant_id = ? AND accepted = 1",
                                     (grant_id,)).fetchone() is not None
 
-    def approval_honoured(self, approval: str) -> str | None:
-        """The grant an owner's approval (its SHA-256) already backed, if any."""
+    def approval_honoured(self, approval: str, mode: str) -> str | None:
+        """The grant an owner's approval (its SHA-256) already backed, if a grant in `mode` may not use it again.
+
+        A clip order sent again for the same request (the box was away, the hub re-sends it with a new grant and
+        upload token) replaces the earlier order in the box's order book rather than cutting a second clip, so a
+        clip approval backs the clip grants of its one request; a live or playback approval backs one grant."""
         with self._lock:
-            row = self._db.execute("SELECT grant_id FROM honoured_approvals WHERE approval = ?", (approval,)).fetchone()
-            return row[0] if row else None
+            return self._taken(approval, mode)
+
+    def _taken(self, approval: str, mode: str) -> str | None:
+        row = self._db.execute("SELECT grant_id, mode FROM honoured_approvals WHERE approval = ?",
+                               (approval,)).fetchone()
+        if row is None or (row[1] == mode == "clip"):
+            return None
+        return row[0]
 
     def log(self, now: dt.datetime, grant: c.Grant | None, accepted: bool, decision: str, *,
             camera: str | None = None, approval: str | None = None) -> None:
@@ -99,12 +109,11 @@ class ConsentStore:
         g = grant
         with self._lock:
             if accepted and approval is not None and g is not None:
-                taken = self._db.execute("SELECT grant_id FROM honoured_approvals WHERE approval = ?",
-                                         (approval,)).fetchone()
+                taken = self._taken(approval, g.mode)
                 if taken is not None:
-                    raise ApprovalAlreadyHonoured(taken[0])
-                self._db.execute("INSERT INTO honoured_approvals (approval, grant_id, at) VALUES (?, ?, ?)",
-                                 (approval, str(g.grant_id), now.isoformat()))
+                    raise ApprovalAlreadyHonoured(taken)
+                self._db.execute("INSERT OR REPLACE INTO honoured_approvals (approval, grant_id, mode, at) "
+                                 "VALUES (?, ?, ?, ?)", (approval, str(g.grant_id), g.mode, now.isoformat()))
             self._db.execute(
                 "INSERT INTO access_log (at, grant_id, camera, mode, analyst, reason, case_number, accepted, decision)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
