@@ -106,3 +106,30 @@ def prune_coverage(session: Session, *, before: dt.datetime) -> int:
     if count:
         log.info("coverage: dropped %d spans that ended before %s", count, before.isoformat())
     return count
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    """What one camera's box reported of a window: seconds recorded, and its gaps (newest first, with why)."""
+
+    recorded_s: float
+    gaps: list[CoverageSpan]
+
+
+def summaries(session: Session, camera_ids: list[int], *, since: dt.datetime,
+              until: dt.datetime) -> dict[int, DaySummary]:
+    """Each camera's coverage between `since` and `until`, clipped to the window, in one query."""
+    if not camera_ids:
+        return {}
+    spans = session.scalars(select(CoverageSpan).where(
+        CoverageSpan.camera_id.in_(camera_ids), CoverageSpan.end > since, CoverageSpan.start < until)
+        .order_by(CoverageSpan.start.desc()))
+    recorded: dict[int, float] = dict.fromkeys(camera_ids, 0.0)
+    gaps: dict[int, list[CoverageSpan]] = {camera_id: [] for camera_id in camera_ids}
+    for span in spans:
+        if span.recorded:
+            recorded[span.camera_id] += (min(span.end, until) - max(span.start, since)).total_seconds()
+        else:
+            gaps[span.camera_id].append(span)
+    return {camera_id: DaySummary(recorded[camera_id], gaps[camera_id]) for camera_id in camera_ids}
+

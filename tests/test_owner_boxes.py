@@ -137,6 +137,15 @@ def test_the_owner_reads_the_boxes_alarms_in_plain_words(stack: HubStack, tmp_pa
             alarms=[m.BoxAlarm(key="clock:unsynchronised", level="warning", message="NTP unreachable", since=since),
                     m.BoxAlarm(key="retention:disk_budget_unmet", level="critical", message="need 12 GB more",
                                since=since)]))
+        # The front camera's last day as its box reports it: recorded, a 10-minute gap and why, recorded again;
+        # and a span from before the day, of which only its last hour counts.
+        hour = dt.timedelta(hours=1)
+        for start, end, recorded, reason in ((since - 25 * hour, since - 3 * hour, True, ""),
+                                             (since - 3 * hour, since - 3 * hour + dt.timedelta(minutes=10), False,
+                                              "camera offline: connection refused"),
+                                             (since - 3 * hour + dt.timedelta(minutes=10), since, True, "")):
+            box.link.publish_event(m.Coverage(camera="front", start=start, end=end, recorded=recorded,
+                                              reason=reason))
         with stack.client(owner) as c:
             [status] = eventually(lambda: [s for s in c.get("/api/owner/status").json() if s["reported_at"]],
                                   what="the health at the hub")
@@ -146,6 +155,12 @@ def test_the_owner_reads_the_boxes_alarms_in_plain_words(stack: HubStack, tmp_pa
         assert any(t.startswith("The box's disk is almost full") for t in texts)  # 2 of 100 GB free
         assert any(t.startswith("Camera back is offline") for t in texts)
         assert {(k["name"], k["retention_days"]) for k in status["cameras"]} == {("front", 14), ("back", None)}
+        with stack.client(owner) as c:
+            front = eventually(lambda: next(k for k in c.get("/api/owner/status").json()[0]["cameras"]
+                                            if k["name"] == "front" and k["gaps_last_day"]), what="the coverage")
+        # 24 h back from the request: ~20 h 55 min of the first span (clipped at the day's start) + 2 h 50 min.
+        assert 23.5 * 3600 < front["recorded_last_day_s"] < 23.9 * 3600
+        assert front["gaps_last_day"] == 1 and front["recent_gaps"][0]["reason"].startswith("camera offline")
         with stack.client(stack.login("ana", "correct-horse-battery")) as analyst:
             assert analyst.get("/api/owner/status").status_code == 403
 
@@ -158,6 +173,9 @@ def test_the_owner_reads_the_boxes_alarms_in_plain_words(stack: HubStack, tmp_pa
         assert alarms.count() == 4
         assert page.get_by_test_id("retention").inner_text().startswith("front keeps 14 days of video")
         assert "2.0 GB free of 100 GB; video takes 90 GB" in page.get_by_test_id("disk").inner_text()
+        coverage = page.locator("[data-testid=coverage][data-camera=front]").inner_text()
+        assert "front recorded 23 h" in coverage and "of the last 24 hours, 1 gap" in coverage
+        assert "camera offline: connection refused" in coverage
         page.get_by_test_id("box-health").screenshot(path=screenshots / "owner-box-alarms.png")
 
         box.stop()  # the box goes away: the hub hears that it is offline

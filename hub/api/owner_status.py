@@ -2,7 +2,8 @@
 
 `GET /api/owner/status`: per box, whether it is online and when it was last heard; its disk (free, total, held by
 video) and each camera's retention and oldest video, from the box's latest health report (`wire.messages.Health`);
-and the alarms an owner should act on, each said in plain words: the box's own alarms (clock not synchronised,
+each camera's recording over the last 24 hours (seconds recorded and its gaps with why, from the coverage its
+box reports, `hub.coverage`); and the alarms an owner should act on, each said in plain words: the box's own alarms (clock not synchronised,
 disk budget not met, a camera's recording failing), a camera offline and since when, the box offline.
 """
 
@@ -15,18 +16,30 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
+from hub import coverage
 from hub.api.deps import SessionDep, require
-from hub.tables import Appliance, Event, Role, User
+from hub.tables import Appliance, Event, Role, User, utcnow
 from wire import messages as m
 
 router = APIRouter(prefix="/api/owner", tags=["owner"])
 Owner = Annotated[User, Depends(require(Role.OWNER))]
 
 
+#: How many of a camera's gaps in the last day the status lists.
+RECENT_GAPS = 5
+DAY = dt.timedelta(hours=24)
+
+
 class AlarmOut(BaseModel):
     level: Literal["warning", "critical"]
     text: str = Field(description="What is wrong and what to do, in plain words.")
     since: dt.datetime | None
+
+
+class GapOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+    reason: str = Field(description="Why nothing was recorded, as the box said it (camera offline, …).")
 
 
 class CameraStatusOut(BaseModel):
@@ -37,6 +50,9 @@ class CameraStatusOut(BaseModel):
     offline_since: dt.datetime | None
     retention_days: float | None = Field(description="Days of video the box keeps (none: not reported yet).")
     oldest: dt.datetime | None = Field(description="The oldest video the box holds.")
+    recorded_last_day_s: float = Field(description="Seconds of the last 24 hours the box reports as recorded.")
+    gaps_last_day: int = Field(description="How many gaps the box reported in the last 24 hours.")
+    recent_gaps: list[GapOut] = Field(description=f"The newest {RECENT_GAPS} of those gaps, newest first.")
 
 
 class BoxStatusOut(BaseModel):
@@ -89,12 +105,15 @@ def _box(session, appliance: Appliance) -> BoxStatusOut:
         alarms.insert(0, AlarmOut(level="critical", since=appliance.last_seen,
                                   text="The box is offline: the hub cannot reach it. Check its power and network."))
     cameras = []
+    now = utcnow()
+    days = coverage.summaries(session, [c.id for c in appliance.cameras], since=now - DAY, until=now)
     for camera in sorted(appliance.cameras, key=lambda c: c.name):
-        k = keep.get(camera.name)
-        cameras.append(CameraStatusOut(id=camera.id, name=camera.name, status=camera.status.value,
-                                       last_seen=camera.last_seen, offline_since=camera.offline_since,
-                                       retention_days=k.retention_days if k else None,
-                                       oldest=k.oldest if k else None))
+        k, day = keep.get(camera.name), days[camera.id]
+        cameras.append(CameraStatusOut(
+            id=camera.id, name=camera.name, status=camera.status.value, last_seen=camera.last_seen,
+            offline_since=camera.offline_since, retention_days=k.retention_days if k else None,
+            oldest=k.oldest if k else None, recorded_last_day_s=day.recorded_s, gaps_last_day=len(day.gaps),
+            recent_gaps=[GapOut(start=g.start, end=g.end, reason=g.reason) for g in day.gaps[:RECENT_GAPS]]))
         if camera.status.value == "offline":
             alarms.append(AlarmOut(level="critical", since=camera.offline_since,
                                    text=f"Camera {camera.name} is offline: nothing is being recorded from it. "

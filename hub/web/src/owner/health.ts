@@ -23,7 +23,31 @@ function days(d: number): string {
   return d === 1 ? "1 day" : `${Number.isInteger(d) ? d : d.toFixed(1)} days`;
 }
 
-/** The box's disk, each camera's retention, and its alarms (or that all is well). */
+function duration(seconds: number): string {
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return minutes === 1 ? "1 minute" : `${minutes} minutes`;
+  const hours = Math.floor(minutes / 60), rest = minutes % 60;
+  return rest ? `${hours} h ${rest} min` : `${hours} h`;
+}
+
+/** One camera's last 24 hours as its box reported them: how much was recorded, and the newest gaps with why. */
+function lastDay(camera: BoxStatus["cameras"][number]): HTMLElement {
+  const gaps = camera.recent_gaps.map((g) =>
+    el("li", {}, `${dateTime(g.start)} – ${dateTime(g.end)}: ${g.reason || "not recorded"}`));
+  const more = camera.gaps_last_day > camera.recent_gaps.length
+    ? el("li", { class: "muted" }, `and ${camera.gaps_last_day - camera.recent_gaps.length} earlier`) : "";
+  const said = camera.gaps_last_day === 0 ? "no gaps"
+    : camera.gaps_last_day === 1 ? "1 gap" : `${camera.gaps_last_day} gaps`;
+  if (camera.recorded_last_day_s === 0 && camera.gaps_last_day === 0) {
+    return el("li", { "data-testid": "coverage", "data-camera": camera.name, class: "warn" },
+      `${camera.name}: the box has reported no recording in the last 24 hours`);
+  }
+  return el("li", { "data-testid": "coverage", "data-camera": camera.name },
+    `${camera.name} recorded ${duration(camera.recorded_last_day_s)} of the last 24 hours, ${said}`,
+    gaps.length ? el("ul", {}, ...gaps, more) : "");
+}
+
+/** The box's disk, each camera's retention and last 24 hours, and its alarms (or that all is well). */
 export function boxHealth(status: BoxStatus | undefined): HTMLElement {
   if (!status) return el("p", { class: "muted" }, "No status from this box yet.");
   const disk = status.disk_free_bytes === null || status.disk_free_bytes === undefined
@@ -43,5 +67,7 @@ export function boxHealth(status: BoxStatus | undefined): HTMLElement {
   return el("div", { class: "health", "data-testid": "box-health" },
     el("p", { "data-testid": "disk" }, disk,
        status.reported_at ? el("span", { class: "muted" }, ` Reported ${dateTime(status.reported_at)}.`) : ""),
-    keeps.length ? el("ul", {}, ...keeps) : "", alarms);
+    keeps.length ? el("ul", {}, ...keeps) : "",
+    status.cameras.length ? el("ul", { "data-testid": "coverage-list" }, ...status.cameras.map(lastDay)) : "",
+    alarms);
 }
