@@ -156,7 +156,8 @@ def test_slot_decoding_golden() -> None:
     ("ABCD234", "br", False),
     ("OKO606", "us", True),  # formats elsewhere are not exhaustive: any length a plate can have
     ("M1LE", "eu", True),
-    ("ABCDEFGHJ", "eu", False),  # longer than any EU plate
+    ("ABCDEFGHJ", "us", False),  # longer than any US plate
+    ("KAAB1234E", "eu", True),  # a German electric car's plate: 9 characters
     ("ABCDEFGHJ", None, True),  # no region: no rule
 ])
 def test_plausible_rules_out_what_no_plate_of_the_region_reads(text, region, expected) -> None:

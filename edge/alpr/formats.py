@@ -53,8 +53,8 @@ REGION_FORMATS: dict[str, tuple[str, ...]] = {
 # Regions whose listed formats are every plate issued there: a text that fits none of them is not a plate.
 EXHAUSTIVE_REGIONS = frozenset({"br"})
 # Characters on a plate, without separators: the public limits. US states issue 1 to 8 (vanity plates too);
-# EU national formats run from 1 (Luxembourg, Monaco-style short numbers) to 8 (Germany, the Netherlands).
-PLATE_LENGTHS: dict[str, tuple[int, int]] = {"br": (7, 7), "eu": (1, 8), "us": (1, 8)}
+# EU national formats run from 1 (Luxembourg's short numbers) to 9 (a German plate of 8 with the electric "E").
+PLATE_LENGTHS: dict[str, tuple[int, int]] = {"br": (7, 7), "eu": (1, 9), "us": (1, 8)}
 
 MIN_EVIDENCE = 0.05  # least probability the OCR must have given a look-alike for it to be swapped in
 
