@@ -79,34 +79,6 @@ def test_a_single_frame_or_an_indecisive_vote_is_not_a_pass() -> None:
     assert drive(tracker, frames) + tracker.flush(210) == []
 
 
-def sure(text: str, confidence: float = 0.9) -> tuple[CharGuess, ...]:
-    """Characters with all their probability on the character (a backend that gives probabilities)."""
-    return tuple(CharGuess(c, confidence, tuple(float(a == c) for a in ALPHABET)) for c in text)
-
-
-def passes_of(texts: list[str], confidence: float = 0.9) -> list[str]:
-    tracker = PlateTracker()
-    frames = [(100 + i * 0.2, [replace(read(text, 800), chars=sure(text, confidence))])
-              for i, text in enumerate(texts)]
-    return [p.text for p in drive(tracker, frames) + tracker.flush(110)]
-
-
-def test_one_unsettled_character_with_a_clear_plurality_is_still_a_pass() -> None:
-    """The first character won 5 of 11 frames (K, Y and X 2 each): not more than half, but at least
-    twice any other; the rest is settled. That is a plate, read with its most voted character."""
-    firsts = "NNNNNKKYYXX"
-    assert passes_of([f + "ZJ6581" for f in firsts]) == ["NZJ6581"]
-
-
-def test_an_unsettled_character_without_a_clear_winner_or_two_unsettled_are_no_pass() -> None:
-    assert passes_of([f + "ZJ6581" for f in "NNNKKKYYXX"]) == []  # N 0.3, K 0.3: no winner
-    # Two unsettled characters (reads too unsure to split the track by their text): a sign, not a plate.
-    two = [f + "Z" + g + "6581" for f, g in zip("NNNNNKKYYXX", "JJJJJAAMMWW", strict=True)]
-    assert passes_of(two, confidence=0.5) == []
-    assert passes_of([t.replace("M", "J").replace("A", "J").replace("W", "J") for t in two], confidence=0.5) == [
-        "NZJ6581"]  # the same reads with the second settled: a plate
-
-
 def test_vote_uses_probabilities_and_confidence() -> None:
     def with_probs(text: str, weights: dict[int, dict[str, float]], det: float) -> PlateRead:
         chars = []

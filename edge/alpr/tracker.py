@@ -13,9 +13,8 @@ began, the old track is closed at once (a different plate took its place). A
 single misread character, a look-alike flip or a blurred, unconfident read
 never splits a pass. A track not seen for `max_gap_s` is closed (its plate
 left). A closed track seen in at least `min_observations` frames whose vote is
-decisive (every character won more than `min_confidence` of it, or all but
-one, which won a clear plurality: a sign or a window grille read as a
-different string each time is not) becomes one
+decisive (every character won more than `min_confidence` of it: a sign or a
+window grille read as a different string each time is not) becomes one
 `VehiclePass`: per-character voting weighted by confidence over the frames
 (reads of the most-voted length), region format rules on the vote, the
 sharpest crop kept for a thumbnail; with a `region`, a vote that can be no
@@ -48,7 +47,6 @@ from edge.alpr.formats import correct_chars, plausible
 from edge.alpr.matching import canonical, within_one_edit
 
 SECOND_LOOK_READS = 3  # a track keeps the frame context of this many of its best reads
-CLEAR_PLURALITY = 2.0  # a character's vote is a clear plurality at this many times any other character's share
 SecondLook = Callable[[list[PlateRead]], list[PlateRead]]  # reads of the best frames → reads of a second look
 
 
@@ -258,7 +256,7 @@ class PlateTracker:
             if len(track.reads) < self.min_observations:
                 continue
             result = self._consensus(track)
-            if not result.text or not self._decisive(result.chars):
+            if not result.text or result.confidence <= self.min_confidence:
                 continue
             if not plausible(result.text, self.region):
                 continue  # a sign or a sticker: no plate of the camera's region reads so
@@ -268,19 +266,6 @@ class PlateTracker:
         oldest = min((t.times[0] for t in self._open), default=at)  # what a pass still to come may fold into
         self._recent = [p for p in self._recent if oldest - p.last_seen <= self.repeat_window_s]
         return passes
-
-    def _decisive(self, chars: tuple[CharGuess, ...]) -> bool:
-        """Whether a vote says one plate: every character won more than `min_confidence` of it, but for at most
-        one that still won a clear plurality (at least `CLEAR_PLURALITY` times any other character's share: one
-        unsettled character of an otherwise settled plate, as a one-edit hot-list match allows). A sign or a
-        grille read as a different string each time has several unsettled characters, or no clear winner."""
-        unsettled = [c for c in chars if c.confidence <= self.min_confidence]
-        if not unsettled:
-            return True
-        if len(unsettled) > 1 or len(unsettled) == len(chars) or unsettled[0].probs is None:
-            return False
-        shares = sorted(unsettled[0].probs, reverse=True)
-        return shares[0] >= CLEAR_PLURALITY * shares[1]
 
     def _fold_into_recent(self, result: VehiclePass) -> bool:
         """Whether `result` repeats a pass emitted less than `repeat_window_s` before; that pass then counts as
