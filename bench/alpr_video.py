@@ -190,9 +190,10 @@ def main() -> int:
     extra_args, labels = ["--scene", args.scene], None
     if args.scene == "photos":
         folders = args.photos or [SHARED_PHOTOS / region for region in ("us", "eu", "br")]
-        extra_args, loop_s = photo_cameras(folders)
         args.cameras, labels = len(folders), [folder.name for folder in folders]
-        args.seconds = args.seconds or loop_s + 6  # every pass (3 s) wholly inside, with the tolerance
+        if not args.replay:  # the replay builds only the clips it reads (one camera's, with --replay-camera)
+            extra_args, loop_s = photo_cameras(folders)
+            args.seconds = args.seconds or loop_s + 6  # every pass (3 s) wholly inside, with the tolerance
     args.seconds = args.seconds or 120.0
     if args.replay:
         from bench.alpr_replay import replay_cameras

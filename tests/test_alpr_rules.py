@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from edge.alpr.base import ALPHABET, CharGuess
 from edge.alpr.fast import OCR_ALPHABET, decode_slots
-from edge.alpr.formats import apply_region_format, correct_chars
+from edge.alpr.formats import apply_region_format, correct_chars, plausible
 from edge.alpr.matching import HotListMatcher, canonical, within_one_edit
 from models.evaluate import edit_distance
 from wire.messages import HotListEntry
@@ -146,3 +146,19 @@ def test_slot_decoding_golden() -> None:
     assert len(chars[0].probs) == len(ALPHABET)  # padding removed, renormalised
     assert sum(chars[2].probs) == pytest.approx(1.0)
     assert chars[2].probs[ALPHABET.index("I")] > 0.07
+
+
+@pytest.mark.parametrize(("text", "region", "expected"), [
+    ("ABC1234", "br", True),  # the old grey plates
+    ("ABC1D23", "br", True),  # Mercosul
+    ("OKO606", "br", False),  # 6 characters: a sign, not a Brazilian plate
+    ("1ABC234", "br", False),  # 7 characters, letters and digits where no Brazilian plate has them
+    ("ABCD234", "br", False),
+    ("OKO606", "us", True),  # formats elsewhere are not exhaustive: any length a plate can have
+    ("M1LE", "eu", True),
+    ("ABCDEFGHJ", "us", False),  # longer than any US plate
+    ("KAAB1234E", "eu", True),  # a German electric car's plate: 9 characters
+    ("ABCDEFGHJ", None, True),  # no region: no rule
+])
+def test_plausible_rules_out_what_no_plate_of_the_region_reads(text, region, expected) -> None:
+    assert plausible(text, region) is expected

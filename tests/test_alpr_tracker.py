@@ -107,6 +107,16 @@ def test_region_rules_apply_to_the_consensus() -> None:
     assert result.text == "ABC1234"
 
 
+def test_a_read_no_plate_of_the_region_has_is_no_pass() -> None:
+    """A sign read the same way in every frame is no pass for a Brazilian camera (no Brazilian plate has six
+    characters); the plate beside it is, and without a region both are."""
+    frames = [(100 + i * 0.2, [read("ABC1234", 40 + i * 90), read("OKO606", 1200, y=100)]) for i in range(8)]
+    br = PlateTracker(region="br")
+    assert [p.text for p in drive(br, frames) + br.flush(110)] == ["ABC1234"]
+    anywhere = PlateTracker()
+    assert sorted(p.text for p in drive(anywhere, frames) + anywhere.flush(110)) == ["ABC1234", "OKO606"]
+
+
 # -- cars that stand where the one before stood (a queue at a barrier) ---------------------------------------
 
 

@@ -8,7 +8,16 @@ probability at that position (plates that follow no listed format are common:
 a confident reading is never bent to fit). The format needing the fewest replacements wins; when two formats fit
 equally well with different results, the read is left as it was (ambiguous).
 Only formats that are public knowledge for the region are listed; unknown
-regions and lengths leave reads unchanged. Pure functions over plain data.
+regions and lengths leave reads unchanged.
+
+`plausible` says whether a text can be a plate of the region at all. Only a
+region whose listed formats are every plate it issues (`EXHAUSTIVE_REGIONS`:
+Brazil, where every plate since 1990 is LLL NNNN or, since 2018, Mercosul
+LLL N L NN, with no personalised plates) rules a text out by its formats: a
+6-character read there is a sign or a sticker, not a plate. Elsewhere plates
+that follow no listed format are common (US vanity plates, EU national
+formats not listed), so every region also has only its public length limits.
+Pure functions over plain data.
 """
 
 from __future__ import annotations
@@ -41,6 +50,11 @@ REGION_FORMATS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Regions whose listed formats are every plate issued there: a text that fits none of them is not a plate.
+EXHAUSTIVE_REGIONS = frozenset({"br"})
+# Characters on a plate, without separators: the public limits. US states issue 1 to 8 (vanity plates too);
+# EU national formats run from 1 (Luxembourg's short numbers) to 9 (a German plate of 8 with the electric "E").
+PLATE_LENGTHS: dict[str, tuple[int, int]] = {"br": (7, 7), "eu": (1, 9), "us": (1, 8)}
 
 MIN_EVIDENCE = 0.05  # least probability the OCR must have given a look-alike for it to be swapped in
 
@@ -87,6 +101,20 @@ def correct_chars(chars: tuple[CharGuess, ...], region: str | None) -> tuple[Cha
     fewest = min(changes for _, changes in fits)
     best = {_text(fitted): fitted for fitted, changes in fits if changes == fewest}
     return next(iter(best.values())) if len(best) == 1 else chars
+
+
+def plausible(text: str, region: str | None) -> bool:
+    """Whether `text` can be a plate of `region`: within its length limits, and for a region whose formats are
+    exhaustive, of one of them (letters and digits exactly where the format has them). Unknown regions: any."""
+    if not region or region not in PLATE_LENGTHS:
+        return True
+    shortest, longest = PLATE_LENGTHS[region]
+    if not shortest <= len(text) <= longest:
+        return False
+    if region in EXHAUSTIVE_REGIONS:
+        kinds = "".join(_kind(c) for c in text)
+        return kinds in REGION_FORMATS[region]
+    return True
 
 
 def apply_region_format(text: str, region: str | None) -> str:

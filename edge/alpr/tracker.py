@@ -17,7 +17,9 @@ decisive (every character won more than `min_confidence` of it: a sign or a
 window grille read as a different string each time is not) becomes one
 `VehiclePass`: per-character voting weighted by confidence over the frames
 (reads of the most-voted length), region format rules on the vote, the
-sharpest crop kept for a thumbnail. When the vote is close (a character won
+sharpest crop kept for a thumbnail; with a `region`, a vote that can be no
+plate of it (`edge.alpr.formats.plausible`: a Brazilian read that fits
+neither Brazilian format) is no pass. When the vote is close (a character won
 less than `second_look_below` of it: look-alikes such as 7/T or 6/B that the
 frames disagree on) and a `second_look` is given, it reads the context of the
 pass's `SECOND_LOOK_READS` best frames again, more carefully (as a photo is
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from edge.alpr.base import ALPHABET, Box, CharGuess, PlateRead, iou
-from edge.alpr.formats import correct_chars
+from edge.alpr.formats import correct_chars, plausible
 from edge.alpr.matching import canonical, within_one_edit
 
 SECOND_LOOK_READS = 3  # a track keeps the frame context of this many of its best reads
@@ -256,6 +258,8 @@ class PlateTracker:
             result = self._consensus(track)
             if not result.text or result.confidence <= self.min_confidence:
                 continue
+            if not plausible(result.text, self.region):
+                continue  # a sign or a sticker: no plate of the camera's region reads so
             if not self._fold_into_recent(result):
                 passes.append(result)
                 self._recent.append(_Emitted(canonical(result.text), result.last_seen))
