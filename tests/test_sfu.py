@@ -64,12 +64,16 @@ def viewer_page(chromium, stack: HubStack):
     return page
 
 
-def open_live(stack: HubStack, box) -> uuid.UUID:
+def open_live(stack: HubStack, box, **options) -> uuid.UUID:
+    return uuid.UUID(open_live_body(stack, box, **options)["session_id"])
+
+
+def open_live_body(stack: HubStack, box, **options) -> dict:
     with stack.client(box.analyst) as c:
         r = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "live", "purpose": "violent_crime",
-                                         "reason": REASON, "case_number": "2026-004711"})
+                                         "reason": REASON, "case_number": "2026-004711", **options})
     assert r.status_code == 201, r.text
-    return uuid.UUID(r.json()["session_id"])
+    return r.json()
 
 
 def watch(page, stack: HubStack, box, session_id: uuid.UUID, **options) -> dict:
@@ -92,9 +96,12 @@ def box_sessions_opened(box) -> int:
 def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
         sfu_stack: HubStack, media_servers, cameras, edge, tmp_path: Path, chromium, screenshots: Path):
     box = enrolled_box(sfu_stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()])
-    session_id = open_live(sfu_stack, box)
+    # The analyst opens the session and is joined at once (`watch`): the SFU's offer comes with the answer.
+    opened = open_live_body(sfu_stack, box, watch=True)
+    session_id, first = uuid.UUID(opened["session_id"]), opened["viewer"]
+    assert opened["viewer_error"] == "" and first["type"] == "offer" and "m=video" in first["sdp"], opened
     pages = [viewer_page(chromium, sfu_stack) for _ in range(3)]
-    watching = [watch(page, sfu_stack, box, session_id) for page in pages[:2]]
+    watching = [watch(pages[0], sfu_stack, box, session_id, first=first), watch(pages[1], sfu_stack, box, session_id)]
     assert [joined["status"] for joined in watching] == [204, 204], watching
     for page in pages[:2]:
         wait_frames(page, 15)
