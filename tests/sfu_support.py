@@ -49,10 +49,11 @@ async ({sessionId, token, ice, policy, reuse, first}) => {
     pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && resolve();
     setTimeout(resolve, 3000);
   });
+  const gatheredAt = performance.now();
   const candidates = pc.localDescription.sdp.split("\\r\\n").filter((l) => l.startsWith("a=candidate"));
   const answered = await post(`${base}/${joined.body.viewer_id}/answer`, {sdp: pc.localDescription.sdp, type: "answer"});
   return {status: answered.status, step: "answer", viewerId: joined.body.viewer_id, candidates,
-          token: ticket.body.token, iceServers: ticket.body.ice_servers};
+          token: ticket.body.token, iceServers: ticket.body.ice_servers, gatheredAt, answeredAt: performance.now()};
 }
 """
 
