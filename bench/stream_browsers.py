@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from bench.measure import cpu_times, percentile, print_figures  # noqa: E402
+from edge.recording.storage import Layout  # noqa: E402
 from hub.stream_relay import RelayMedia  # noqa: E402
 from hub.tables import Role  # noqa: E402
 from sim.media_servers import MediaServers, machine_address  # noqa: E402
@@ -46,13 +47,15 @@ from sim.process import CameraProcess  # noqa: E402
 from tests.browser_support import ARGS, CHROMIUM  # noqa: E402
 from tests.edge_support import EdgeProcess  # noqa: E402
 from tests.hub_support import HubStack, eventually  # noqa: E402
+from tests.owner_support import pair_box, put_consent  # noqa: E402
 from tests.sfu_support import FRAMES_JS, VIEWER_JS  # noqa: E402
 from wire import rtc  # noqa: E402
 
 REASON = "benchmark: browsers watching through the SFU"
 MAX_VIEWERS = 8
 
-# Stream now as the console does it, timed in the page: open the session, join as a viewer, first decoded frame.
+# Stream now as the console does it, timed in the page: open the session (joined as its first viewer with `watch`,
+# unless --separate-join: then a viewer token and a join follow, as before), answer, first decoded frame.
 FIRST_FRAME_JS = """
 async ({token, ask}) => {
   const headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"};
@@ -61,13 +64,15 @@ async ({token, ask}) => {
   if (opened.status !== 201) return {error: opened.status};
   const session = await opened.json();
   const api = performance.now() - t0;
-  const result = await (%s)({sessionId: session.session_id, token, ice: null, policy: null, reuse: null});
+  const result = await (%s)({sessionId: session.session_id, token, ice: null, policy: null, reuse: null,
+                             first: session.viewer ?? null});
   if (result.status !== 204) return {error: result.status, step: result.step};
   await new Promise((resolve) => window.__video.requestVideoFrameCallback(resolve));
   const first = performance.now() - t0;
   window.__pc.close();
   await fetch(`/api/streams/${session.session_id}`, {method: "DELETE", headers});
-  return {api: api / 1000, first: first / 1000};
+  return {api: api / 1000, first: first / 1000, gathered: (result.gatheredAt - t0) / 1000,
+          answered: (result.answeredAt - t0) / 1000};
 }
 """ % VIEWER_JS
 
@@ -90,10 +95,10 @@ def setup(root: Path, cameras: int):
 
     camera_ids = eventually(lambda: (ids := all_recording()) and len(ids) == cameras and ids, timeout=120,
                             what="every camera recording at the hub")
-    with stack.client(owner) as c:
+    with stack.client(owner) as c:  # the owner's passkey paired at the box signs each camera's policy
+        pair_box(c, c.get("/api/appliances").json()[0]["device_id"], Layout(data_dir).consent_path)
         for camera_id in camera_ids:
-            c.put(f"/api/cameras/{camera_id}/consent",
-                  json={"sharing": "always", "modes": ["live", "playback"]}).raise_for_status()
+            put_consent(c, camera_id, {"sharing": "always", "modes": ["live", "playback"]}).raise_for_status()
     stack.add_user("bench", "correct-horse-battery", Role.ANALYST)
     return media, stack, camera, agent, sorted(camera_ids), stack.login("bench", "correct-horse-battery")
 
@@ -153,18 +158,18 @@ class Bench:
         fps = [round((a - b) / (self.window * repeats), 1) for a, b in zip(after, before, strict=True)]
         return {"cpu": cpu, "fps": fps}
 
-    def first_frames(self, camera_id: int, trials: int, mode: str) -> list[tuple[float, float]]:
+    def first_frames(self, camera_id: int, trials: int, mode: str, watch: bool) -> list[tuple[float, ...]]:
         page = self.page(0)
         out = []
         for _ in range(trials + 1):  # the first is a warm-up
             ask = {"camera_id": camera_id, "mode": mode, "purpose": "other", "reason": REASON,
-                   "case_number": "BENCH-4"}
+                   "case_number": "BENCH-4", **({"watch": True} if watch else {})}
             if mode == "playback":
                 ask["at"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=20)).isoformat()
             page.evaluate("() => { window.__video?.remove(); window.__video = null; }")
             result = page.evaluate(FIRST_FRAME_JS, {"token": self.token, "ask": ask})
             assert "error" not in result, result
-            out.append((result["api"], result["first"]))
+            out.append((result["api"], result["first"], result["gathered"], result["answered"]))
             time.sleep(1)
         return out[1:]
 
@@ -179,6 +184,10 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=10, help="seconds per CPU measurement")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per phase (median kept)")
     parser.add_argument("--trials", type=int, default=10, help="click → first frame trials per mode")
+    parser.add_argument("--first-frame-only", action="store_true",
+                        help="measure click → first frame only (no CPU phases, no relay baseline)")
+    parser.add_argument("--separate-join", action="store_true",
+                        help="open without `watch`, then ask for a viewer token and join (the earlier console flow)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="canvass-bench-browsers-") as tmp:
@@ -190,20 +199,17 @@ def main() -> int:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 bench = Bench(stack, token, browser, pids, args.window)
                 one = camera_ids[:1]
-                idle = bench.phase(one, 0, args.repeats)
-                phases = {f"one_camera_{n}": bench.phase(one, n, args.repeats) for n in (1, 4, MAX_VIEWERS)}
-                if len(camera_ids) > 1:
+                idle = phases = relay = None
+                if not args.first_frame_only:
+                    idle = bench.phase(one, 0, args.repeats)
+                    phases = {f"one_camera_{n}": bench.phase(one, n, args.repeats) for n in (1, 4, MAX_VIEWERS)}
+                if phases and len(camera_ids) > 1:
                     phases |= {f"{len(camera_ids)}_cameras_{n}": bench.phase(camera_ids, n, args.repeats)
                                for n in (len(camera_ids), MAX_VIEWERS)}
-                live = bench.first_frames(one[0], args.trials, "live")
-                playback = bench.first_frames(one[0], args.trials, "playback")
-                service = stack.hub.streams
-                sfu_media, service.media = service.media, RelayMedia(rtc.IceSettings(("127.0.0.1",)))
-                try:
-                    relay = bench.phase(one, 1, args.repeats)
-                finally:
-                    service.media.close()
-                    service.media = sfu_media
+                live = bench.first_frames(one[0], args.trials, "live", not args.separate_join)
+                playback = bench.first_frames(one[0], args.trials, "playback", not args.separate_join)
+                if not args.first_frame_only:
+                    relay = relay_phase(stack, bench, one, args.repeats)
                 browser.close()
             sessions_opened = agent.log_text().count("to the hub: session")
         finally:
@@ -213,6 +219,35 @@ def main() -> int:
             media.stop()
     out = {"bench": "stream_browsers", "machine": f"{platform.machine()} {platform.platform()}",
            "cores": os.cpu_count(), "window_s": args.window, "repeats": args.repeats, "cameras": len(camera_ids)}
+    out["join"] = "separate" if args.separate_join else "in the open answer (watch)"
+    out["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+    if phases:
+        out |= cpu_figures(phases, idle, relay, sessions_opened)
+    for mode, results in (("", live), ("playback_", playback)):
+        firsts = sorted(r[1] for r in results)
+        out[f"browser_first_frame_{mode}median_s"] = round(statistics.median(firsts), 3)
+        out[f"browser_first_frame_{mode}p95_s"] = round(percentile(firsts, 0.95), 3)
+        out[f"browser_first_frame_{mode}all_s"] = [round(f, 3) for f in firsts]
+        # Where the time goes, medians from the click: the API answered, ICE gathered, the answer taken.
+        for i, step in ((0, "api"), (2, "gathered"), (3, "answered")):
+            out[f"browser_first_frame_{mode}{step}_median_s"] = round(statistics.median(r[i] for r in results), 3)
+    print_figures(out, args.json)
+    return 0
+
+
+def relay_phase(stack: HubStack, bench: Bench, one: list[int], repeats: int) -> dict:
+    """The same phase with the hub's own aiortc relay in place of the SFU (the baseline)."""
+    service = stack.hub.streams
+    sfu_media, service.media = service.media, RelayMedia(rtc.IceSettings(("127.0.0.1",)))
+    try:
+        return bench.phase(one, 1, repeats)
+    finally:
+        service.media.close()
+        service.media = sfu_media
+
+
+def cpu_figures(phases: dict, idle: dict, relay: dict, sessions_opened: int) -> dict:
+    out = {}
     first = phases["one_camera_1"]
     out["hub_cpu_pct_per_viewer"] = per_viewer(first, idle, 1, "hub")
     out["sfu_cpu_pct_per_viewer"] = per_viewer(first, idle, 1, "sfu")
@@ -229,14 +264,7 @@ def main() -> int:
     out["idle_hub_pct"], out["idle_sfu_pct"] = round(idle["cpu"]["hub"], 2), round(idle["cpu"]["sfu"], 2)
     out["baseline_relay_hub_cpu_pct_per_viewer"] = per_viewer(relay, idle, 1, "hub")
     out["baseline_relay_fps"] = relay["fps"]
-    for mode, results in (("", live), ("playback_", playback)):
-        firsts = sorted(f for _, f in results)
-        out[f"browser_first_frame_{mode}median_s"] = round(statistics.median(firsts), 3)
-        out[f"browser_first_frame_{mode}p95_s"] = round(percentile(firsts, 0.95), 3)
-        out[f"browser_first_frame_{mode}api_median_s"] = round(statistics.median(a for a, _ in results), 3)
-        out[f"browser_first_frame_{mode}all_s"] = [round(f, 3) for f in firsts]
-    print_figures(out, args.json)
-    return 0
+    return out
 
 
 if __name__ == "__main__":

@@ -120,9 +120,10 @@ class StreamingConfig(_Strict):
     ice_host_addresses: Annotated[list[str], Field(
         max_length=8, description="Addresses to offer as ICE host candidates (empty: every interface). "
         "127.0.0.1 must be listed for a hub on the same machine.")] = []
-    turn_urls: Annotated[list[str], Field(max_length=4, description="TURN servers (coturn), e.g. turn:host:3478.")] = []
-    turn_username: str | None = None
-    turn_password: str | None = None
+    relay_only: Annotated[bool, Field(description=(
+        "Send media only through the TURN servers the hub names in each stream.start (with credentials it made "
+        "for that session), never from this appliance's own addresses: for boxes whose network lets nothing "
+        "else through."))] = False
     keepalive_timeout_s: Annotated[float, Field(gt=1, le=300, description="End a session the hub has stopped "
                                                 "asking for after this long.")] = 20
 

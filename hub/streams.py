@@ -63,8 +63,9 @@ class StreamError(RuntimeError):
 def media_path(settings: HubSettings) -> MediaPath:
     """The media path the settings choose (`stream_media`); MediaError if the SFU is not configured."""
     if settings.stream_media == "relay":
-        return RelayMedia(rtc.IceSettings(tuple(settings.ice_host_addresses), tuple(settings.turn_urls),
-                                          settings.turn_username, settings.turn_password))
+        turn = (rtc.TurnServer(tuple(settings.turn_urls), settings.turn_username, settings.turn_password),
+                ) if settings.turn_urls and settings.turn_username else ()
+        return RelayMedia(rtc.IceSettings(tuple(settings.ice_host_addresses), turn))
     return SfuMedia.connect(settings)
 
 
@@ -196,8 +197,9 @@ class StreamService:
                             at: dt.datetime | None) -> m.StreamOffer:
         """Present the grant with `stream.start`; the appliance's accepted offer, or StreamError with its reason."""
         try:
-            offer = present(self.hub, device_id, signed, m.StreamStart(session_id=session_id, signed=envelope(signed),
-                                                                       at=at))
+            start = m.StreamStart(session_id=session_id, signed=envelope(signed), at=at,
+                                  ice_servers=self._appliance_ice_servers(session_id))
+            offer = present(self.hub, device_id, signed, start)
         except ApplianceUnreachable as exc:
             raise StreamError(f"granted, but {exc}") from None
         if not offer.accepted:
@@ -237,13 +239,21 @@ class StreamService:
             self._tickets[_token_key(token)] = _Ticket(session_id, user, now + settings.viewer_token_ttl_s)
         return ViewerTicket(token, settings.viewer_token_ttl_s, self._ice_servers(), settings.viewer_ice_transport_policy)
 
-    def _ice_servers(self) -> tuple[IceServer, ...]:
+    def _ice_servers(self, label: str | None = None) -> tuple[IceServer, ...]:
+        """The TURN servers with credentials of their own (`label` names the holder), expiring after
+        `turn_credential_ttl_s`; none when the hub has no TURN server or secret."""
         settings = self.hub.settings
         if not settings.turn_urls or not settings.turn_secret:
             return ()
-        credentials = turn_credentials(settings.turn_secret, f"viewer-{secrets.token_hex(6)}",
+        credentials = turn_credentials(settings.turn_secret, label or f"viewer-{secrets.token_hex(6)}",
                                        now=self.wall_clock(), ttl_s=settings.turn_credential_ttl_s)
         return (IceServer(tuple(settings.turn_urls), credentials.username, credentials.credential),)
+
+    def _appliance_ice_servers(self, session_id: uuid.UUID) -> list[m.IceServer]:
+        """What the appliance may relay this session's media through (`stream.start`): the hub's TURN servers
+        with credentials made for the session, so no appliance holds a TURN password of its own."""
+        return [m.IceServer(urls=list(server.urls), username=server.username, credential=server.credential)
+                for server in self._ice_servers(f"box-{session_id.hex}")]
 
     def _redeem(self, session_id: uuid.UUID, user: str, token: str) -> bool:
         with self._lock:

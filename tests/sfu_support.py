@@ -9,21 +9,28 @@ from sim.media_servers import MediaServers
 
 # The viewer's side, run in the page (served by the hub, so its fetches are same-origin under the CSP): ask for a
 # token, redeem it for the SFU's offer, answer with ICE gathered, count decoded frames. `ice` overrides what the hub
-# handed out (wrong or expired TURN credentials); `reuse` redeems a token someone already used.
+# handed out (wrong or expired TURN credentials); `reuse` redeems a token someone already used; `first` is the viewer
+# POST /api/streams with `watch` joined already (its offer and ICE servers), as the console's player uses it.
 VIEWER_JS = """
-async ({sessionId, token, ice, policy, reuse}) => {
+async ({sessionId, token, ice, policy, reuse, first}) => {
   const headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"};
   const post = async (path, body) => {
     const r = await fetch(path, {method: "POST", headers, body: JSON.stringify(body ?? {})});
     return {status: r.status, body: r.status === 204 ? null : await r.json()};
   };
   const base = `/api/streams/${sessionId}/viewers`;
-  const ticket = await post(base);
-  if (ticket.status !== 200) return {status: ticket.status, step: "ticket"};
-  const viewerToken = reuse ?? ticket.body.token;
-  const joined = await post(base + "/join", {token: viewerToken});
-  window.__viewerToken = ticket.body.token;
-  if (joined.status !== 200) return {status: joined.status, step: "join", detail: joined.body.detail};
+  let ticket, joined;
+  if (first) {  // joined already by POST /api/streams with `watch`
+    ticket = {body: first};
+    joined = {body: first};
+  } else {
+    ticket = await post(base);
+    if (ticket.status !== 200) return {status: ticket.status, step: "ticket"};
+    const viewerToken = reuse ?? ticket.body.token;
+    joined = await post(base + "/join", {token: viewerToken});
+    window.__viewerToken = ticket.body.token;
+    if (joined.status !== 200) return {status: joined.status, step: "join", detail: joined.body.detail};
+  }
   const pc = new RTCPeerConnection({iceServers: ice ?? ticket.body.ice_servers,
                                     iceTransportPolicy: policy ?? ticket.body.ice_transport_policy});
   window.__pc = pc;
@@ -42,10 +49,11 @@ async ({sessionId, token, ice, policy, reuse}) => {
     pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && resolve();
     setTimeout(resolve, 3000);
   });
+  const gatheredAt = performance.now();
   const candidates = pc.localDescription.sdp.split("\\r\\n").filter((l) => l.startsWith("a=candidate"));
   const answered = await post(`${base}/${joined.body.viewer_id}/answer`, {sdp: pc.localDescription.sdp, type: "answer"});
   return {status: answered.status, step: "answer", viewerId: joined.body.viewer_id, candidates,
-          token: ticket.body.token, iceServers: ticket.body.ice_servers};
+          token: ticket.body.token, iceServers: ticket.body.ice_servers, gatheredAt, answeredAt: performance.now()};
 }
 """
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from playwright.sync_api import sync_playwright
 
 from hub.turn import turn_credentials
 from tests.browser_support import ARGS, CHROMIUM, VIEWPORT
+from wire import rtc
 from tests.console_support import sign_in
 from tests.hub_support import HubStack, eventually
 from tests.owner_support import put_consent
@@ -62,12 +64,16 @@ def viewer_page(chromium, stack: HubStack):
     return page
 
 
-def open_live(stack: HubStack, box) -> uuid.UUID:
+def open_live(stack: HubStack, box, **options) -> uuid.UUID:
+    return uuid.UUID(open_live_body(stack, box, **options)["session_id"])
+
+
+def open_live_body(stack: HubStack, box, **options) -> dict:
     with stack.client(box.analyst) as c:
         r = c.post("/api/streams", json={"camera_id": box.camera_id, "mode": "live", "purpose": "violent_crime",
-                                         "reason": REASON, "case_number": "2026-004711"})
+                                         "reason": REASON, "case_number": "2026-004711", **options})
     assert r.status_code == 201, r.text
-    return uuid.UUID(r.json()["session_id"])
+    return r.json()
 
 
 def watch(page, stack: HubStack, box, session_id: uuid.UUID, **options) -> dict:
@@ -90,9 +96,12 @@ def box_sessions_opened(box) -> int:
 def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
         sfu_stack: HubStack, media_servers, cameras, edge, tmp_path: Path, chromium, screenshots: Path):
     box = enrolled_box(sfu_stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()])
-    session_id = open_live(sfu_stack, box)
+    # The analyst opens the session and is joined at once (`watch`): the SFU's offer comes with the answer.
+    opened = open_live_body(sfu_stack, box, watch=True)
+    session_id, first = uuid.UUID(opened["session_id"]), opened["viewer"]
+    assert opened["viewer_error"] == "" and first["type"] == "offer" and "m=video" in first["sdp"], opened
     pages = [viewer_page(chromium, sfu_stack) for _ in range(3)]
-    watching = [watch(page, sfu_stack, box, session_id) for page in pages[:2]]
+    watching = [watch(pages[0], sfu_stack, box, session_id, first=first), watch(pages[1], sfu_stack, box, session_id)]
     assert [joined["status"] for joined in watching] == [204, 204], watching
     for page in pages[:2]:
         wait_frames(page, 15)
@@ -153,12 +162,42 @@ def selected_candidate_type(page) -> str:
     }""")
 
 
+def relay_candidates(turn_url: str, username: str, credential: str) -> list[str]:
+    """The candidates a relay-only aiortc peer configured as the box configures its own (`session_ice`) gathers."""
+    import asyncio
+
+    from aiortc import RTCPeerConnection
+
+    from edge.config import StreamingConfig
+    from edge.streaming.streamer import session_ice
+    from wire import messages as m
+
+    start = m.StreamStart(session_id=uuid.uuid4(), signed=m.SignedDocument(document="{}", signature="x" * 86),
+                          ice_servers=[m.IceServer(urls=[turn_url], username=username, credential=credential)])
+
+    async def gather() -> list[str]:
+        pc = RTCPeerConnection(rtc.configuration(session_ice(StreamingConfig(relay_only=True), start)))
+        try:
+            pc.addTransceiver("video", direction="sendonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            return [line for line in pc.localDescription.sdp.splitlines() if line.startswith("a=candidate")]
+        finally:
+            await pc.close()
+
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
+        return thread.submit(asyncio.run, asyncio.wait_for(gather(), 30)).result()
+
+
 def test_relay_only_browsers_play_through_coturn_with_the_hubs_credentials_only(
         tmp_path: Path, media_servers, cameras, edge, chromium):
     stack = HubStack(tmp_path, **media_servers.hub_settings(), viewer_ice_transport_policy="relay").start()
     try:
-        box = enrolled_box(stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()])
+        # The box too sends only through coturn, with the credentials the hub made for the session.
+        box = enrolled_box(stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()], relay_only=True)
         session_id = open_live(stack, box)
+        assert f"box-{session_id.hex}" in eventually(
+            lambda: media_servers.log("coturn") if f"box-{session_id.hex}" in media_servers.log("coturn") else None,
+            timeout=10, what="the box's allocation at coturn")
         page = viewer_page(chromium, stack)
         joined = watch(page, stack, box, session_id)
         assert joined["status"] == 204, joined
@@ -183,6 +222,12 @@ def test_relay_only_browsers_play_through_coturn_with_the_hubs_credentials_only(
             refused.wait_for_timeout(1500)
             assert frames(refused) == 0 and selected_candidate_type(refused) == "none"
         assert "401" in media_servers.log("coturn") or "unauthorized" in media_servers.log("coturn").lower()
+        # The box's side: the hub's credentials give a relayed candidate; wrong or expired ones give none.
+        right = turn_credentials(media_servers.turn_secret, "box-probe", now=time.time(), ttl_s=600)
+        gathered = relay_candidates(media_servers.turn_url, right.username, right.credential)
+        assert gathered and all(" typ relay" in c for c in gathered)
+        assert relay_candidates(media_servers.turn_url, right.username, "not-the-password") == []
+        assert relay_candidates(media_servers.turn_url, expired.username, expired.credential) == []
     finally:
         stack.stop()
 

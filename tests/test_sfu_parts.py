@@ -96,3 +96,52 @@ def test_a_viewer_token_works_once_for_its_session_and_user_only(tmp_path: Path)
         service.sessions.clear()  # no room was made
         service.close()
         hub.close()
+
+
+def test_the_box_gets_turn_credentials_for_each_session_from_the_hub(tmp_path: Path):
+    import base64
+    import hashlib
+    import hmac
+
+    from pydantic import ValidationError
+
+    from edge.config import StreamingConfig
+    from edge.streaming.streamer import session_ice
+    from hub.services import HubServices
+    from hub.streams import StreamService
+    from wire import messages as m
+
+    class NoMedia:
+        name = "none"
+
+        def close(self) -> None:
+            pass
+
+    secret, url = "turn-secret-0123456789abcdef", "turn:127.0.0.1:3478?transport=udp"
+    settings = HubSettings(data_dir=tmp_path, environment="development", mqtt_enabled=False, turn_urls=[url],
+                           turn_secret=secret, turn_credential_ttl_s=600)
+    hub = HubServices(settings)
+    service = StreamService(hub, NoMedia(), wall_clock=lambda: 1796000000.0)
+    try:
+        session_id = uuid.uuid4()
+        [server] = service._appliance_ice_servers(session_id)  # noqa: SLF001 — what stream.start carries
+        assert server.urls == [url] and server.username == f"1796000600:box-{session_id.hex}"
+        expected = hmac.new(secret.encode(), server.username.encode(), hashlib.sha1).digest()
+        assert server.credential == base64.b64encode(expected).decode()  # what coturn recomputes from its secret
+        # It survives the wire, and the box's peer uses exactly it (relay only, when the box is so configured).
+        start = m.StreamStart(session_id=session_id, signed=m.SignedDocument(document="{}", signature="x" * 86),
+                              ice_servers=[server])
+        start = m.StreamStart.model_validate_json(start.model_dump_json())
+        ice = session_ice(StreamingConfig(relay_only=True, ice_host_addresses=["127.0.0.1"]), start)
+        assert ice.relay_only and ice.host_addresses == ("127.0.0.1",)
+        assert [(t.urls, t.username, t.credential) for t in ice.turn_servers] == [
+            ((url,), server.username, server.credential)]
+        bare = m.StreamStart(session_id=session_id, signed=start.signed)
+        assert session_ice(StreamingConfig(), bare).turn_servers == ()
+    finally:
+        service.close()
+        hub.close()
+    with pytest.raises(ValidationError):  # only TURN servers, and the box's config no longer takes a TURN user
+        m.IceServer(urls=["stun:stun.example.org"], username="u", credential="c")
+    with pytest.raises(ValidationError):
+        StreamingConfig(turn_username="box", turn_password="static")

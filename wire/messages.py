@@ -300,17 +300,35 @@ class GrantPresent(_Strict):
 SessionDescription = Annotated[str, Field(min_length=10, max_length=32_000, description="SDP, ICE candidates included")]
 
 
+def _turn_url(url: str) -> str:
+    if not url.startswith(("turn:", "turns:")):
+        raise ValueError("a TURN server's URL starts with turn: or turns:")
+    return url
+
+
+class IceServer(_Strict):
+    """A TURN server the appliance may relay through, with credentials the hub made for this one session (TURN
+    REST API convention: the user name starts with the Unix second they stop working; `hub.turn`)."""
+
+    urls: Annotated[list[Annotated[str, Field(max_length=500), AfterValidator(_turn_url)]],
+                    Field(min_length=1, max_length=4)]
+    username: Annotated[str, Field(min_length=1, max_length=200)]
+    credential: Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class StreamStart(_Strict):
     """Open a WebRTC session under a grant: the appliance judges the grant, then answers with its SDP offer.
 
-    `at` is where playback starts (inside the grant's window); live ignores it. The reply's result is a
-    `StreamOffer`: accepted or why not, and the offer only when accepted.
+    `at` is where playback starts (inside the grant's window); live ignores it. `ice_servers` are the TURN
+    servers the appliance's peer may use for this session, with time-limited credentials (none: host candidates
+    only). The reply's result is a `StreamOffer`: accepted or why not, and the offer only when accepted.
     """
 
     kind: Literal["stream.start"] = "stream.start"
     session_id: UUID
     signed: SignedDocument
     at: AwareDatetime | None = None
+    ice_servers: Annotated[list[IceServer], Field(max_length=4)] = []
 
 
 class StreamAnswer(_Strict):

@@ -24,19 +24,26 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer, RTCRtpSender
+from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy, RTCRtpSender
 
 _original_host_addresses = aioice.ice.get_host_addresses
 
 
 @dataclass(frozen=True)
+class TurnServer:
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
 class IceSettings:
-    """Where ICE may look: pinned host addresses (empty: every interface aioice finds) and TURN servers."""
+    """Where ICE may look: pinned host addresses (empty: every interface aioice finds), TURN servers, and whether
+    only relayed candidates may be used (`relay_only`: the peer's own addresses are never offered)."""
 
     host_addresses: tuple[str, ...] = ()
-    turn_urls: tuple[str, ...] = ()
-    turn_username: str | None = None
-    turn_password: str | None = None
+    turn_servers: tuple[TurnServer, ...] = ()
+    relay_only: bool = False
 
 
 def use_host_addresses(addresses: Sequence[str]) -> None:
@@ -54,9 +61,10 @@ def use_host_addresses(addresses: Sequence[str]) -> None:
 
 def configuration(settings: IceSettings) -> RTCConfiguration:
     use_host_addresses(settings.host_addresses)
-    servers = [RTCIceServer(urls=list(settings.turn_urls), username=settings.turn_username,
-                            credential=settings.turn_password)] if settings.turn_urls else []
-    return RTCConfiguration(iceServers=servers)
+    servers = [RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+               for s in settings.turn_servers]
+    policy = RTCIceTransportPolicy.RELAY if settings.relay_only else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
 
 
 def prefer_h264(transceiver) -> None:

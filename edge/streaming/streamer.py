@@ -83,6 +83,13 @@ def _us(when: dt.datetime) -> int:
     return int(when.timestamp() * 1_000_000)
 
 
+def session_ice(settings: StreamingConfig, start: m.StreamStart) -> rtc.IceSettings:
+    """Where a session's ICE may look: the configured host addresses and the TURN servers the hub named for the
+    session in `stream.start`, with the credentials it made (they expire; the appliance keeps no TURN password)."""
+    turn = tuple(rtc.TurnServer(tuple(s.urls), s.username, s.credential) for s in start.ice_servers)
+    return rtc.IceSettings(tuple(settings.ice_host_addresses), turn, relay_only=settings.relay_only)
+
+
 class Streamer:
     def __init__(self, guard: ConsentGuard, fanout_for: Callable[[str], Fanout | None],
                  publish: Callable[[m.EventBody], None], settings: StreamingConfig | None = None,
@@ -92,8 +99,6 @@ class Streamer:
         self.footage_for = footage_for
         self.publish = publish
         self.settings = settings or StreamingConfig()
-        self.ice = rtc.IceSettings(tuple(self.settings.ice_host_addresses), tuple(self.settings.turn_urls),
-                                   self.settings.turn_username, self.settings.turn_password)
         self.sessions: dict[uuid.UUID, Session] = {}
         self._runner = rtc.LoopThread("streamer")
         self._watch = None  # the future of _watch_sessions, once started
@@ -141,6 +146,9 @@ class Streamer:
             asked = c.Grant.model_validate_json(signed.document)
         except ValueError:
             asked = None
+        if self.settings.relay_only and not body.ice_servers:
+            return m.StreamOffer(accepted=False, reason="this appliance sends media only through TURN, and the hub "
+                                 "named no TURN server for the session")
         source = None
         if asked is not None:
             source = await asyncio.to_thread(self._source, asked, body.at)
@@ -155,7 +163,7 @@ class Streamer:
         now = _now()
         document = self.guard.policy(grant.camera)
         deadline = min(grant.expires_at, now + dt.timedelta(seconds=document.policy.max_session_s))
-        pc = RTCPeerConnection(rtc.configuration(self.ice))
+        pc = RTCPeerConnection(rtc.configuration(session_ice(self.settings, body)))
         name = f"stream-{body.session_id}"
         track = LiveTrack(source, name=name) if isinstance(source, Fanout) else PlaybackTrack(source, name=name)
         masks = document.policy.privacy_masks

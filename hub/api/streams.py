@@ -46,6 +46,9 @@ class StreamIn(BaseModel):
     reason: Annotated[str, Field(min_length=10, max_length=2000)]
     case_number: Annotated[str, Field(min_length=3, max_length=100)]
     duration_s: Annotated[int, Field(ge=10, le=24 * 3600)] = 600
+    watch: bool = Field(False, description=(
+        "Join the asking analyst as the session's first viewer at once: the answer carries the SFU's offer "
+        "(`viewer`), saving the viewer token and join round trips before the first frame."))
 
 
 class StreamOut(BaseModel):
@@ -74,6 +77,22 @@ class ViewerTicketOut(BaseModel):
     expires_in_s: int
     ice_servers: list[IceServerOut]
     ice_transport_policy: Literal["all", "relay"]
+
+
+class FirstViewerOut(BaseModel):
+    """The asking analyst, joined as the session's first viewer (POST /api/streams with `watch`)."""
+
+    viewer_id: uuid.UUID
+    sdp: str = Field(description="The SFU's offer: answer it with POST /api/streams/{id}/viewers/{viewer_id}/answer")
+    type: Literal["offer"] = "offer"
+    ice_servers: list[IceServerOut]
+    ice_transport_policy: Literal["all", "relay"]
+
+
+class StreamOpenedOut(StreamOut):
+    viewer: FirstViewerOut | None = Field(None, description="With `watch`: the analyst's viewer, already joined")
+    viewer_error: str = Field("", description="With `watch`: why joining failed (the session runs; join it with "
+                              "POST /api/streams/{id}/viewers)")
 
 
 class JoinIn(BaseModel):
@@ -149,11 +168,12 @@ def _is_live(hub, session_id: uuid.UUID) -> bool:
     return hub.streams is not None and session_id in hub.streams.sessions
 
 
-@router.post("", response_model=StreamOut, status_code=201,
+@router.post("", response_model=StreamOpenedOut, status_code=201,
              responses={403: {"description": "Refused by the hub's checks or by the appliance (reason given)"},
                         409: {"description": "The camera shares footage only with its owner's approval"},
                         503: {"description": "The appliance could not be reached"}})
-def open_stream(body: StreamIn, request: Request, hub: HubDep, access: AccessDep, user: Analyst) -> StreamOut:
+def open_stream(body: StreamIn, request: Request, hub: HubDep, access: AccessDep,
+                user: Analyst) -> StreamOpenedOut:
     if body.mode == "playback" and body.at is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "playback needs `at`, the moment to start from")
     if body.at is not None and body.at > utcnow():
@@ -172,8 +192,26 @@ def open_stream(body: StreamIn, request: Request, hub: HubDep, access: AccessDep
         live = hub.streams.open(StreamRequest(ask, target, source, at=body.at))
     except StreamError as exc:
         raise HTTPException(exc.status, str(exc)) from None
+    viewer, viewer_error = _first_viewer(hub, live.id, user.username, source) if body.watch else (None, "")
     with hub.db.session() as session:
-        return _out(session.get(StreamSession, str(live.id)), True)
+        out = _out(session.get(StreamSession, str(live.id)), True)
+    return StreamOpenedOut(**out.model_dump(), viewer=viewer, viewer_error=viewer_error)
+
+
+def _first_viewer(hub, session_id: uuid.UUID, user: str, source: str) -> tuple[FirstViewerOut | None, str]:
+    """Join `user` to the session just opened (a token issued and redeemed at once, audited like any join);
+    the SFU's offer, or why not (the session stays open either way)."""
+    try:
+        ticket = hub.streams.viewer_token(session_id, user)
+        viewer_id, offer = hub.streams.join(session_id, user, ticket.token, source)
+    except StreamError as exc:
+        return None, str(exc)
+    return FirstViewerOut(viewer_id=viewer_id, sdp=offer, ice_servers=_ice_out(ticket.ice_servers),
+                          ice_transport_policy=ticket.ice_transport_policy), ""
+
+
+def _ice_out(servers) -> list[IceServerOut]:
+    return [IceServerOut(urls=list(s.urls), username=s.username, credential=s.credential) for s in servers]
 
 
 @router.get("/{session_id}", response_model=StreamOut)
@@ -202,8 +240,7 @@ def viewer_ticket(session_id: uuid.UUID, hub: HubDep, user: Analyst) -> ViewerTi
     except StreamError as exc:
         raise _answer_error(exc) from None
     return ViewerTicketOut(token=ticket.token, expires_in_s=ticket.expires_in_s,
-                           ice_servers=[IceServerOut(urls=list(s.urls), username=s.username, credential=s.credential)
-                                        for s in ticket.ice_servers],
+                           ice_servers=_ice_out(ticket.ice_servers),
                            ice_transport_policy=ticket.ice_transport_policy)
 
 

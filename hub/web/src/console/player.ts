@@ -1,5 +1,5 @@
 // One player of the video wall: opens a stream session at the hub (the hub's and the owner's consent checks
-// happen there), joins it as a viewer (a single-use token from the hub, redeemed for the SFU's offer; the media
+// happen there) and joins it as a viewer in the same request (the SFU's offer comes with the session; the media
 // comes from the SFU, through TURN when the hub says so), shows the time left and, in playback, pauses, changes
 // speed and seeks inside the granted window while the position ticks.
 import { api, messageOf, must, type Schemas } from "../api/client";
@@ -11,6 +11,7 @@ type Session = Schemas["StreamOut"];
 type Purpose = Schemas["StreamIn"]["purpose"];
 type Speed = NonNullable<Schemas["ControlIn"]["speed"]>;
 type IceServer = Schemas["IceServerOut"];
+type FirstViewer = Schemas["FirstViewerOut"];
 
 export interface StreamAsk {
   camera: MapCamera;
@@ -111,11 +112,12 @@ export class Player {
     this.element.dataset.cameraId = String(ask.camera.id);
     say(this.state, "Asking the hub and the camera's owner policy…");
     try {
-      this.session = await must(api.POST("/api/streams", { body: {
+      const opened = await must(api.POST("/api/streams", { body: {
         camera_id: ask.camera.id, mode: ask.mode, purpose: ask.purpose, reason: ask.reason,
-        case_number: ask.case_number, ...(ask.at ? { at: ask.at.toISOString() } : {}) } }));
-      this.element.dataset.sessionId = this.session.session_id;
-      await this.join(this.session.session_id);
+        case_number: ask.case_number, watch: true, ...(ask.at ? { at: ask.at.toISOString() } : {}) } }));
+      this.session = opened;
+      this.element.dataset.sessionId = opened.session_id;
+      await this.join(opened.session_id, opened.viewer ?? null);
     } catch (error) {
       await this.stop(false);
       say(this.state, "No stream.");
@@ -129,15 +131,12 @@ export class Player {
     this.poll = window.setInterval(() => void this.refresh(), 1000);
   }
 
-  /** Join the session as a viewer: a token from the hub, redeemed for the SFU's offer; the answer goes back
-   * through the hub with every ICE candidate in it. */
-  private async join(sessionId: string): Promise<void> {
-    const path = { session_id: sessionId };
-    const ticket = await must(api.POST("/api/streams/{session_id}/viewers", { params: { path } }));
-    const joined = await must(api.POST("/api/streams/{session_id}/viewers/join", {
-      params: { path }, body: { token: ticket.token } }));
-    const peer = new RTCPeerConnection({ iceServers: iceServers(ticket.ice_servers),
-                                         iceTransportPolicy: ticket.ice_transport_policy });
+  /** Join the session as a viewer: the SFU's offer came with the session (`watch`), or a token from the hub is
+   * redeemed for it; the answer goes back through the hub with every ICE candidate in it. */
+  private async join(sessionId: string, first: FirstViewer | null): Promise<void> {
+    const joined = first ?? await this.joinSeparately(sessionId);
+    const peer = new RTCPeerConnection({ iceServers: iceServers(joined.ice_servers),
+                                         iceTransportPolicy: joined.ice_transport_policy });
     this.peer = peer;
     this.element.dataset.viewerId = joined.viewer_id;
     peer.addEventListener("track", (e) => { this.video.srcObject = e.streams[0] ?? new MediaStream([e.track]); });
@@ -152,6 +151,14 @@ export class Player {
     await must(api.POST("/api/streams/{session_id}/viewers/{viewer_id}/answer", {
       params: { path: { session_id: sessionId, viewer_id: joined.viewer_id } },
       body: { sdp: peer.localDescription!.sdp, type: "answer" } }));
+  }
+
+  private async joinSeparately(sessionId: string): Promise<FirstViewer> {
+    const path = { session_id: sessionId };
+    const ticket = await must(api.POST("/api/streams/{session_id}/viewers", { params: { path } }));
+    const joined = await must(api.POST("/api/streams/{session_id}/viewers/join", {
+      params: { path }, body: { token: ticket.token } }));
+    return { ...joined, ice_servers: ticket.ice_servers, ice_transport_policy: ticket.ice_transport_policy };
   }
 
   private showPlayback(ask: StreamAsk): void {
