@@ -13,8 +13,6 @@ goes, with a "back online" e-mail, when the camera returns. A reminder goes once
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,10 +21,20 @@ from sqlalchemy.orm import Session
 
 from hub.db import Database
 from hub.mail import Mail, Mailer
-from hub.tables import (Appliance, ApplianceState, Business, Camera, FootageRequest, OfflineAlertSent,
-                        OwnerAlertSettings, RequestStatus, Role, User, utcnow)
-
-log = logging.getLogger(__name__)
+from hub.periodic import PeriodicPass
+from hub.tables import (
+    Appliance,
+    ApplianceState,
+    Business,
+    Camera,
+    FootageRequest,
+    OfflineAlertSent,
+    OwnerAlertSettings,
+    RequestStatus,
+    Role,
+    User,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -107,13 +115,13 @@ def _offline_cameras(session: Session, businesses: set[int]) -> list[OfflineCame
     return [OfflineCamera(*row) for row in rows]
 
 
-class OwnerAlerts:
+class OwnerAlerts(PeriodicPass):
+    name = "owner alert pass"
+
     def __init__(self, db: Database, mailer: Mailer, *, interval_s: float, public_url: str,
                  clock: Callable[[], dt.datetime] = utcnow):
-        self.db, self.mailer, self.interval_s, self.public_url, self.clock = db, mailer, interval_s, public_url, clock
-        self.passes = 0
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(interval_s)
+        self.db, self.mailer, self.public_url, self.clock = db, mailer, public_url, clock
 
     def run_once(self) -> None:
         """One pass; the e-mails go once what they record is committed (a failed pass sends nothing)."""
@@ -176,23 +184,3 @@ class OwnerAlerts:
                                   f"UTC. Please approve, trim or deny it{deadline} at {self.public_url}/owner; "
                                   "undecided, it expires and nothing is shared.\n"))
         return mails
-
-    def start(self) -> None:
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="owner-alerts", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("owner alert pass failed; the next one tries again")
-            self.passes += 1
-            self._stopping.wait(self.interval_s)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
