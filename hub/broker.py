@@ -101,6 +101,8 @@ def config_text(files: BrokerFiles, host: str, port: int, *, user: str, log_dest
         "log_type information",
         "connection_messages true",
         "max_packet_size 1048576",
+        # Small packets (requests, replies, acknowledgements) go out at once, not after the peer's delayed ACK.
+        "set_tcp_nodelay true",
         "",
         f"listener {port} {host}",
         "protocol mqtt",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import ssl
 import time
 from pathlib import Path
@@ -270,6 +271,22 @@ def test_camera_status_plate_reads_and_hotlist_hits_are_ingested(database_url, h
         assert "plate" not in withheld.body and withheld.body["withheld"] == "hits_only"
         appliance_row = session.scalar(select(Appliance).where(Appliance.device_id == identity.device_id))
         assert appliance_row.online is False  # its clean stop said offline
+
+
+def test_both_ends_and_the_broker_send_small_packets_without_waiting(hub_stack: HubStack, tmp_path: Path):
+    """Nagle's algorithm held each request and reply for the peer's delayed ACK (~45 ms a hop, ~0.2 s of every
+    stream's start): the box's and the hub's sockets and the broker's listener all send at once."""
+    identity, _, _ = enrol(hub_stack, tmp_path / "a", "Bakery")
+    appliance = SimAppliance(tmp_path / "a", identity).start()
+    try:
+        for client in (appliance.link.client, hub_stack.hub.link.client):
+            assert client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert "set_tcp_nodelay true" in hub_stack.hub.broker_files.config.read_text().splitlines()
+        # And the link still carries a request and its reply (this link has no streamer: it says so).
+        reply = hub_stack.hub.link.request(identity.device_id, m.StreamKeepalive(session_ids=[]))
+        assert reply is not None and reply.error == "unsupported command stream.keepalive"
+    finally:
+        appliance.stop()
 
 
 def test_hotlist_is_pushed_and_acknowledged(hub_stack: HubStack, tmp_path: Path):
