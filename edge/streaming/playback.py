@@ -32,7 +32,7 @@ from av.bitstream import BitStreamFilterContext
 
 from edge.recording.index import Segment, SegmentIndex
 from edge.recording.reading import open_recorded, recorded_packets
-from edge.streaming.tracks import CLOCK, TIME_BASE
+from edge.streaming.tracks import CLOCK, TIME_BASE, ReplayGate
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ class PlaybackTrack(MediaStreamTrack):
         self._start = time.monotonic()
         self._last_pts = -1
         self.packets_sent = 0
-        self._keyframe_asked_at = float("-inf")
+        self._gate = ReplayGate(self._replay, busy=lambda: self._seek_to is not None)
         self.position_us: int | None = None  # the recorded time of the last frame sent
         self.finished: str | None = None  # why the footage ran out, once it has
 
@@ -262,11 +262,14 @@ class PlaybackTrack(MediaStreamTrack):
         self._changed.set()
 
     def request_keyframe(self, now: float) -> bool:
-        """A receiver asked for a keyframe: play again from the keyframe at or before the position (at most once
-        per second); False if nothing was sent yet or one was asked for less than a second ago."""
-        if self.position_us is None or now - self._keyframe_asked_at < 1.0:
+        """A receiver asked for a keyframe: play again from the keyframe at or before the position, now or when
+        `ReplayGate` lets; True if it starts now. Before the first frame nothing is replayed: that one is a
+        keyframe."""
+        return self._gate.request(now)
+
+    def _replay(self) -> bool:
+        if self.position_us is None or self.readyState != "live":
             return False
-        self._keyframe_asked_at = now
         self.seek(self.position_us)
         return True
 
@@ -356,5 +359,6 @@ class PlaybackTrack(MediaStreamTrack):
         return packet
 
     def stop(self) -> None:
+        self._gate.close()
         super().stop()
         self._changed.set()

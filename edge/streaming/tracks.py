@@ -18,17 +18,22 @@ camera for a fresh keyframe to repair them).
 Passthrough cannot make a keyframe when a receiver asks for one (a PLI: the SFU
 sends one when a viewer joins a session already running, a browser when it lost
 the picture). `request_keyframe` sends the cached GOP again the same way, from its
-keyframe and fast, at most once per `REPLAY_MIN_INTERVAL_S`: the new viewer's
-first frame comes at once instead of at the camera's next keyframe (up to a GOP
-later); viewers already watching see the last moments again, quickly, and catch
-up to the live edge. Every frame is still the camera's own.
+keyframe and fast: the new viewer's first frame comes at once instead of at the
+camera's next keyframe (up to a GOP later); viewers already watching see the last
+moments again, quickly, and catch up to the live edge. Every frame is still the
+camera's own. `ReplayGate` spaces replays: a request while one is still being sent
+is answered by it; one within `REPLAY_MIN_INTERVAL_S` of the last is answered when
+the interval ends, never dropped (a dropped one left a viewer whose first replay
+came before its connection was ready waiting up to a GOP: 1.2–1.5 s first frames).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fractions
+import time
 from collections import deque
+from collections.abc import Callable
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -41,7 +46,42 @@ CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, CLOCK)
 QUEUE_PACKETS = 120  # ~8 s at 15 fps: a slow viewer drops to the next keyframe beyond this
 BACKLOG_PACE_S = 0.012
-REPLAY_MIN_INTERVAL_S = 1.0
+REPLAY_MIN_INTERVAL_S = 0.3  # a GOP's replay takes ~0.2 s to send (15 frames, BACKLOG_PACE_S apart)
+
+
+class ReplayGate:
+    """When a track answers a receiver's keyframe request: at once; not while its last answer is still being sent
+    (`busy`); and at most once per `REPLAY_MIN_INTERVAL_S`: a request inside the interval is answered when it ends
+    (any number of them, once), so a receiver that still has no picture always gets one soon."""
+
+    def __init__(self, replay: Callable[[], bool], busy: Callable[[], bool],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._replay, self._busy, self._clock = replay, busy, clock
+        self._last = float("-inf")
+        self._deferred: asyncio.TimerHandle | None = None
+
+    def request(self, now: float) -> bool:
+        """True if the replay starts now; False if it is already on its way, deferred, or impossible."""
+        if self._busy():
+            return False
+        wait = self._last + REPLAY_MIN_INTERVAL_S - now
+        if wait > 0:
+            if self._deferred is None:
+                self._deferred = asyncio.get_running_loop().call_later(wait, self._when_due)
+            return False
+        if not self._replay():
+            return False
+        self._last = now
+        return True
+
+    def _when_due(self) -> None:
+        self._deferred = None
+        self.request(self._clock())
+
+    def close(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
 
 
 def with_parameter_sets(packet: MediaPacket) -> bytes:
@@ -102,7 +142,7 @@ class LiveTrack(MediaStreamTrack):
         self._backlog: deque[MediaPacket] = deque(fanout.gop_cache.snapshot())
         self._rebaser = Rebaser()
         self._replaying = False  # the backlog is a replay: its packets were sent before
-        self._replayed_at = float("-inf")
+        self._gate = ReplayGate(self._replay, busy=lambda: self._replaying and bool(self._backlog))
         self.packets_sent = 0
         self.replays = 0
 
@@ -144,14 +184,16 @@ class LiveTrack(MediaStreamTrack):
             return packet
 
     def request_keyframe(self, now: float) -> bool:
-        """Send the cached GOP again from its keyframe (a receiver asked for one); False if one was replayed less
-        than `REPLAY_MIN_INTERVAL_S` ago or there is nothing cached."""
-        if now - self._replayed_at < REPLAY_MIN_INTERVAL_S or self.readyState != "live":
+        """A receiver asked for a keyframe: the cached GOP again from its keyframe, now or when `ReplayGate` lets;
+        True if it starts now."""
+        return self._gate.request(now)
+
+    def _replay(self) -> bool:
+        if self.readyState != "live":
             return False
         cached = self._fanout.gop_cache.snapshot()
         if not cached:
             return False
-        self._replayed_at = now
         self._backlog = deque(cached)
         self._replaying = True
         self.replays += 1
@@ -159,6 +201,7 @@ class LiveTrack(MediaStreamTrack):
         return True
 
     def stop(self) -> None:
+        self._gate.close()
         if self.readyState == "live":
             self._fanout.unsubscribe(self._subscription)
         super().stop()
