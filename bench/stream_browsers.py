@@ -67,13 +67,8 @@ async ({token, ask}) => {
   const result = await (%s)({sessionId: session.session_id, token, ice: null, policy: null, reuse: null,
                              first: session.viewer ?? null});
   if (result.status !== 204) return {error: result.status, step: result.step};
-  let connectedAt = 0;
-  if (window.__pc.connectionState === "connected") connectedAt = performance.now();
-  window.__pc.addEventListener("connectionstatechange", () => { if (window.__pc.connectionState === "connected") connectedAt = performance.now(); });
   await new Promise((resolve) => window.__video.requestVideoFrameCallback(resolve));
   const first = performance.now() - t0;
-  const st = [...(await window.__pc.getStats()).values()].find((x) => x.type === "inbound-rtp");
-  console.log("PROFB", JSON.stringify({connected: (connectedAt - t0)/1000, first: first/1000, answered: (result.answeredAt - t0)/1000, decodeMs: st && st.totalDecodeTime, fr: st && st.framesReceived}));
   window.__pc.close();
   await fetch(`/api/streams/${session.session_id}`, {method: "DELETE", headers});
   return {api: api / 1000, first: first / 1000, gathered: (result.gatheredAt - t0) / 1000,
@@ -172,7 +167,6 @@ class Bench:
             if mode == "playback":
                 ask["at"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=20)).isoformat()
             page.evaluate("() => { window.__video?.remove(); window.__video = null; }")
-            page.on("console", lambda msg: "PROFB" in msg.text and print(msg.text, file=sys.stderr))
             result = page.evaluate(FIRST_FRAME_JS, {"token": self.token, "ask": ask})
             assert "error" not in result, result
             out.append((result["api"], result["first"], result["gathered"], result["answered"]))
@@ -218,7 +212,6 @@ def main() -> int:
                     relay = relay_phase(stack, bench, one, args.repeats)
                 browser.close()
             sessions_opened = agent.log_text().count("to the hub: session")
-            print("\n".join(l for l in agent.log_text().splitlines() if "PROF" in l or "to the hub: session" in l), file=sys.stderr)
         finally:
             agent.terminate()
             camera.close()
