@@ -3,16 +3,23 @@ using them, and a browser-side viewer driven through the hub's API exactly as th
 
 from __future__ import annotations
 
+import base64
+import threading
 from pathlib import Path
 
+import av
+
+from edge.recording.h264 import iter_nals
 from sim.media_servers import MediaServers
 
 # The viewer's side, run in the page (served by the hub, so its fetches are same-origin under the CSP): ask for a
 # token, redeem it for the SFU's offer, answer with ICE gathered, count decoded frames. `ice` overrides what the hub
 # handed out (wrong or expired TURN credentials); `reuse` redeems a token someone already used; `first` is the viewer
 # POST /api/streams with `watch` joined already (its offer and ICE servers), as the console's player uses it.
+# `encoded` (a count) keeps that many of the received frames as they came, still encoded (Chromium's encoded
+# insertable streams, between depacketizing and the decoder), in `window.__encoded`, base64: what the SFU forwarded.
 VIEWER_JS = """
-async ({sessionId, token, ice, policy, reuse, first}) => {
+async ({sessionId, token, ice, policy, reuse, first, encoded}) => {
   const headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"};
   const post = async (path, body) => {
     const r = await fetch(path, {method: "POST", headers, body: JSON.stringify(body ?? {})});
@@ -32,7 +39,8 @@ async ({sessionId, token, ice, policy, reuse, first}) => {
     if (joined.status !== 200) return {status: joined.status, step: "join", detail: joined.body.detail};
   }
   const pc = new RTCPeerConnection({iceServers: ice ?? ticket.body.ice_servers,
-                                    iceTransportPolicy: policy ?? ticket.body.ice_transport_policy});
+                                    iceTransportPolicy: policy ?? ticket.body.ice_transport_policy,
+                                    encodedInsertableStreams: Boolean(encoded)});
   window.__pc = pc;
   const video = document.createElement("video");
   video.muted = true; video.autoplay = true; video.playsInline = true;
@@ -41,7 +49,22 @@ async ({sessionId, token, ice, policy, reuse, first}) => {
   window.__lastFrameAt = 0;
   const tick = () => { window.__lastFrameAt = Date.now(); video.requestVideoFrameCallback(tick); };
   video.requestVideoFrameCallback(tick);
-  pc.ontrack = (e) => { video.srcObject = e.streams[0] ?? new MediaStream([e.track]); };
+  pc.ontrack = (e) => {
+    if (encoded) {
+      window.__encoded = [];
+      const {readable, writable} = e.receiver.createEncodedStreams();
+      readable.pipeThrough(new TransformStream({transform(frame, controller) {
+        if (window.__encoded.length < encoded) {
+          const bytes = new Uint8Array(frame.data);
+          let text = "";
+          for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+          window.__encoded.push({type: frame.type, data: btoa(text)});
+        }
+        controller.enqueue(frame);
+      }})).pipeTo(writable);
+    }
+    video.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+  };
   await pc.setRemoteDescription({type: "offer", sdp: joined.body.sdp});
   await pc.setLocalDescription(await pc.createAnswer());
   await new Promise((resolve) => {
@@ -63,3 +86,27 @@ FRAMES_JS = "() => window.__video ? window.__video.getVideoPlaybackQuality().tot
 def start_media_servers(folder: Path, *, turn: bool = True) -> MediaServers:
     folder.mkdir(parents=True, exist_ok=True)
     return MediaServers(folder, turn=turn).start()
+
+
+class CameraPackets(threading.Thread):
+    """The camera's own H.264, NAL unit by NAL unit: a second RTSP client on the simulated camera, demuxing only
+    (no decode, so it keeps up on a loaded machine)."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url, self.nals, self.packets, self.stop = url, set(), 0, threading.Event()
+
+    def run(self) -> None:
+        with av.open(self.url, options={"rtsp_transport": "tcp"}) as container:
+            stream = container.streams.video[0]
+            self.nals.update(iter_nals(stream.codec_context.extradata or b""))
+            for packet in container.demux(stream):
+                self.nals.update(iter_nals(bytes(packet)))
+                self.packets += 1
+                if self.stop.is_set():
+                    return
+
+
+def received_nals(frames: list[dict]) -> list[list[bytes]]:
+    """Each frame a browser kept (`encoded`), as its NAL units (Annex B, start codes dropped)."""
+    return [list(iter_nals(base64.b64decode(frame["data"]))) for frame in frames]

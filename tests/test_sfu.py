@@ -20,6 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from edge.recording.h264 import nal_type
 from hub.turn import turn_credentials
 from tests.browser_support import ARGS, CHROMIUM, VIEWPORT
 from wire import rtc
@@ -27,7 +28,7 @@ from tests.console_support import sign_in
 from tests.hub_support import HubStack, eventually
 from tests.owner_support import put_consent
 from sim.media_servers import machine_address
-from tests.sfu_support import FRAMES_JS, VIEWER_JS, start_media_servers
+from tests.sfu_support import FRAMES_JS, VIEWER_JS, CameraPackets, received_nals, start_media_servers
 from tests.test_streaming import LIVE, REASON, actions, enrolled_box, ended_session
 
 pytestmark = pytest.mark.slow
@@ -78,7 +79,7 @@ def open_live_body(stack: HubStack, box, **options) -> dict:
 
 def watch(page, stack: HubStack, box, session_id: uuid.UUID, **options) -> dict:
     return page.evaluate(VIEWER_JS, {"sessionId": str(session_id), "token": box.analyst, "ice": None,
-                                     "policy": None, "reuse": None, **options})
+                                     "policy": None, "reuse": None, "encoded": 0, **options})
 
 
 def frames(page) -> int:
@@ -96,16 +97,34 @@ def box_sessions_opened(box) -> int:
 def test_two_viewers_one_box_session_revocation_ends_both_and_tokens_work_once(
         sfu_stack: HubStack, media_servers, cameras, edge, tmp_path: Path, chromium, screenshots: Path):
     box = enrolled_box(sfu_stack, cameras, edge, tmp_path, ice_host_addresses=[machine_address()])
+    camera = CameraPackets(box.rtsp_url)  # the camera's own H.264, to compare what a browser receives with
+    camera.start()
+    eventually(lambda: camera.packets > 40, timeout=30, what="the camera's own packets")  # > a GOP back
     # The analyst opens the session and is joined at once (`watch`): the SFU's offer comes with the answer.
     opened = open_live_body(sfu_stack, box, watch=True)
     session_id, first = uuid.UUID(opened["session_id"]), opened["viewer"]
     assert opened["viewer_error"] == "" and first["type"] == "offer" and "m=video" in first["sdp"], opened
     pages = [viewer_page(chromium, sfu_stack) for _ in range(3)]
-    watching = [watch(pages[0], sfu_stack, box, session_id, first=first), watch(pages[1], sfu_stack, box, session_id)]
+    watching = [watch(pages[0], sfu_stack, box, session_id, first=first),
+                watch(pages[1], sfu_stack, box, session_id, encoded=45)]
     assert [joined["status"] for joined in watching] == [204, 204], watching
     for page in pages[:2]:
         wait_frames(page, 15)
     assert box_sessions_opened(box) == 1  # one upload from the box, however many watch
+
+    # The second browser's frames, as they left Chromium's depacketizer for its decoder, are the camera's own:
+    # every NAL unit of 45 frames (three seconds, keyframes among them) byte for byte as the camera sent it.
+    pages[1].wait_for_function("() => window.__encoded.length >= 45", timeout=20_000)
+    frames_in = pages[1].evaluate("() => window.__encoded")
+    assert any(f["type"] == "key" for f in frames_in)  # (it may join mid-GOP: deltas until the box's replay)
+    units = received_nals(frames_in)
+    assert all(any(nal_type(n) in (1, 5) for n in frame) for frame in units)  # each a picture: slices, compared
+    deadline = time.monotonic() + 20  # the reference may lag on a loaded machine: bounded time to catch up
+    while time.monotonic() < deadline and not all(n in camera.nals for frame in units for n in frame):
+        time.sleep(0.1)
+    camera.stop.set()
+    changed = [i for i, frame in enumerate(units) if not frame or any(n not in camera.nals for n in frame)]
+    assert not changed, f"frames {changed} of {len(units)} in the browser are not the camera's"
 
     # A third browser: a forged token, then the second viewer's token again: refused, no media.
     forged = watch(pages[2], sfu_stack, box, session_id, reuse="forged-" + "x" * 40)
