@@ -13,8 +13,9 @@ headless Chromium (Debian's, through Playwright) whose pages are the viewers. Th
   (phase − 0 viewers) / viewers, in % of one core. The machine is shared: CPU time, not wall time.
 - **Baseline (same run)**: the hub's aiortc relay (`stream_media = relay`: decode once, encode per viewer) with
   1 viewer of one camera, measured the same way.
-- **Box**: the agent's CPU with 1 and with 4 viewers of one camera, and how many sessions it opened for them
-  (its log), and the frames per second it sent (its `stream.end` record).
+- **Box**: the agent's CPU with 1 and with 4 viewers of one camera, how many sessions it opened for them (its
+  log), and its uplink: the RTP payload bytes each session sent over its duration (the box's own count, in its
+  `stream.end` record), summed over the phase's sessions.
 - **Click → first frame**: in the page, from the moment `POST /api/streams` is sent to the first decoded frame
   (`requestVideoFrameCallback`), `--trials` times live and `--trials` times playback (from 20 s ago).
 
@@ -37,11 +38,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from bench.measure import cpu_times, percentile, print_figures  # noqa: E402
 from edge.recording.storage import Layout  # noqa: E402
 from hub.stream_relay import RelayMedia  # noqa: E402
-from hub.tables import Role  # noqa: E402
+from hub.tables import AuditEntry, Role  # noqa: E402
 from sim.media_servers import MediaServers, machine_address  # noqa: E402
 from sim.process import CameraProcess  # noqa: E402
 from tests.browser_support import ARGS, CHROMIUM  # noqa: E402
@@ -156,7 +158,18 @@ class Bench:
                 self.stop(session)
         cpu = {name: statistics.median(t[name] for t in trials) for name in self.pids}
         fps = [round((a - b) / (self.window * repeats), 1) for a, b in zip(after, before, strict=True)]
-        return {"cpu": cpu, "fps": fps}
+        return {"cpu": cpu, "fps": fps, "uplink_kbit_s": self.uplink_kbit_s(sessions)}
+
+    def uplink_kbit_s(self, sessions: list[str]) -> float:
+        """What the box sent for `sessions` (ended), in kbit/s: each session's bytes over its own duration."""
+        def ends():
+            with self.stack.hub.db.session() as db:
+                rows = db.scalars(select(AuditEntry).where(AuditEntry.action == "stream.end")).all()
+                found = {r.details["session_id"]: r.details for r in rows if r.details["session_id"] in sessions}
+            return found if len(found) == len(sessions) else None
+
+        found = eventually(ends, timeout=30, what="the box's stream.end records") if sessions else {}
+        return round(sum(d["bytes_sent"] * 8 / d["duration_s"] / 1000 for d in found.values()), 1)
 
     def first_frames(self, camera_id: int, trials: int, mode: str, watch: bool) -> list[tuple[float, ...]]:
         page = self.page(0)
@@ -255,12 +268,15 @@ def cpu_figures(phases: dict, idle: dict, relay: dict, sessions_opened: int) -> 
     out["box_cpu_pct_4_viewers_one_camera"] = round(phases["one_camera_4"]["cpu"]["box"], 2)
     out["box_cpu_pct_no_viewer"] = round(idle["cpu"]["box"], 2)
     out["box_sessions_opened_total"] = sessions_opened  # one per session the bench opened (phases and trials)
+    out["box_uplink_kbit_s_1_viewer"] = first["uplink_kbit_s"]
+    out["box_uplink_kbit_s_4_viewers_one_camera"] = phases["one_camera_4"]["uplink_kbit_s"]
     for name, phase in phases.items():
         viewers = int(name.rsplit("_", 1)[1])
         out[f"{name}_hub_pct_per_viewer"] = per_viewer(phase, idle, viewers, "hub")
         out[f"{name}_sfu_pct_per_viewer"] = per_viewer(phase, idle, viewers, "sfu")
         out[f"{name}_box_pct"] = round(phase["cpu"]["box"], 2)
         out[f"{name}_fps"] = phase["fps"]
+        out[f"{name}_box_uplink_kbit_s"] = phase["uplink_kbit_s"]
     out["idle_hub_pct"], out["idle_sfu_pct"] = round(idle["cpu"]["hub"], 2), round(idle["cpu"]["sfu"], 2)
     out["baseline_relay_hub_cpu_pct_per_viewer"] = per_viewer(relay, idle, 1, "hub")
     out["baseline_relay_fps"] = relay["fps"]

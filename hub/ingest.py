@@ -189,4 +189,4 @@ def _stream_ended(session: Session, appliance: Appliance, body: m.StreamEnded) -
                  case_number=row.case_number if row else "", session_id=str(body.session_id),
                  grant_id=str(body.grant_id), mode=body.mode, analyst=row.analyst if row else None,
                  started_at=body.started_at.isoformat(), ended_at=body.ended_at.isoformat(), duration_s=duration,
-                 packets_sent=body.packets_sent)
+                 packets_sent=body.packets_sent, bytes_sent=body.bytes_sent)

@@ -151,6 +151,7 @@ def test_live_frames_arrive_bit_exact_and_revoking_consent_cuts_the_session(
     [end] = actions(hub_stack, "stream.end")
     assert start.case_number == end.case_number == "2026-004711"
     assert end.details["duration_s"] > 2 and end.details["session_id"] == str(session_id)
+    assert end.details["bytes_sent"] > 45 * 1000  # the box's own count of what it sent (45 1080p frames at least)
     with hub_stack.client(box.analyst) as c:
         state = c.get(f"/api/streams/{session_id}").json()
         assert state["state"] == "ended" and state["remaining_s"] == 0

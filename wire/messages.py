@@ -174,6 +174,8 @@ class StreamEnded(_Strict):
     ended_at: AwareDatetime
     reason: Annotated[str, Field(max_length=500)]
     packets_sent: Annotated[int, Field(ge=0)] = 0
+    #: RTP payload bytes the appliance sent for the session (its uplink's share); absent from older appliances.
+    bytes_sent: Annotated[int, Field(ge=0)] = 0
 
 
 class Coverage(_Strict):

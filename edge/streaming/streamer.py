@@ -76,6 +76,15 @@ def _answer_keyframe_requests(sender, track: LiveTrack | PlaybackTrack) -> None:
     sender._send_keyframe = send_keyframe
 
 
+async def _bytes_sent(pc: RTCPeerConnection) -> int:
+    """The RTP payload bytes the session's connection sent (its share of the uplink), 0 if unknown."""
+    try:
+        stats = await asyncio.wait_for(pc.getStats(), 1)
+    except Exception:  # a connection that never came up, or is failing: the end matters, not the figure
+        return 0
+    return sum(getattr(s, "bytesSent", 0) for s in stats.values() if getattr(s, "type", "") == "outbound-rtp")
+
+
 FootageFor = Callable[[str, int, int], Footage]  # camera, start_us, end_us → the recorded frames
 
 
@@ -259,10 +268,11 @@ class Streamer:
         session.ending = True
         self.sessions.pop(session.id, None)
         session.track.stop()
+        sent = await _bytes_sent(session.pc)
         await session.pc.close()
         ended = m.StreamEnded(session_id=session.id, grant_id=session.grant.grant_id, camera=session.grant.camera,
                               mode=session.grant.mode, started_at=session.started_at, ended_at=_now(),
-                              reason=reason[:500], packets_sent=session.track.packets_sent)
+                              reason=reason[:500], packets_sent=session.track.packets_sent, bytes_sent=sent)
         log.info("session %s on %s ended after %.1f s: %s", session.id, session.grant.camera,
                  (ended.ended_at - ended.started_at).total_seconds(), reason)
         try:
