@@ -75,6 +75,18 @@ def broker_config(hub: HubServices, args: argparse.Namespace) -> int:
     return 0
 
 
+def sfu_config(hub: HubServices, args: argparse.Namespace) -> int:
+    from hub.sfu_config import SfuConfigError, describe, write_sfu_config
+
+    try:
+        config = write_sfu_config(hub.settings.data_dir, hub.settings.keys_dir, args)
+    except SfuConfigError as exc:
+        print(f"canvass-hub: {exc}", file=sys.stderr)
+        return 2
+    print(describe(config))
+    return 0
+
+
 def utc_time(text: str) -> dt.datetime:
     """An ISO 8601 date or date-time for the command line; naive means UTC."""
     try:
@@ -149,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     p_broker = sub.add_parser("broker-config", help="write mosquitto's config, ACL, CRL and certificates")
     p_broker.add_argument("--broker-host", default=None, help="address the broker listens on and appliances use")
     p_broker.add_argument("--broker-port", type=int, default=None)
+    p_sfu = sub.add_parser("sfu-config", help="write Janus's and coturn's configs and the hub's settings for them")
+    from hub.sfu_config import add_arguments
+
+    add_arguments(p_sfu)
     p_audit = sub.add_parser("audit", help="the audit log")
     audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
     p_export = audit_sub.add_parser("export", help="write a verifiable export of the log (or of a time range)")
@@ -171,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     hub = HubServices(settings)
     try:
         commands = {"run": run, "init": init, "create-admin": create_admin, "broker-config": broker_config,
-                    "audit": audit_export, "retention": retention}
+                    "sfu-config": sfu_config, "audit": audit_export, "retention": retention}
         return commands[args.command](hub, args)
     finally:
         hub.db.dispose()

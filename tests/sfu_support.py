@@ -3,13 +3,17 @@ using them, and a browser-side viewer driven through the hub's API exactly as th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
 
 from edge.recording.h264 import iter_nals
+from wire import rtc
 from sim.media_servers import MediaServers
 
 # The viewer's side, run in the page (served by the hub, so its fetches are same-origin under the CSP): ask for a
@@ -110,3 +114,27 @@ class CameraPackets(threading.Thread):
 def received_nals(frames: list[dict]) -> list[list[bytes]]:
     """Each frame a browser kept (`encoded`), as its NAL units (Annex B, start codes dropped)."""
     return [list(iter_nals(base64.b64decode(frame["data"]))) for frame in frames]
+
+
+def relay_candidates(turn_url: str, username: str, credential: str) -> list[str]:
+    """The candidates a relay-only aiortc peer configured as the box configures its own (`session_ice`) gathers."""
+    from aiortc import RTCPeerConnection
+
+    from edge.config import StreamingConfig
+    from edge.streaming.streamer import session_ice
+    from wire import messages as m
+
+    start = m.StreamStart(session_id=uuid.uuid4(), signed=m.SignedDocument(document="{}", signature="x" * 86),
+                          ice_servers=[m.IceServer(urls=[turn_url], username=username, credential=credential)])
+
+    async def gather() -> list[str]:
+        pc = RTCPeerConnection(rtc.configuration(session_ice(StreamingConfig(relay_only=True), start)))
+        try:
+            pc.addTransceiver("video", direction="sendonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            return [line for line in pc.localDescription.sdp.splitlines() if line.startswith("a=candidate")]
+        finally:
+            await pc.close()
+
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
+        return thread.submit(asyncio.run, asyncio.wait_for(gather(), 30)).result()

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -23,12 +22,12 @@ from playwright.sync_api import sync_playwright
 from edge.recording.h264 import nal_type
 from hub.turn import turn_credentials
 from tests.browser_support import ARGS, CHROMIUM, VIEWPORT
-from wire import rtc
 from tests.console_support import sign_in
 from tests.hub_support import HubStack, eventually
 from tests.owner_support import put_consent
 from sim.media_servers import machine_address
-from tests.sfu_support import FRAMES_JS, VIEWER_JS, CameraPackets, received_nals, start_media_servers
+from tests.sfu_support import (FRAMES_JS, VIEWER_JS, CameraPackets, received_nals, relay_candidates,
+                                start_media_servers)
 from tests.test_streaming import LIVE, REASON, actions, enrolled_box, ended_session
 
 pytestmark = pytest.mark.slow
@@ -179,32 +178,6 @@ def selected_candidate_type(page) -> str:
         const pair = stats.find((s) => s.type === "candidate-pair" && s.nominated && s.state === "succeeded");
         return pair ? stats.find((s) => s.id === pair.localCandidateId).candidateType : "none";
     }""")
-
-
-def relay_candidates(turn_url: str, username: str, credential: str) -> list[str]:
-    """The candidates a relay-only aiortc peer configured as the box configures its own (`session_ice`) gathers."""
-    import asyncio
-
-    from aiortc import RTCPeerConnection
-
-    from edge.config import StreamingConfig
-    from edge.streaming.streamer import session_ice
-    from wire import messages as m
-
-    start = m.StreamStart(session_id=uuid.uuid4(), signed=m.SignedDocument(document="{}", signature="x" * 86),
-                          ice_servers=[m.IceServer(urls=[turn_url], username=username, credential=credential)])
-
-    async def gather() -> list[str]:
-        pc = RTCPeerConnection(rtc.configuration(session_ice(StreamingConfig(relay_only=True), start)))
-        try:
-            pc.addTransceiver("video", direction="sendonly")
-            await pc.setLocalDescription(await pc.createOffer())
-            return [line for line in pc.localDescription.sdp.splitlines() if line.startswith("a=candidate")]
-        finally:
-            await pc.close()
-
-    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
-        return thread.submit(asyncio.run, asyncio.wait_for(gather(), 30)).result()
 
 
 def test_relay_only_browsers_play_through_coturn_with_the_hubs_credentials_only(
