@@ -1,7 +1,7 @@
 """The default media path: Janus's VideoRoom forwards the box's RTP to every browser; the hub only signals.
 
-Per session the hub creates a private room (random id, secret and PIN, one publisher, H.264 only, created with
-the VideoRoom `admin_key`), joins the box's offer into it as the publisher and hands the box Janus's answer: the
+Per session the hub creates a private room (random id and PIN, a secret derived from the room admin key so a
+later run can destroy what a crashed one left, one publisher, H.264 only, created with the VideoRoom `admin_key`), joins the box's offer into it as the publisher and hands the box Janus's answer: the
 box sends one copy of its stream whoever watches. Each viewer is a subscriber handle on the hub's Janus session:
 Janus offers, the browser answers through the hub. Destroying the room hangs up the box and every viewer at once.
 
@@ -11,6 +11,9 @@ requests, whose answers arrive on that same thread, so they run on a worker thre
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import secrets
 import threading
@@ -79,6 +82,7 @@ class SfuMedia:
         self.access = access
         self._session: JanusSession | None = None
         self._token: str | None = None
+        self._swept = False
         self._lock = threading.Lock()
         self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfu-events")
 
@@ -89,7 +93,8 @@ class SfuMedia:
     @property
     def janus(self) -> JanusSession:
         """The hub's Janus session, opened on first use and again after Janus lost it (a restart): a fresh token
-        of the hub's is added through the admin API first."""
+        of the hub's is added through the admin API first. On first use, rooms an earlier run of the hub left
+        behind (it crashed) are destroyed."""
         with self._lock:
             if self._session is None or not self._session.alive:
                 token = secrets.token_urlsafe(32)
@@ -99,7 +104,35 @@ class SfuMedia:
                 except JanusError as exc:
                     raise MediaError(f"the SFU could not be reached: {exc}") from None
                 self._token = token
+                if not self._swept:
+                    self._swept = False
+                    self.sweep_left_rooms(self._session)
             return self._session
+
+    def room_secret(self, room_id: int) -> str:
+        """A room's secret, derived from the room admin key: a later run of the hub can still destroy it."""
+        digest = hmac.new(self.access.room_admin_key.encode(), f"canvass room {room_id}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+    def sweep_left_rooms(self, janus: JanusSession) -> int:
+        """Destroy the session rooms (`canvass …`) an earlier run of the hub left in Janus; how many. Run before
+        this hub makes any room of its own (one hub per Janus)."""
+        handle = 0
+        try:
+            handle = janus.attach(VIDEOROOM)
+            rooms = janus.request(handle, {"request": "list", "admin_key": self.access.room_admin_key}).data
+            left = [r["room"] for r in rooms.get("list", []) if str(r.get("description", "")).startswith("canvass ")]
+            for room_id in left:
+                janus.request(handle, {"request": "destroy", "room": room_id, "secret": self.room_secret(room_id)})
+        except JanusError as exc:
+            log.warning("rooms left in the SFU by an earlier run were not all destroyed: %s", exc)
+            return 0
+        finally:
+            if handle:
+                janus.detach(handle)
+        if left:
+            log.info("destroyed %d room(s) an earlier run of the hub left in the SFU", len(left))
+        return len(left)
 
     def _later(self, work, *args) -> None:
         self._events.submit(work, *args)
@@ -108,8 +141,9 @@ class SfuMedia:
 
     def publish(self, session_id: uuid.UUID, offer_sdp: str, gone: Gone) -> tuple[Room, str]:
         janus = self.janus
-        room = Room(id=secrets.randbelow(2**52) + 1, secret=secrets.token_urlsafe(24),
-                    pin=secrets.token_urlsafe(24), handle=0, gone=gone, janus=janus)
+        room_id = secrets.randbelow(2**52) + 1
+        room = Room(id=room_id, secret=self.room_secret(room_id), pin=secrets.token_urlsafe(24), handle=0, gone=gone,
+                    janus=janus)
         try:
             room.handle = janus.attach(VIDEOROOM, lambda event: self._on_publisher_event(room, event))
             janus.request(room.handle, {

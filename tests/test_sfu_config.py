@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from hub.settings import HubSettings
-from hub.stream_sfu import SfuMedia
+from hub.stream_sfu import VIDEOROOM, SfuMedia
 from hub.turn import turn_credentials
 from sim.media_servers import JANUS, TURNSERVER, machine_address
 from sim.process import free_port
@@ -33,6 +33,12 @@ def read_env(path: Path) -> dict[str, str]:
     """The settings file as systemd's EnvironmentFile= and a shell's `set -a; . FILE` read it."""
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
     return {name: shlex.split(value)[0] for name, value in pairs}
+
+
+def rooms(media: SfuMedia, handle: int) -> list[int]:
+    """Every room in Janus, private ones too (listed with the room admin key)."""
+    listed = media.janus.request(handle, {"request": "list", "admin_key": media.access.room_admin_key}).data
+    return [room["room"] for room in listed["list"]]
 
 
 def started(command: list[str], log: Path) -> subprocess.Popen:
@@ -96,6 +102,20 @@ def test_sfu_config_writes_janus_coturn_and_the_hubs_settings_that_work_together
         media = SfuMedia.connect(hub_settings)
         try:
             assert media.janus.alive
+            # The hub crashes with a session's room still in Janus (made as `publish` makes them) ...
+            left = 4711
+            handle = media.janus.attach(VIDEOROOM)
+            media.janus.request(handle, {"request": "create", "room": left, "admin_key": settings["janus_room_admin_key"],
+                                         "secret": media.room_secret(left), "is_private": True,
+                                         "description": "canvass 00000000-0000-0000-0000-000000000000"})
+            assert left in rooms(media, handle)
+        finally:
+            media.close()
+        # ... and its next run destroys it before making rooms of its own.
+        media = SfuMedia.connect(hub_settings)
+        try:
+            handle = media.janus.attach(VIDEOROOM)
+            assert left not in rooms(media, handle)
         finally:
             media.close()
         # coturn relays for credentials made with the written secret, and for no others.
