@@ -104,8 +104,8 @@ class SfuMedia:
                 except JanusError as exc:
                     raise MediaError(f"the SFU could not be reached: {exc}") from None
                 self._token = token
-                if not self._swept:
-                    self._swept = False
+                if not self._swept:  # once per run: after that, rooms in Janus are this run's own
+                    self._swept = True
                     self.sweep_left_rooms(self._session)
             return self._session
 
