@@ -86,8 +86,9 @@ def test_the_owner_draws_masks_over_a_fresh_snapshot_only_they_get_and_the_hub_k
         assert _hub_files(stack) == files
         with stack.hub.db.session() as session:
             entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "camera.snapshot")).all()
-            assert entries and all(e.object == f"camera:{camera_id}" and e.actor.startswith("owner-")
-                                   and e.outcome == "success" for e in entries)
+            assert entries and all(e.object == f"camera:{camera_id}" and e.actor.startswith("owner-") for e in entries)
+            assert entries[-1].outcome == "success"  # (any before the box's first keyframe: failures, with why)
+            assert all(e.outcome == "success" or "no picture" in e.reason for e in entries)
 
         with stack.client(owner) as c:  # the box's health report: its disk and what it keeps
             [status] = eventually(lambda: [s for s in c.get("/api/owner/status").json() if s["reported_at"]],
@@ -180,6 +181,16 @@ def test_the_owner_reads_the_boxes_alarms_in_plain_words(stack: HubStack, tmp_pa
         assert "front recorded 23 h" in coverage and "of the last 24 hours, 1 gap" in coverage
         assert "camera offline: connection refused" in coverage
         page.get_by_test_id("box-health").screenshot(path=screenshots / "owner-box-alarms.png")
+
+        # A picture the box cannot give (this simulated box takes no snapshot command): the owner is told why, and
+        # the attempt is on the record as a failure with that reason.
+        front = stack.recording_camera("front")
+        with stack.client(owner) as c:
+            refused = c.get(f"/api/owner/cameras/{front}/snapshot")
+        assert refused.status_code == 422 and "no picture of this camera now" in refused.json()["detail"]
+        with stack.hub.db.session() as session:
+            [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "camera.snapshot")).all()
+            assert entry.outcome == "failure" and "no picture of this camera now" in entry.reason
 
         box.stop()  # the box goes away: the hub hears that it is offline
         with stack.client(owner) as c:

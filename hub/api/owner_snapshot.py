@@ -3,7 +3,8 @@
 `GET /api/owner/cameras/{camera_id}/snapshot` asks the camera's box (`SnapshotRequest` over the MQTT link) for its
 newest keyframe as a JPEG and passes the picture straight through: only to the camera's owner (an analyst,
 admin or auditor gets 403 — the hub's staff see a camera only under a grant the box checks), audited as the
-owner viewing their own camera, and never stored at the hub (no row, no file; `Cache-Control: no-store` so the
+owner viewing their own camera once the box has answered (a failure with its reason when there was no
+picture), and never stored at the hub (no row, no file; `Cache-Control: no-store` so the
 browser and any proxy keep no copy either).
 """
 
@@ -31,12 +32,23 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
                        422: {"description": "The box has no picture of this camera now (the reason says why)"},
                        503: {"description": "The box did not answer"}})
 def camera_snapshot(camera_id: Id, request: Request, hub: HubDep, user: UserDep) -> Response:
-    """The camera's newest picture, from its box, for its owner only; not stored at the hub."""
+    """The camera's newest picture, from its box, for its owner only; not stored at the hub. Audited once the box
+    has answered (before the picture is handed over): success, or failure with why the owner got none."""
     with hub.db.session() as session:
         camera = camera_of_owner(session, user, camera_id)
         device_id, name = camera.appliance.device_id, camera.name
-        audit.append(session, actor=user.username, action="camera.snapshot", outcome=audit.Outcome.SUCCESS,
-                     object=f"camera:{camera_id}", source=client_address(request), viewer="owner")
+    try:
+        taken = _ask_the_box(hub, device_id, name)
+    except (ApplianceUnreachable, AccessRefused) as exc:
+        _audit(hub, user.username, camera_id, request, audit.Outcome.FAILURE, reason=str(exc)[:500])
+        raise
+    _audit(hub, user.username, camera_id, request, audit.Outcome.SUCCESS)
+    headers = {**NO_STORE, "X-Snapshot-Taken-At": taken.taken_at.isoformat(),
+               "X-Snapshot-Size": f"{taken.width}x{taken.height}"}
+    return Response(taken.jpeg_bytes(), media_type="image/jpeg", headers=headers)
+
+
+def _ask_the_box(hub, device_id: str, name: str) -> m.SnapshotTaken:
     if hub.link is None:
         raise ApplianceUnreachable("the hub is not connected to the broker")
     reply = hub.link.request(device_id, m.SnapshotRequest(camera=name), timeout_s=SNAPSHOT_TIMEOUT_S)
@@ -45,9 +57,12 @@ def camera_snapshot(camera_id: Id, request: Request, hub: HubDep, user: UserDep)
     if not reply.ok:
         raise AccessRefused(f"the box has no picture of this camera now: {reply.error}", 422)
     try:
-        taken = m.result_of(reply, m.SnapshotTaken)
+        return m.result_of(reply, m.SnapshotTaken)
     except m.WireError as exc:
         raise ApplianceUnreachable(str(exc)) from None
-    headers = {**NO_STORE, "X-Snapshot-Taken-At": taken.taken_at.isoformat(),
-               "X-Snapshot-Size": f"{taken.width}x{taken.height}"}
-    return Response(taken.jpeg_bytes(), media_type="image/jpeg", headers=headers)
+
+
+def _audit(hub, actor: str, camera_id: int, request: Request, outcome: audit.Outcome, reason: str = "") -> None:
+    with hub.db.session() as session:
+        audit.append(session, actor=actor, action="camera.snapshot", outcome=outcome, object=f"camera:{camera_id}",
+                     source=client_address(request), viewer="owner", reason=reason)
