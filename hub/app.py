@@ -51,7 +51,8 @@ from hub.link import HubLink
 from hub.registrations.errors import RegistrationError
 from hub.registrations.intake import OwnerIntake
 from hub.registrations.requests import OwnerRequests
-from hub.registrations.upkeep import keep_registrations
+from hub.periodic import Every
+from hub.registrations.upkeep import registrations_upkeep
 from hub.registrations.service import Registrations
 from hub.services import HubServices
 from hub.settings import HubSettings
@@ -99,16 +100,6 @@ def start_link(services: HubServices, footage: FootageService | None = None, hit
         footage.listen(services.link)
 
 
-async def expire_requests(footage: FootageService, every_s: float) -> None:
-    """Expire undecided footage requests as their time passes (in a thread: it writes the database)."""
-    while True:
-        try:
-            await asyncio.to_thread(footage.expire_due)
-        except Exception:  # keep the loop: the next pass retries; the traceback is logged
-            log.exception("expiring footage requests failed")
-        await asyncio.sleep(every_s)
-
-
 def _access_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AccessError)
     return JSONResponse({"detail": str(exc)}, status_code=exc.status)
@@ -152,17 +143,17 @@ def create_app(settings: HubSettings, hub: HubServices | None = None) -> FastAPI
         hub.owner_alerts.start()
         if settings.mqtt_enabled and hub.link is None:
             start_link(hub, footage, hit_feed)
-        expiry = asyncio.create_task(expire_requests(footage, settings.request_expiry_check_s))
-        upkeep = asyncio.create_task(keep_registrations(app.state.registrations, app.state.owner_requests,
-                                                        app.state.owner_intake, settings.request_expiry_check_s,
-                                                        settings.clip_upload_abandoned_s))
+        expiry = Every("footage request expiry", settings.request_expiry_check_s, footage.expire_due)
+        upkeep = registrations_upkeep(app.state.registrations, app.state.owner_requests, app.state.owner_intake,
+                                      settings.request_expiry_check_s, settings.clip_upload_abandoned_s)
+        expiry.start()
+        upkeep.start()
         try:
             yield
         finally:
             hit_feed.close()
-            expiry.cancel()
-            upkeep.cancel()
-            await asyncio.gather(expiry, upkeep, return_exceptions=True)
+            await asyncio.to_thread(expiry.stop)
+            await asyncio.to_thread(upkeep.stop)
             footage.close()
             recorder.flush()
             hub.close()

@@ -1,4 +1,5 @@
-"""A pass the hub runs on its own thread every `interval_s` seconds (retention, owners' alerts, …).
+"""A pass the hub runs on its own thread every `interval_s` seconds (retention, owners' alerts, request expiry,
+the registrations' upkeep).
 
 Subclasses write `run_once()`; `start()` starts the thread; `ran` is set after each pass and `passes` counts them
 (a failed pass is logged and counted; the next one tries again); `stop()` wakes the thread and waits until it has
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +48,15 @@ class PeriodicPass:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+
+
+class Every(PeriodicPass):
+    """`work()` as a periodic pass (for work that is one call)."""
+
+    def __init__(self, name: str, interval_s: float, work: Callable[[], object]):
+        super().__init__(interval_s)
+        self.name = name
+        self._work = work
+
+    def run_once(self) -> None:
+        self._work()

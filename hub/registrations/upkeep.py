@@ -5,9 +5,10 @@ ended."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 
+from hub.periodic import Every
 from hub.registrations.intake import OwnerIntake, expire_links
 from hub.registrations.requests import OwnerRequests
 from hub.registrations.retention import owner_files_pass
@@ -27,12 +28,8 @@ def upkeep_pass(registrations: Registrations, requests: OwnerRequests, intake: O
     owner_files_pass(intake.db, intake.store)
 
 
-async def keep_registrations(registrations: Registrations, requests: OwnerRequests, intake: OwnerIntake,
-                             every_s: float, abandoned_s: float) -> None:
-    """`upkeep_pass` every `every_s` seconds, in a worker thread, until cancelled."""
-    while True:
-        try:
-            await asyncio.to_thread(upkeep_pass, registrations, requests, intake, abandoned_s)
-        except Exception:  # keep the loop: the next pass retries; the traceback is logged
-            log.exception("registration upkeep failed")
-        await asyncio.sleep(every_s)
+def registrations_upkeep(registrations: Registrations, requests: OwnerRequests, intake: OwnerIntake,
+                         every_s: float, abandoned_s: float) -> Every:
+    """`upkeep_pass` every `every_s` seconds on a thread of its own (`start()`, `stop()`)."""
+    return Every("registration upkeep", every_s,
+                 functools.partial(upkeep_pass, registrations, requests, intake, abandoned_s))
