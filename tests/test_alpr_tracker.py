@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge.alpr.base import ALPHABET, CharGuess, PlateRead
-from edge.alpr.tracker import PlateTracker, vote
+from edge.alpr.tracker import PlateTracker, settle_close, vote
 
 
 def read(text: str, x: int, *, y: int = 600, w: int = 200, confidence: float = 0.9, det: float = 0.8,
@@ -220,3 +220,71 @@ def test_a_parked_car_read_in_every_frame_is_one_pass_read_while_it_stays() -> N
     assert [text for _, text in emitted] == ["ABC1234"]
     assert emitted[0][0] <= 100 + 31
     assert tracker.flush(800) == []
+
+
+# -- a second OCR opinion on characters the vote left close ------------------------------------------------
+
+
+def guess(char: str, probs: dict[str, float]) -> CharGuess:
+    vector = [0.0] * len(ALPHABET)
+    for symbol, p in probs.items():
+        vector[ALPHABET.index(symbol)] = p
+    return CharGuess(char, probs[char], tuple(vector))
+
+
+def sure(text: str) -> tuple[CharGuess, ...]:
+    return tuple(guess(c, {c: 1.0}) for c in text)
+
+
+def test_a_second_opinion_decides_a_close_character_and_never_a_settled_one() -> None:
+    """The vote split T 0.55 / 7 0.45 at position 2: the other model's 7 at 0.9 wins it (7 at 0.675). It also
+    reads the first character as 4, which the vote settled: that is not its call."""
+    voted = (guess("A", {"A": 0.95, "4": 0.05}), guess("B", {"B": 1.0}), guess("T", {"T": 0.55, "7": 0.45}),
+             *sure("C123"))
+    opinion = (guess("4", {"4": 0.99, "A": 0.01}), guess("B", {"B": 1.0}), guess("7", {"7": 0.9, "T": 0.1}),
+               *sure("C123"))
+    settled = settle_close(voted, [opinion], close_below=2 / 3)
+    assert "".join(c.char for c in settled) == "AB7C123"
+    assert settled[2].confidence == pytest.approx(0.675)
+    assert settled[0] == voted[0] and settled[3:] == voted[3:]
+
+
+def test_a_second_opinion_of_another_length_or_as_unsure_changes_nothing() -> None:
+    voted = (*sure("AB"), guess("T", {"T": 0.55, "7": 0.45}), *sure("C123"))
+    merged_double = sure("AB7C12")  # CTC may merge a double or drop a character: no position is known
+    assert settle_close(voted, [merged_double], close_below=2 / 3) == voted
+    assert settle_close(voted, [], close_below=2 / 3) == voted
+    torn = (*sure("AB"), guess("7", {"7": 0.5, "T": 0.5}), *sure("C123"))
+    assert "".join(c.char for c in settle_close(voted, [torn], close_below=2 / 3)) == "ABTC123"
+    bare = tuple(CharGuess(c, 0.5) for c in "ABTC123")  # a vote without distributions has nothing to average
+    assert settle_close(bare, [sure("AB7C123")], close_below=2 / 3) == bare
+
+
+def test_a_close_vote_asks_the_second_opinion_on_the_best_frames_and_it_decides() -> None:
+    """Six frames read T, four 7 (T wins 0.6 of the vote: close); the other model reads 7 in the best frames."""
+    context = np.zeros((60, 200, 3), np.uint8)
+    frames = [(100 + i * 0.2, [replace(read("x", 800, det=0.5 + i / 100), chars=sure("AB7C123" if i in (1, 4, 6, 8)
+                                                                                     else "ABTC123"), context=context)])
+              for i in range(10)]
+    asked: list[PlateRead] = []
+
+    def other_model(reads: list[PlateRead]) -> list[tuple[CharGuess, ...]]:
+        asked.extend(reads)
+        return [sure("AB7C123") for _ in reads]
+
+    alone = PlateTracker()
+    assert [p.text for p in drive(alone, frames) + alone.flush(110)] == ["ABTC123"]
+    tracker = PlateTracker(second_opinion=other_model)
+    (result,) = drive(tracker, frames) + tracker.flush(110)
+    assert result.text == "AB7C123"
+    assert sorted(r.detection_confidence for r in asked) == pytest.approx([0.57, 0.58, 0.59])
+
+
+def test_a_decisive_vote_asks_no_second_opinion() -> None:
+    def other_model(reads: list[PlateRead]) -> list[tuple[CharGuess, ...]]:
+        raise AssertionError("no second opinion expected")
+
+    context = np.zeros((60, 200, 3), np.uint8)
+    frames = [(100 + i * 0.2, [replace(read("AB7C123", 800), context=context)]) for i in range(10)]
+    tracker = PlateTracker(second_opinion=other_model)
+    assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["AB7C123"]

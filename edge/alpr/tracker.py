@@ -24,7 +24,9 @@ less than `second_look_below` of it: look-alikes such as 7/T or 6/B that the
 frames disagree on) and a `second_look` is given, it reads the context of the
 pass's `SECOND_LOOK_READS` best frames again, more carefully (as a photo is
 read: a larger detector, more OCR views), and those reads join the vote with
-as much weight together as all the frames had. A pass whose text repeats one emitted
+as much weight together as all the frames had. Characters still close after that are
+decided again with a `second_opinion`, if given: another OCR model's reads of the same best frames
+(`settle_close`). A pass whose text repeats one emitted
 less than `repeat_window_s` before (a vehicle that stopped in view, a track
 broken by a gap) is folded into it instead of read twice, and keeps it open:
 a car parked for an hour gives one read, not one a minute. A track is also
@@ -48,6 +50,7 @@ from edge.alpr.matching import canonical, within_one_edit
 
 SECOND_LOOK_READS = 3  # a track keeps the frame context of this many of its best reads
 SecondLook = Callable[[list[PlateRead]], list[PlateRead]]  # reads of the best frames → reads of a second look
+SecondOpinion = Callable[[list[PlateRead]], list[tuple[CharGuess, ...]]]  # best frames → another OCR's reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,28 @@ def vote(reads: list[PlateRead], *, extra_weight: float = 1.0, extra_from: int |
                  for row in shares)
 
 
+def settle_close(chars: tuple[CharGuess, ...], opinions: list[tuple[CharGuess, ...]], *,
+                 close_below: float) -> tuple[CharGuess, ...]:
+    """A second OCR model's say where the vote is close: the vote `chars` with each character that won less
+    than `close_below` decided again by the average of the vote's distribution and the mean distribution of the
+    `opinions` of the vote's length (the two models have an equal say; a read of another length, CTC having
+    merged a double letter or dropped one, cannot say which position is which). Characters the vote settled
+    never change; without a usable opinion, or without the vote's distributions, `chars` is returned as is."""
+    usable = [o for o in opinions if len(o) == len(chars) and all(c.probs is not None for c in o)]
+    if not usable or any(c.probs is None for c in chars):
+        return chars
+    settled = []
+    for position, guess in enumerate(chars):
+        if guess.confidence >= close_below:
+            settled.append(guess)
+            continue
+        second = np.mean([np.asarray(o[position].probs) for o in usable], axis=0)
+        merged = (np.asarray(guess.probs) + second) / 2
+        best = int(merged.argmax())
+        settled.append(CharGuess(ALPHABET[best], float(merged[best]), tuple(merged.tolist())))
+    return tuple(settled)
+
+
 def _weight(read: PlateRead) -> float:
     mean = sum(c.confidence for c in read.chars) / len(read.chars) if read.chars else 0.0
     return max(1e-3, read.detection_confidence * mean)
@@ -164,8 +189,9 @@ class PlateTracker:
                  min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0,
                  decisive_confidence: float = 0.6, max_size_change: float = 2.0,
                  second_look: SecondLook | None = None, second_look_below: float = 2 / 3,
-                 max_track_s: float = 30.0) -> None:
+                 second_opinion: SecondOpinion | None = None, max_track_s: float = 30.0) -> None:
         self.region = region
+        self.second_opinion = second_opinion
         self.max_track_s = max_track_s
         self.second_look = second_look
         self.second_look_below = second_look_below
@@ -284,6 +310,9 @@ class PlateTracker:
             if again:
                 weight = len(track.reads) / len(again)
                 chars = vote(track.reads + again, extra_weight=weight, extra_from=len(track.reads))
+        if self.second_opinion is not None and chars and min(c.confidence for c in chars) < self.second_look_below:
+            chars = settle_close(chars, self.second_opinion(track.best_with_context()),
+                                 close_below=self.second_look_below)
         chars = correct_chars(chars, self.region)
         best = track.best
         assert best is not None
