@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge.alpr.base import ALPHABET, CharGuess, PlateRead
-from edge.alpr.tracker import PlateTracker, settle_close, vote
+from edge.alpr.tracker import PlateTracker, settle_close, settled_share, vote
 
 
 def read(text: str, x: int, *, y: int = 600, w: int = 200, confidence: float = 0.9, det: float = 0.8,
@@ -288,3 +288,23 @@ def test_a_decisive_vote_asks_no_second_opinion() -> None:
     frames = [(100 + i * 0.2, [replace(read("AB7C123", 800), context=context)]) for i in range(10)]
     tracker = PlateTracker(second_opinion=other_model)
     assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["AB7C123"]
+
+
+def test_a_plate_whose_frames_split_one_character_between_look_alikes_is_still_a_pass() -> None:
+    """A third of the frames read 0, a third D, a third O: none wins half the vote, but every frame agrees a
+    0-like character is there (the plate, not a sign read differently each time). A split between characters
+    that look nothing alike is no pass."""
+    split = [(100 + i * 0.2, [replace(read("x", 800, det=0.8 + (i % 3 == 0) / 100),
+                                      chars=sure("P6" + "0DO"[i % 3] + "2849"))]) for i in range(9)]
+    tracker = PlateTracker()
+    (result,) = drive(tracker, split) + tracker.flush(110)
+    assert result.text == "P602849" and result.confidence < 0.4
+    torn = [(200 + i * 0.2, [replace(read("x", 800), chars=sure("P6" + "0KX"[i % 3] + "2849"))]) for i in range(9)]
+    assert drive(tracker, torn) + tracker.flush(210) == []
+
+
+def test_settled_share_counts_a_character_with_its_look_alikes() -> None:
+    chars = (guess("B", {"B": 0.45, "8": 0.4, "3": 0.15}), guess("7", {"7": 0.5, "T": 0.5}), *sure("C1"))
+    assert settled_share(chars) == pytest.approx(0.5)  # 7/T are not one symbol in the look-alike table
+    assert settled_share(chars[:1] + chars[2:]) == pytest.approx(0.85)
+    assert settled_share(tuple(CharGuess(c, 0.6) for c in "AB1")) == pytest.approx(0.6)

@@ -203,7 +203,9 @@ class PlateReader:
         """Another OCR model's reads of the best frames' plates (on the worker's thread)."""
         assert self._opinion is not None
         try:
-            return self._opinion.read(reads)
+            opinions = self._opinion.read(reads)
+            logger.debug("plate reading: second opinion %s", ", ".join("".join(c.char for c in o) for o in opinions))
+            return opinions
         except (AlprError, RuntimeError) as exc:
             logger.warning("plate reading: a second opinion failed: %s", exc)
             return []

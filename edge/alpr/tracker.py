@@ -13,8 +13,10 @@ began, the old track is closed at once (a different plate took its place). A
 single misread character, a look-alike flip or a blurred, unconfident read
 never splits a pass. A track not seen for `max_gap_s` is closed (its plate
 left). A closed track seen in at least `min_observations` frames whose vote is
-decisive (every character won more than `min_confidence` of it: a sign or a
-window grille read as a different string each time is not) becomes one
+decisive (every character won more than `min_confidence` of it together with
+its look-alikes, `settled_share`: a sign or a window grille read as a different
+string each time is not; a plate whose frames split one character between 0
+and D is) becomes one
 `VehiclePass`: per-character voting weighted by confidence over the frames
 (reads of the most-voted length), region format rules on the vote, the
 sharpest crop kept for a thumbnail; with a `region`, a vote that can be no
@@ -169,6 +171,23 @@ def settle_close(chars: tuple[CharGuess, ...], opinions: list[tuple[CharGuess, .
     return tuple(settled)
 
 
+def settled_share(chars: tuple[CharGuess, ...]) -> float:
+    """How settled a vote is about what each character of the plate is: the least share of the vote any of its
+    characters won together with its look-alikes (`wire.plates.CANONICAL`: 0/O/D/Q, 1/I, 2/Z, 5/S, 6/G, 8/B).
+    Frames that split a character between look-alikes agree it is there and what it looks like (which of the
+    two it is, the vote, region formats and a second opinion decide); a sign or a grille read as different
+    text each time splits between characters that look nothing alike. Without distributions: the weakest
+    character's share."""
+    shares = []
+    for guess in chars:
+        if guess.probs is None:
+            shares.append(guess.confidence)
+            continue
+        group = canonical(guess.char)
+        shares.append(sum(p for symbol, p in zip(ALPHABET, guess.probs, strict=True) if canonical(symbol) == group))
+    return min(shares, default=0.0)
+
+
 def _weight(read: PlateRead) -> float:
     mean = sum(c.confidence for c in read.chars) / len(read.chars) if read.chars else 0.0
     return max(1e-3, read.detection_confidence * mean)
@@ -282,7 +301,7 @@ class PlateTracker:
             if len(track.reads) < self.min_observations:
                 continue
             result = self._consensus(track)
-            if not result.text or result.confidence <= self.min_confidence:
+            if not result.text or settled_share(result.chars) <= self.min_confidence:
                 continue
             if not plausible(result.text, self.region):
                 continue  # a sign or a sticker: no plate of the camera's region reads so
