@@ -44,10 +44,10 @@ def replay_clip(path: Path, fps: int, camera: str, reader: PlateReader, config: 
             change = motion(reference, small)
             reference = small
             moved = change.fraction >= config.motion_threshold
-            tracking = reader.trackers.get(camera) is not None and reader.trackers[camera].has_open_tracks
-            if not (moved or tracking):
+            tracked = reader.tracked_boxes(camera)
+            if not (moved or tracked):
                 continue
-            region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height))
+            region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height), keep=tracked)
             reader.analyse(AnalysisFrame(camera, wall_us, bgr_region(frame, region), (region[0], region[1]),
                                          moving=moved))
             last_us, analysed = wall_us, analysed + 1

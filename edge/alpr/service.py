@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from edge.alpr.backends import make_backend, make_second_opinion
-from edge.alpr.base import AlprError, CharGuess, PlateBackend, PlateRead
+from edge.alpr.base import AlprError, Box, CharGuess, PlateBackend, PlateRead
 from edge.alpr.events import PlateEvent
 from edge.alpr.frames import AnalysisFrame, CameraFrames, FrameSlot
 from edge.alpr.matching import HotListMatcher
@@ -109,7 +109,7 @@ class PlateReader:
             self._tracker(camera)
             source = CameraFrames(camera, fanout.subscribe("alpr", max_items=FRAMES_QUEUE), self.slot,
                                   analysis_fps=self.config.analysis_fps, motion_threshold=self.config.motion_threshold,
-                                  idle_after_s=self.config.idle_after_s, busy=self._tracking)
+                                  idle_after_s=self.config.idle_after_s, tracked=self.tracked_boxes)
             self.sources[camera], self._fanouts[camera] = source, fanout
             source.start()
         self._worker = threading.Thread(target=self._run, name="alpr-worker", daemon=True)
@@ -150,9 +150,10 @@ class PlateReader:
 
     # -- the worker ----------------------------------------------------------------
 
-    def _tracking(self, camera: str) -> bool:
+    def tracked_boxes(self, camera: str) -> list[Box]:
+        """Where the camera's plates being tracked were last seen (whole-frame pixels); empty: none is."""
         tracker = self.trackers.get(camera)
-        return tracker is not None and tracker.has_open_tracks
+        return tracker.open_boxes() if tracker is not None else []
 
     def _run(self) -> None:
         self._running.set()

@@ -229,6 +229,10 @@ class PlateTracker:
     def has_open_tracks(self) -> bool:
         return bool(self._open)
 
+    def open_boxes(self) -> list[Box]:
+        """Where each open track's plate was last seen (callable from another thread: reads a snapshot)."""
+        return [track.reads[-1].box for track in list(self._open)]
+
     def update(self, at: float, reads: list[PlateRead]) -> list[VehiclePass]:
         # Before matching: a plate seen again after the gap (or a long stay) starts a new track.
         gone = [t for t in self._open if at - t.times[-1] > self.max_gap_s or at - t.times[0] > self.max_track_s]
