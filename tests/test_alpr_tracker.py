@@ -260,6 +260,19 @@ def test_a_second_opinion_of_another_length_or_as_unsure_changes_nothing() -> No
     assert settle_close(bare, [sure("AB7C123")], close_below=2 / 3) == bare
 
 
+def test_a_second_opinion_decides_between_look_alike_classes_never_within_one() -> None:
+    """The vote split 0 0.55 / O 0.45: the other model's O is no evidence about which of the two a plate's font
+    means (a text recogniser decides that from words), so 0 stays, more surely a 0-like character than before.
+    Between 8/B and 3 it decides the class, and the vote's 8 beats B within it."""
+    voted = (*sure("AB"), guess("0", {"0": 0.55, "O": 0.45}), *sure("C1"))
+    settled = settle_close(voted, [(*sure("AB"), guess("O", {"O": 0.95, "0": 0.05}), *sure("C1"))], close_below=2 / 3)
+    assert "".join(c.char for c in settled) == "AB0C1"
+    assert sum(settled[2].probs) == pytest.approx(1.0) and settled[2].confidence == pytest.approx(0.55)
+    split = (*sure("AB"), guess("3", {"3": 0.5, "8": 0.3, "B": 0.2}), *sure("C1"))
+    other = (*sure("AB"), guess("B", {"B": 0.9, "3": 0.1}), *sure("C1"))
+    assert "".join(c.char for c in settle_close(split, [other], close_below=2 / 3)) == "AB8C1"
+
+
 def test_a_close_vote_asks_the_second_opinion_on_the_best_frames_and_it_decides() -> None:
     """Six frames read T, four 7 (T wins 0.6 of the vote: close); the other model reads 7 in the best frames."""
     context = np.zeros((60, 200, 3), np.uint8)
@@ -301,6 +314,10 @@ def test_a_plate_whose_frames_split_one_character_between_look_alikes_is_still_a
     assert result.text == "P602849" and result.confidence < 0.4
     torn = [(200 + i * 0.2, [replace(read("x", 800), chars=sure("P6" + "0KX"[i % 3] + "2849"))]) for i in range(9)]
     assert drive(tracker, torn) + tracker.flush(210) == []
+    grille = [(300 + i * 0.2, [replace(read("x", 800), chars=tuple(
+        guess(c, {c: 0.5, ("1" if c == "I" else "I"): 0.5}) for c in ("III111", "1I1I11", "I11II1")[i % 3]))])
+        for i in range(9)]  # unsure in every frame: look-alikes do not make it a plate
+    assert drive(tracker, grille) + tracker.flush(310) == []
 
 
 def test_settled_share_counts_a_character_with_its_look_alikes() -> None:

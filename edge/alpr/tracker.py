@@ -13,10 +13,11 @@ began, the old track is closed at once (a different plate took its place). A
 single misread character, a look-alike flip or a blurred, unconfident read
 never splits a pass. A track not seen for `max_gap_s` is closed (its plate
 left). A closed track seen in at least `min_observations` frames whose vote is
-decisive (every character won more than `min_confidence` of it together with
-its look-alikes, `settled_share`: a sign or a window grille read as a different
-string each time is not; a plate whose frames split one character between 0
-and D is) becomes one
+decisive (every character won more than `min_confidence` of it, or, read
+surely in `min_observations` frames, did so together with its look-alikes,
+`settled_share`: a sign or a window grille read as a different string each
+time is not; a plate whose frames split one character between 0 and D is)
+becomes one
 `VehiclePass`: per-character voting weighted by confidence over the frames
 (reads of the most-voted length), region format rules on the vote, the
 sharpest crop kept for a thumbnail; with a `region`, a vote that can be no
@@ -53,6 +54,9 @@ from edge.alpr.matching import canonical, within_one_edit
 SECOND_LOOK_READS = 3  # a track keeps the frame context of this many of its best reads
 SecondLook = Callable[[list[PlateRead]], list[PlateRead]]  # reads of the best frames → reads of a second look
 SecondOpinion = Callable[[list[PlateRead]], list[tuple[CharGuess, ...]]]  # best frames → another OCR's reads
+_CLASSES = sorted({canonical(symbol) for symbol in ALPHABET})
+# [class, symbol]: 1 where the symbol belongs to the look-alike class (0/O/D/Q, 1/I, 2/Z, 5/S, 6/G, 8/B, others alone)
+_LOOK_ALIKES = np.array([[float(canonical(symbol) == c) for symbol in ALPHABET] for c in _CLASSES])
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +155,15 @@ def vote(reads: list[PlateRead], *, extra_weight: float = 1.0, extra_from: int |
 
 def settle_close(chars: tuple[CharGuess, ...], opinions: list[tuple[CharGuess, ...]], *,
                  close_below: float) -> tuple[CharGuess, ...]:
-    """A second OCR model's say where the vote is close: the vote `chars` with each character that won less
-    than `close_below` decided again by the average of the vote's distribution and the mean distribution of the
-    `opinions` of the vote's length (the two models have an equal say; a read of another length, CTC having
-    merged a double letter or dropped one, cannot say which position is which). Characters the vote settled
-    never change; without a usable opinion, or without the vote's distributions, `chars` is returned as is."""
+    """A second OCR model's say where the vote is close: each character of the vote `chars` that won less than
+    `close_below` is decided again, between look-alike classes (`wire.plates.CANONICAL`: 0/O/D/Q, 1/I, 2/Z, 5/S,
+    6/G, 8/B; every other symbol its own class), by the average of the vote's and the `opinions`' shares of each
+    class (the two models have an equal say); within the chosen class the vote's split stands. A generic text
+    recogniser sees shapes, but which of 0 and O or 1 and I a plate's font means it cannot tell (in text, words
+    decide that): the plate OCR and the region's formats do. Only opinions of the vote's length count (CTC may
+    merge a double letter or drop one: such a read cannot say which position is which). Characters the vote
+    settled never change; without a usable opinion, or without the vote's distributions, `chars` is returned as
+    is."""
     usable = [o for o in opinions if len(o) == len(chars) and all(c.probs is not None for c in o)]
     if not usable or any(c.probs is None for c in chars):
         return chars
@@ -164,8 +172,16 @@ def settle_close(chars: tuple[CharGuess, ...], opinions: list[tuple[CharGuess, .
         if guess.confidence >= close_below:
             settled.append(guess)
             continue
-        second = np.mean([np.asarray(o[position].probs) for o in usable], axis=0)
-        merged = (np.asarray(guess.probs) + second) / 2
+        own = np.asarray(guess.probs)
+        other = np.mean([np.asarray(o[position].probs) for o in usable], axis=0)
+        own_classes, other_classes = _LOOK_ALIKES @ own, _LOOK_ALIKES @ other
+        merged_classes = (own_classes + other_classes) / 2
+        # Each class's merged share, split among its symbols as the vote split it (as the opinion did where the
+        # vote gave the class nothing).
+        own_of_class, other_of_class = _LOOK_ALIKES.T @ own_classes, _LOOK_ALIKES.T @ other_classes
+        split = np.where(own_of_class > 0, own / np.maximum(own_of_class, 1e-12),
+                         other / np.maximum(other_of_class, 1e-12))
+        merged = split * (_LOOK_ALIKES.T @ merged_classes)
         best = int(merged.argmax())
         settled.append(CharGuess(ALPHABET[best], float(merged[best]), tuple(merged.tolist())))
     return tuple(settled)
@@ -305,7 +321,7 @@ class PlateTracker:
             if len(track.reads) < self.min_observations:
                 continue
             result = self._consensus(track)
-            if not result.text or settled_share(result.chars) <= self.min_confidence:
+            if not result.text or not self._decisive(track, result):
                 continue
             if not plausible(result.text, self.region):
                 continue  # a sign or a sticker: no plate of the camera's region reads so
@@ -315,6 +331,15 @@ class PlateTracker:
         oldest = min((t.times[0] for t in self._open), default=at)  # what a pass still to come may fold into
         self._recent = [p for p in self._recent if oldest - p.last_seen <= self.repeat_window_s]
         return passes
+
+    def _decisive(self, track: _Track, result: VehiclePass) -> bool:
+        """Every character of the vote won more than `min_confidence` of it, or, in a track with at least
+        `min_observations` reads confident in every character, did so together with its look-alikes
+        (`settled_share`): frames that read a plate surely but split one character between 0 and D agree it
+        is a plate; unsure reads of a grille split between I and 1 do not make one."""
+        if result.confidence > self.min_confidence:
+            return True
+        return len(track.decisive) >= self.min_observations and settled_share(result.chars) > self.min_confidence
 
     def _fold_into_recent(self, result: VehiclePass) -> bool:
         """Whether `result` repeats a pass emitted less than `repeat_window_s` before; that pass then counts as
