@@ -325,3 +325,12 @@ def test_settled_share_counts_a_character_with_its_look_alikes() -> None:
     assert settled_share(chars) == pytest.approx(0.5)  # 7/T are not one symbol in the look-alike table
     assert settled_share(chars[:1] + chars[2:]) == pytest.approx(0.85)
     assert settled_share(tuple(CharGuess(c, 0.6) for c in "AB1")) == pytest.approx(0.6)
+
+
+def test_open_boxes_say_where_each_tracked_plate_was_last_seen_until_its_track_closes() -> None:
+    tracker = PlateTracker(max_gap_s=1.5)
+    assert tracker.open_boxes() == []
+    drive(tracker, [(100.0, [read("ABC1234", 40), read("XYZ9876", 1200, y=200)]), (100.2, [read("ABC1234", 130)])])
+    assert sorted(tracker.open_boxes()) == [(130, 600, 200, 66), (1200, 200, 200, 66)]
+    tracker.update(105.0, [])
+    assert tracker.open_boxes() == []

@@ -246,8 +246,9 @@ class PlateTracker:
         return bool(self._open)
 
     def open_boxes(self) -> list[Box]:
-        """Where each open track's plate was last seen (callable from another thread: reads a snapshot)."""
-        return [track.reads[-1].box for track in list(self._open)]
+        """Where each open track's plate was last seen. Called from a camera's decoding thread while the worker
+        updates the tracks: it reads a snapshot and skips a track created but not yet given its first read."""
+        return [reads[-1].box for track in list(self._open) if (reads := track.reads)]
 
     def update(self, at: float, reads: list[PlateRead]) -> list[VehiclePass]:
         # Before matching: a plate seen again after the gap (or a long stay) starts a new track.
