@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge.alpr.base import ALPHABET, CharGuess, PlateRead
-from edge.alpr.tracker import PlateTracker, settle_close, settled_share, vote
+from edge.alpr.tracker import PlateTracker, partial_read, settle_close, settled_share, vote
 
 
 def read(text: str, x: int, *, y: int = 600, w: int = 200, confidence: float = 0.9, det: float = 0.8,
@@ -334,3 +334,15 @@ def test_open_boxes_say_where_each_tracked_plate_was_last_seen_until_its_track_c
     assert sorted(tracker.open_boxes()) == [(130, 600, 200, 66), (1200, 200, 200, 66)]
     tracker.update(105.0, [])
     assert tracker.open_boxes() == []
+
+
+def test_a_part_of_the_plate_read_alone_does_not_start_another_pass() -> None:
+    """The text detector splits "AJK 7551" at its gap in some frames and only 7551 is read there: the same car,
+    one pass with the whole plate. A different plate standing in the same place is still another car."""
+    frames = [(100 + i * 0.2, [read("7551" if i % 3 == 1 else "AJK7551", 800)]) for i in range(12)]
+    tracker = PlateTracker()
+    assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["AJK7551"]
+    other = standing("AJK7551", 200, 3) + standing("XYZ9876", 203, 3)
+    assert [p.text for p in drive(tracker, other) + tracker.flush(210)] == ["AJK7551", "XYZ9876"]
+    assert partial_read("7551", "AJK7551") and partial_read("AJK7551", "AJK7") and not partial_read("75", "AJK7551")
+    assert not partial_read("7561", "AJK7551")

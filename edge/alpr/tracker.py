@@ -10,8 +10,9 @@ away from the track's (look-alikes such as 8/B, 0/O, 2/Z counted as equal) is
 another car, and starts a track of its own; once that track has
 `min_observations` such reads and the old plate has not been seen since it
 began, the old track is closed at once (a different plate took its place). A
-single misread character, a look-alike flip or a blurred, unconfident read
-never splits a pass. A track not seen for `max_gap_s` is closed (its plate
+single misread character, a look-alike flip, a part of the plate read alone
+(its last four characters: the text detector split the line at its gap) or a
+blurred, unconfident read never splits a pass. A track not seen for `max_gap_s` is closed (its plate
 left). A closed track seen in at least `min_observations` frames whose vote is
 decisive (every character won more than `min_confidence` of it, or, read
 surely in `min_observations` frames, did so together with its look-alikes,
@@ -119,6 +120,17 @@ class _Emitted:
 
     text: str
     last_seen: float
+
+
+MIN_PARTIAL = 3  # characters: a shorter read says too little to be recognised as part of a plate
+
+
+def partial_read(a: str, b: str) -> bool:
+    """Whether one text is the other read in part (at least `MIN_PARTIAL` characters, in order, contiguous):
+    a text detector that split a plate's line in two at its gap, a crop that clipped its first characters.
+    Such a read at a plate's place is that plate, not another car."""
+    shorter, longer = sorted((a, b), key=len)
+    return len(shorter) >= MIN_PARTIAL and shorter in longer
 
 
 def _quality(read: PlateRead) -> float:
@@ -285,9 +297,10 @@ class PlateTracker:
 
     @staticmethod
     def _other_plate(track: _Track, read: PlateRead) -> bool:
-        """A decisive read more than one character (after look-alikes) from what the track's decisive reads say."""
-        text = track.text()
-        return bool(text) and not within_one_edit(text, canonical(read.text))
+        """A decisive read that cannot be this track's plate: more than one character (after look-alikes) from
+        what the track's decisive reads say, and not a part of it either (`partial_read`)."""
+        text, new = track.text(), canonical(read.text)
+        return bool(text) and not within_one_edit(text, new) and not partial_read(new, text)
 
     def _similar_size(self, track: _Track, read: PlateRead) -> bool:
         last, new = track.reads[-1].box[2], read.box[2]
