@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 
 from bench.alpr_video import CACHE, SAME_PLATE_S, score_camera
-from edge.alpr.backends import make_backend
+from edge.alpr.backends import make_backend, make_second_opinion
 from edge.alpr.frames import MOTION_SIZE, AnalysisFrame, bgr_region, motion, region_of
 from edge.alpr.reads import ReadStore
 from edge.alpr.registry import ModelStore, default_model_dir
@@ -44,10 +44,10 @@ def replay_clip(path: Path, fps: int, camera: str, reader: PlateReader, config: 
             change = motion(reference, small)
             reference = small
             moved = change.fraction >= config.motion_threshold
-            tracking = reader.trackers.get(camera) is not None and reader.trackers[camera].has_open_tracks
-            if not (moved or tracking):
+            tracked = reader.tracked_boxes(camera)
+            if not (moved or tracked):
                 continue
-            region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height))
+            region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height), keep=tracked)
             reader.analyse(AnalysisFrame(camera, wall_us, bgr_region(frame, region), (region[0], region[1]),
                                          moving=moved))
             last_us, analysed = wall_us, analysed + 1
@@ -55,11 +55,12 @@ def replay_clip(path: Path, fps: int, camera: str, reader: PlateReader, config: 
 
 
 def replay_cameras(specs: list[ClipSpec], labels: list[str] | None, backend: str, model_dir: str | None, *,
-                   region_rules: bool = False) -> dict:
+                   region_rules: bool = False, second_opinion: bool = True) -> dict:
     """Every camera's clip once through the reader; per camera: the score, frames analysed, CPU per frame."""
-    config = AlprConfig(backend=backend, model_dir=Path(model_dir) if model_dir else None)
+    config = AlprConfig(backend=backend, model_dir=Path(model_dir) if model_dir else None, second_opinion=second_opinion)
     models = ModelStore(config.model_dir or default_model_dir())
     video, careful = make_backend(backend, models, video=True), make_backend(backend, models, video=False)
+    opinion = make_second_opinion(backend, models) if second_opinion else None
     cameras, cpu_ms = {}, []
     with tempfile.TemporaryDirectory(prefix="canvass-bench-replay-") as tmp:
         store = ReadStore(Path(tmp) / "reads.sqlite3", Path(tmp) / "thumbnails")
@@ -67,10 +68,12 @@ def replay_cameras(specs: list[ClipSpec], labels: list[str] | None, backend: str
             camera = f"cam{n}"
             label = (labels or [])[n - 1] if labels and n <= len(labels) else None
             if region_rules and label in ("us", "eu", "br"):  # a box knows its country, as the photo bench does
-                config = AlprConfig(backend=backend, model_dir=config.model_dir, region=label)
+                config = AlprConfig(backend=backend, model_dir=config.model_dir, region=label,
+                                    second_opinion=second_opinion)
             clip = prepare_clip(spec, camera, CACHE)
             end_s = clip.truth.n_frames / clip.truth.fps + 60
-            reader = PlateReader(config, store, clock=lambda end_s=end_s: end_s, backend=video, careful_backend=careful)
+            reader = PlateReader(config, store, clock=lambda end_s=end_s: end_s, backend=video, careful_backend=careful,
+                                 second_opinion=opinion)
             started = time.process_time()
             analysed = replay_clip(clip.path, spec.fps, camera, reader, config)
             reader.stop()
@@ -88,6 +91,7 @@ def replay_cameras(specs: list[ClipSpec], labels: list[str] | None, backend: str
     of_no_plate = sum(len(c["reads_of_no_plate"]) for c in cameras.values())
     return {
         "bench": "alpr_video --replay", "scene": specs[0].scene, "backend": backend, "region_rules": region_rules,
+        "second_opinion": opinion is not None,
         "camera_labels": labels or list(cameras), "passes": passes, "passes_read_once_right": right,
         "share_read_once_right": round(right / max(1, passes), 3), "reads": reads,
         "share_reads_matching_no_pass": round(unmatched / max(1, reads), 3),

@@ -66,7 +66,8 @@ CACHE = REPO / ".cache" / "sim"
 def run_agent(urls: list[str], root: Path, args: argparse.Namespace) -> dict:
     data_dir = root / "agent"
     config = root / "edge.toml"
-    alpr = f'[alpr]\nbackend = "{args.backend}"\n' + (f'model_dir = "{args.model_dir}"\n' if args.model_dir else "")
+    alpr = (f'[alpr]\nbackend = "{args.backend}"\nsecond_opinion = {str(not args.no_second_opinion).lower()}\n'
+            + (f'model_dir = "{args.model_dir}"\n' if args.model_dir else ""))
     config.write_text(config_text(data_dir, urls, segment_seconds=60) + alpr)
     log_path = root / "edge.log"
     with open(log_path, "ab") as log:
@@ -184,6 +185,8 @@ def main() -> int:
     parser.add_argument("--replay-camera", type=int, default=0, help="with --replay: only this camera (1-based)")
     parser.add_argument("--region-rules", action="store_true", help="with --replay and photo folders named us, eu "
                         "or br: each camera's box set to that region (its plate formats settle O/0, I/1, B/8, S/5)")
+    parser.add_argument("--no-second-opinion", action="store_true", help="fast backend: no PP-OCRv4 second opinion "
+                        "on close characters (the reader without it, to measure what it brings)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -204,7 +207,8 @@ def main() -> int:
         if args.replay_camera:  # one camera of the set (several processes in parallel)
             specs, labels = specs[args.replay_camera - 1:args.replay_camera], (labels or [])[args.replay_camera - 1:]
         print_figures(replay_cameras(specs, labels[:1] if args.replay_camera and labels else labels, args.backend,
-                                     args.model_dir, region_rules=args.region_rules), args.json)
+                                     args.model_dir, region_rules=args.region_rules,
+                                     second_opinion=not args.no_second_opinion), args.json)
         return 0
     with tempfile.TemporaryDirectory(prefix="canvass-bench-alpr-") as tmp, CameraProcess(
         count=args.cameras, cache_dir=CACHE, extra_args=extra_args
@@ -231,6 +235,7 @@ def summary(args: argparse.Namespace, run: dict, cameras: dict, rec: dict, label
         "bench": "alpr_video",
         "scene": args.scene,
         "backend": args.backend,
+        "second_opinion": not args.no_second_opinion and args.backend == "fast",
         "cameras": args.cameras,
         "camera_labels": labels or list(cameras),
         "stream": "1920x1080 15 fps H.264 ~3 Mbit/s, RTSP/TCP on loopback, recording on",

@@ -151,6 +151,9 @@ class AlprConfig(_Strict):
     same_plate_window_s: Annotated[float, Field(ge=0, le=3600, description="A plate seen again within this "
                                                 "long of its last sighting is the same pass (a car that stopped or "
                                                 "parked gives one read, not one per sighting).")] = 10
+    second_opinion: Annotated[bool, Field(description="fast backend: characters its vote over a pass leaves close "
+                                          "(look-alikes) are decided again with PP-OCRv4 recognition (in the "
+                                          "rapidocr wheel) reading the pass's best frames.")] = True
 
 
 class ClipsConfig(_Strict):

@@ -54,3 +54,16 @@ def test_the_slot_keeps_the_newest_frame_per_camera_and_counts_drops() -> None:
     second = slot.take(["cam2", "cam1"], timeout=0)
     assert (first.camera, second.camera, second.wall_us) == ("cam2", "cam1", 2)
     assert slot.take(["cam1", "cam2"], timeout=0.01) is None
+
+
+def test_a_plate_being_tracked_stays_in_the_region_while_something_else_moves() -> None:
+    """A car stopped at the barrier (its plate at x 1400-1600) while a pedestrian moves at the left: the region
+    analysed holds the pedestrian and the plate with one plate width around it, not the pedestrian alone."""
+    pedestrian, plate = (10, 30, 10, 20), (1400, 700, 200, 50)
+    alone = region_of(pedestrian, (160, 90), (1920, 1080))
+    assert alone[0] + alone[2] < plate[0], "without it the plate is cut out"
+    x, y, w, h = region_of(pedestrian, (160, 90), (1920, 1080), keep=[plate])
+    assert x <= alone[0] and y <= alone[1], "still holds what moved"
+    assert x + w >= 1700 - 2 and y <= 625 - 0 and y + h >= 925 - 2, "the plate and a plate width around it"
+    assert (x % 2, y % 2, w % 2, h % 2) == (0, 0, 0, 0) and x + w <= 1920 and y + h <= 1080
+    assert region_of(None, (160, 90), (1920, 1080), keep=[plate]) == (0, 0, 1920, 1080)

@@ -12,10 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from edge.alpr.base import ALPHABET, ImageError, ModelError
+from edge.alpr.base import ALPHABET, CharGuess, ImageError, ModelError, PlateRead
 from edge.alpr.images import read_image
 from edge.alpr.offline import (
     OfflineBackend,
+    SecondOpinion,
     alphabet_index,
     ctc_decode,
     load_dictionary,
@@ -150,10 +151,11 @@ def backend() -> OfflineBackend:
 
 
 def test_the_real_dictionary_has_blank_first_space_last_and_every_plate_symbol(backend: OfflineBackend) -> None:
-    metadata = backend.recogniser.get_modelmeta().custom_metadata_map
-    dictionary = load_dictionary(metadata, int(backend.recogniser.get_outputs()[0].shape[-1]))
+    metadata = backend.recogniser.session.get_modelmeta().custom_metadata_map
+    dictionary = load_dictionary(metadata, int(backend.recogniser.session.get_outputs()[0].shape[-1]))
     assert len(dictionary) == 6625 and dictionary[-1] == " "
-    assert set(backend.allowed_index[backend.allowed_index >= 0].tolist()) == set(range(len(ALPHABET)))
+    allowed = backend.recogniser.allowed_index
+    assert set(allowed[allowed >= 0].tolist()) == set(range(len(ALPHABET)))
 
 
 def synthetic_plate() -> np.ndarray:
@@ -172,6 +174,21 @@ def test_a_synthetic_plate_is_read(backend: OfflineBackend) -> None:
     assert read.crop is not None and read.crop.shape[1] > read.crop.shape[0]
     assert 0.5 <= read.detection_confidence <= 1.0 and read.confidence > 0.5
     assert all(c.probs is not None and len(c.probs) == len(ALPHABET) for c in read.chars)
+
+
+def test_the_second_opinion_reads_the_plate_in_a_frame_context_at_its_own_aspect(backend: OfflineBackend) -> None:
+    """The fast backend's read of a pass's best frame keeps the frame around its plate and the plate's corners
+    in it; PP-OCRv4 reads that plate (cut at its own size, not squeezed to 128 x 64), each character with its
+    probabilities over the alphabet for the vote. A read without a context gives no opinion."""
+    corners = np.float32([[160, 200], [480, 200], [480, 290], [160, 290]])
+    chars = tuple(CharGuess(c, 0.9) for c in "ABC1234")
+    with_context = PlateRead(corners=corners, box=(160, 200, 320, 90), detection_confidence=0.9, chars=chars,
+                             context=synthetic_plate(), context_corners=corners)
+    without = PlateRead(corners=corners, box=(160, 200, 320, 90), detection_confidence=0.9, chars=chars)
+    (opinion,) = SecondOpinion(backend.recogniser).read([with_context, without])
+    assert text_of(opinion) == "ABC1234"
+    assert all(c.probs is not None and abs(sum(c.probs) - 1) < 1e-6 for c in opinion)
+    assert SecondOpinion(backend.recogniser).read([without]) == []
 
 
 @pytest.mark.parametrize("value", [0, 128, 255])

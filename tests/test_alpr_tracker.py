@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge.alpr.base import ALPHABET, CharGuess, PlateRead
-from edge.alpr.tracker import PlateTracker, vote
+from edge.alpr.tracker import PlateTracker, partial_read, settle_close, settled_share, vote
 
 
 def read(text: str, x: int, *, y: int = 600, w: int = 200, confidence: float = 0.9, det: float = 0.8,
@@ -220,3 +220,129 @@ def test_a_parked_car_read_in_every_frame_is_one_pass_read_while_it_stays() -> N
     assert [text for _, text in emitted] == ["ABC1234"]
     assert emitted[0][0] <= 100 + 31
     assert tracker.flush(800) == []
+
+
+# -- a second OCR opinion on characters the vote left close ------------------------------------------------
+
+
+def guess(char: str, probs: dict[str, float]) -> CharGuess:
+    vector = [0.0] * len(ALPHABET)
+    for symbol, p in probs.items():
+        vector[ALPHABET.index(symbol)] = p
+    return CharGuess(char, probs[char], tuple(vector))
+
+
+def sure(text: str) -> tuple[CharGuess, ...]:
+    return tuple(guess(c, {c: 1.0}) for c in text)
+
+
+def test_a_second_opinion_decides_a_close_character_and_never_a_settled_one() -> None:
+    """The vote split T 0.55 / 7 0.45 at position 2: the other model's 7 at 0.9 wins it (7 at 0.675). It also
+    reads the first character as 4, which the vote settled: that is not its call."""
+    voted = (guess("A", {"A": 0.95, "4": 0.05}), guess("B", {"B": 1.0}), guess("T", {"T": 0.55, "7": 0.45}),
+             *sure("C123"))
+    opinion = (guess("4", {"4": 0.99, "A": 0.01}), guess("B", {"B": 1.0}), guess("7", {"7": 0.9, "T": 0.1}),
+               *sure("C123"))
+    settled = settle_close(voted, [opinion], close_below=2 / 3)
+    assert "".join(c.char for c in settled) == "AB7C123"
+    assert settled[2].confidence == pytest.approx(0.675)
+    assert settled[0] == voted[0] and settled[3:] == voted[3:]
+
+
+def test_a_second_opinion_of_another_length_or_as_unsure_changes_nothing() -> None:
+    voted = (*sure("AB"), guess("T", {"T": 0.55, "7": 0.45}), *sure("C123"))
+    merged_double = sure("AB7C12")  # CTC may merge a double or drop a character: no position is known
+    assert settle_close(voted, [merged_double], close_below=2 / 3) == voted
+    assert settle_close(voted, [], close_below=2 / 3) == voted
+    torn = (*sure("AB"), guess("7", {"7": 0.5, "T": 0.5}), *sure("C123"))
+    assert "".join(c.char for c in settle_close(voted, [torn], close_below=2 / 3)) == "ABTC123"
+    bare = tuple(CharGuess(c, 0.5) for c in "ABTC123")  # a vote without distributions has nothing to average
+    assert settle_close(bare, [sure("AB7C123")], close_below=2 / 3) == bare
+
+
+def test_a_second_opinion_decides_between_look_alike_classes_never_within_one() -> None:
+    """The vote split 0 0.55 / O 0.45: the other model's O is no evidence about which of the two a plate's font
+    means (a text recogniser decides that from words), so 0 stays, more surely a 0-like character than before.
+    Between 8/B and 3 it decides the class, and the vote's 8 beats B within it."""
+    voted = (*sure("AB"), guess("0", {"0": 0.55, "O": 0.45}), *sure("C1"))
+    settled = settle_close(voted, [(*sure("AB"), guess("O", {"O": 0.95, "0": 0.05}), *sure("C1"))], close_below=2 / 3)
+    assert "".join(c.char for c in settled) == "AB0C1"
+    assert sum(settled[2].probs) == pytest.approx(1.0) and settled[2].confidence == pytest.approx(0.55)
+    split = (*sure("AB"), guess("3", {"3": 0.5, "8": 0.3, "B": 0.2}), *sure("C1"))
+    other = (*sure("AB"), guess("B", {"B": 0.9, "3": 0.1}), *sure("C1"))
+    assert "".join(c.char for c in settle_close(split, [other], close_below=2 / 3)) == "AB8C1"
+
+
+def test_a_close_vote_asks_the_second_opinion_on_the_best_frames_and_it_decides() -> None:
+    """Six frames read T, four 7 (T wins 0.6 of the vote: close); the other model reads 7 in the best frames."""
+    context = np.zeros((60, 200, 3), np.uint8)
+    frames = [(100 + i * 0.2, [replace(read("x", 800, det=0.5 + i / 100), chars=sure("AB7C123" if i in (1, 4, 6, 8)
+                                                                                     else "ABTC123"), context=context)])
+              for i in range(10)]
+    asked: list[PlateRead] = []
+
+    def other_model(reads: list[PlateRead]) -> list[tuple[CharGuess, ...]]:
+        asked.extend(reads)
+        return [sure("AB7C123") for _ in reads]
+
+    alone = PlateTracker()
+    assert [p.text for p in drive(alone, frames) + alone.flush(110)] == ["ABTC123"]
+    tracker = PlateTracker(second_opinion=other_model)
+    (result,) = drive(tracker, frames) + tracker.flush(110)
+    assert result.text == "AB7C123"
+    assert sorted(r.detection_confidence for r in asked) == pytest.approx([0.57, 0.58, 0.59])
+
+
+def test_a_decisive_vote_asks_no_second_opinion() -> None:
+    def other_model(reads: list[PlateRead]) -> list[tuple[CharGuess, ...]]:
+        raise AssertionError("no second opinion expected")
+
+    context = np.zeros((60, 200, 3), np.uint8)
+    frames = [(100 + i * 0.2, [replace(read("AB7C123", 800), context=context)]) for i in range(10)]
+    tracker = PlateTracker(second_opinion=other_model)
+    assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["AB7C123"]
+
+
+def test_a_plate_whose_frames_split_one_character_between_look_alikes_is_still_a_pass() -> None:
+    """A third of the frames read 0, a third D, a third O: none wins half the vote, but every frame agrees a
+    0-like character is there (the plate, not a sign read differently each time). A split between characters
+    that look nothing alike is no pass."""
+    split = [(100 + i * 0.2, [replace(read("x", 800, det=0.8 + (i % 3 == 0) / 100),
+                                      chars=sure("P6" + "0DO"[i % 3] + "2849"))]) for i in range(9)]
+    tracker = PlateTracker()
+    (result,) = drive(tracker, split) + tracker.flush(110)
+    assert result.text == "P602849" and result.confidence < 0.4
+    torn = [(200 + i * 0.2, [replace(read("x", 800), chars=sure("P6" + "0KX"[i % 3] + "2849"))]) for i in range(9)]
+    assert drive(tracker, torn) + tracker.flush(210) == []
+    grille = [(300 + i * 0.2, [replace(read("x", 800), chars=tuple(
+        guess(c, {c: 0.5, ("1" if c == "I" else "I"): 0.5}) for c in ("III111", "1I1I11", "I11II1")[i % 3]))])
+        for i in range(9)]  # unsure in every frame: look-alikes do not make it a plate
+    assert drive(tracker, grille) + tracker.flush(310) == []
+
+
+def test_settled_share_counts_a_character_with_its_look_alikes() -> None:
+    chars = (guess("B", {"B": 0.45, "8": 0.4, "3": 0.15}), guess("7", {"7": 0.5, "T": 0.5}), *sure("C1"))
+    assert settled_share(chars) == pytest.approx(0.5)  # 7/T are not one symbol in the look-alike table
+    assert settled_share(chars[:1] + chars[2:]) == pytest.approx(0.85)
+    assert settled_share(tuple(CharGuess(c, 0.6) for c in "AB1")) == pytest.approx(0.6)
+
+
+def test_open_boxes_say_where_each_tracked_plate_was_last_seen_until_its_track_closes() -> None:
+    tracker = PlateTracker(max_gap_s=1.5)
+    assert tracker.open_boxes() == []
+    drive(tracker, [(100.0, [read("ABC1234", 40), read("XYZ9876", 1200, y=200)]), (100.2, [read("ABC1234", 130)])])
+    assert sorted(tracker.open_boxes()) == [(130, 600, 200, 66), (1200, 200, 200, 66)]
+    tracker.update(105.0, [])
+    assert tracker.open_boxes() == []
+
+
+def test_a_part_of_the_plate_read_alone_does_not_start_another_pass() -> None:
+    """The text detector splits "AJK 7551" at its gap in some frames and only 7551 is read there: the same car,
+    one pass with the whole plate. A different plate standing in the same place is still another car."""
+    frames = [(100 + i * 0.2, [read("7551" if i % 3 == 1 else "AJK7551", 800)]) for i in range(12)]
+    tracker = PlateTracker()
+    assert [p.text for p in drive(tracker, frames) + tracker.flush(110)] == ["AJK7551"]
+    other = standing("AJK7551", 200, 3) + standing("XYZ9876", 203, 3)
+    assert [p.text for p in drive(tracker, other) + tracker.flush(210)] == ["AJK7551", "XYZ9876"]
+    assert partial_read("7551", "AJK7551") and partial_read("AJK7551", "AJK7") and not partial_read("75", "AJK7551")
+    assert not partial_read("7561", "AJK7551")

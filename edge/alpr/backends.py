@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from edge.alpr.base import ModelError, PlateBackend
 from edge.alpr.registry import ModelStore
+
+if TYPE_CHECKING:
+    from edge.alpr.offline import SecondOpinion
 
 BackendName = Literal["fast", "offline"]
 BACKENDS: tuple[BackendName, ...] = ("fast", "offline")
@@ -34,3 +37,14 @@ def make_backend(name: str, store: ModelStore, *, video: bool = False) -> PlateB
         settings = OfflineSettings(det_limit=640) if video else None
         return OfflineBackend(store.load("ppocr-v4-det"), store.load("ppocr-v4-rec"), settings=settings)
     raise ModelError(f"unknown plate backend {name!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def make_second_opinion(name: str, store: ModelStore) -> SecondOpinion | None:
+    """PP-OCRv4 recognition (the offline backend's model, in the rapidocr wheel) as a second OCR opinion on the
+    characters the fast backend's vote leaves close; None for the offline backend (it is that model already)
+    or when the wheel is not installed."""
+    if name != "fast" or not store.available("ppocr-v4-rec"):
+        return None
+    from edge.alpr.offline import SecondOpinion, TextRecogniser
+
+    return SecondOpinion(TextRecogniser(store.load("ppocr-v4-rec")))

@@ -53,7 +53,7 @@ class PlateRead:
     `corners` are the plate's four corners in image pixels, clockwise from top-left
     (float32, shape (4, 2)); `box` is the axis-aligned box around them (x, y, w, h);
     `crop` the rectified plate (BGR) that was read; `context` the part of the frame around the plate (video:
-    kept for a second look at the best frames of a pass)."""
+    kept for a second look at the best frames of a pass) and `context_corners` the plate's corners in it."""
 
     corners: np.ndarray
     box: tuple[int, int, int, int]
@@ -61,6 +61,7 @@ class PlateRead:
     chars: tuple[CharGuess, ...]
     crop: np.ndarray | None = None
     context: np.ndarray | None = None
+    context_corners: np.ndarray | None = None
 
     @property
     def text(self) -> str:

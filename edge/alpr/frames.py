@@ -7,8 +7,11 @@ for analysis at most `analysis_fps` times a second, when it differs from the
 last one offered. Only the region that moved (the bounding box of the changed
 pixels, with a margin) is analysed: a passing car fills more of the detector's
 input than it would in the whole frame, and a plate-like sign that never
-moves is never read. While a plate is being tracked and nothing moves (a car
-that stopped) the whole frame is analysed. After `idle_after_s` without
+moves is never read. The plates being tracked stay in it (with the bumper
+around them): a car that stopped at a barrier while something else moves (the
+next car, a pedestrian) is still read, not cut out of the picture until its
+track ends. While a plate is being tracked and nothing moves (a car that
+stopped) the whole frame is analysed. After `idle_after_s` without
 motion it goes back to keyframes only. The offered frame sits in a one-frame slot: when analysis is
 busy a newer frame replaces it (counted in `dropped`), so analysis never
 queues up and never holds the recorder back (its fan-out queue is its own and
@@ -26,6 +29,7 @@ import av
 import cv2
 import numpy as np
 
+from edge.alpr.base import Box
 from edge.recording.fanout import Subscription
 from edge.recording.packets import MediaPacket, StreamInfo
 
@@ -35,6 +39,7 @@ MOTION_SIZE = (160, 90)  # motion is judged on a small grey picture
 PIXEL_CHANGE = 25  # grey levels a pixel must change by to count
 REGION_MARGIN = 0.25  # of the moving region's size, on each side
 MIN_REGION = 320  # pixels: a smaller region is grown to this (the detector's input size)
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +69,25 @@ def motion(previous: np.ndarray | None, current: np.ndarray) -> Motion:
     return Motion(count / changed.size, (x, y, w, h))
 
 
-def region_of(box: tuple[int, int, int, int] | None, small: tuple[int, int], full: tuple[int, int]) -> tuple[int, int, int, int]:
-    """`box` (in the small picture) scaled to the full frame, with a margin, at least `MIN_REGION`, even-aligned."""
+def region_of(box: Box | None, small: tuple[int, int], full: tuple[int, int], *, keep: list[Box] | tuple[Box, ...] = ()
+              ) -> Box:
+    """`box` (in the small picture) scaled to the full frame, with a margin, at least `MIN_REGION`, grown to hold
+    each plate of `keep` (full-frame boxes: the plates being tracked) with one plate width around it, clamped to
+    the frame, even-aligned. No `box`: the whole frame."""
     full_w, full_h = full
     if box is None:
         return 0, 0, full_w, full_h
     sx, sy = full_w / small[0], full_h / small[1]
     x, y, w, h = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
     grow_w, grow_h = max(w * (1 + 2 * REGION_MARGIN), MIN_REGION), max(h * (1 + 2 * REGION_MARGIN), MIN_REGION)
-    x0 = int(max(0, x + w / 2 - grow_w / 2)) & ~1
-    y0 = int(max(0, y + h / 2 - grow_h / 2)) & ~1
-    x1 = min(full_w, int(x + w / 2 + grow_w / 2 + 1)) & ~1
-    y1 = min(full_h, int(y + h / 2 + grow_h / 2 + 1)) & ~1
+    left, top = x + w / 2 - grow_w / 2, y + h / 2 - grow_h / 2
+    right, bottom = x + w / 2 + grow_w / 2 + 1, y + h / 2 + grow_h / 2 + 1
+    for px, py, pw, ph in keep:  # one plate width either side and as much above and below (the bumper)
+        cx, cy = px + pw / 2, py + ph / 2
+        left, right = min(left, cx - 1.5 * pw), max(right, cx + 1.5 * pw + 1)
+        top, bottom = min(top, cy - pw), max(bottom, cy + pw + 1)
+    x0, y0 = int(max(0, left)) & ~1, int(max(0, top)) & ~1
+    x1, y1 = min(full_w, int(right)) & ~1, min(full_h, int(bottom)) & ~1
     return x0, y0, x1 - x0, y1 - y0
 
 
@@ -128,7 +140,7 @@ class CameraFrames(threading.Thread):
     """Decodes one camera's packets into analysis frames (see the module docstring)."""
 
     def __init__(self, camera: str, subscription: Subscription, slot: FrameSlot, *, analysis_fps: float,
-                 motion_threshold: float, idle_after_s: float, busy: Callable[[str], bool]) -> None:
+                 motion_threshold: float, idle_after_s: float, tracked: Callable[[str], list[Box]]) -> None:
         super().__init__(name=f"alpr-frames-{camera}", daemon=True)
         self.camera = camera
         self.subscription = subscription
@@ -136,7 +148,7 @@ class CameraFrames(threading.Thread):
         self.min_gap_us = int(1_000_000 / analysis_fps)
         self.motion_threshold = motion_threshold
         self.idle_after_us = int(idle_after_s * 1_000_000)
-        self.busy = busy  # True while the camera has a plate being tracked: keep analysing
+        self.tracked = tracked  # where the camera's plates being tracked were last seen: keep analysing them
         self.decoded = 0
         self.offered = 0
         self._stopping = threading.Event()
@@ -186,7 +198,7 @@ class CameraFrames(threading.Thread):
         self._decoder, self._stream = decoder, stream
 
     def _wanted(self, wall_us: int) -> bool:
-        return wall_us - self._last_motion_us < self.idle_after_us or self.busy(self.camera)
+        return wall_us - self._last_motion_us < self.idle_after_us or bool(self.tracked(self.camera))
 
     def _consider(self, frame: av.VideoFrame, wall_us: int) -> None:
         if self._active and wall_us - self._last_offered_us < self.min_gap_us:
@@ -198,9 +210,10 @@ class CameraFrames(threading.Thread):
         if moved:
             self._last_motion_us = wall_us
             self._active = True
-        if moved or (self._active and self.busy(self.camera)):
+        tracked = self.tracked(self.camera)
+        if moved or (self._active and tracked):
             self._last_offered_us = wall_us
             self.offered += 1
-            region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height))
+            region = region_of(change.box if moved else None, MOTION_SIZE, (frame.width, frame.height), keep=tracked)
             self.slot.put(AnalysisFrame(self.camera, wall_us, bgr_region(frame, region), (region[0], region[1]),
                                         moving=moved))

@@ -42,6 +42,7 @@ from edge.alpr.base import ALPHABET, CharGuess, ImageError, ModelError, PlateRea
 from edge.alpr.onnx import open_session
 
 REC_HEIGHT = 48
+PLATE_MARGIN = 0.10  # of the plate's size around its corners (second opinion): a corner inside clips nothing
 BLANK = 0
 
 RotatedRect = tuple[tuple[float, float], tuple[float, float], float]  # cv2.minAreaRect: centre, size, angle
@@ -314,6 +315,31 @@ def bounding_box(corners: np.ndarray) -> tuple[int, int, int, int]:
 # ---------------------------------------------------------------- the backend
 
 
+class TextRecogniser:
+    """PP-OCRv4's CTC text recogniser restricted to `ALPHABET` (steps 3 and 4 above): text-line crops → characters.
+    Also the fast backend's second opinion on close characters (`edge.alpr.opinion`)."""
+
+    def __init__(self, rec_model: bytes) -> None:
+        self.session = open_session(rec_model)
+        self.input_name = self.session.get_inputs()[0].name
+        classes = int(self.session.get_outputs()[0].shape[-1])
+        labels = load_dictionary(self.session.get_modelmeta().custom_metadata_map, classes)
+        self.allowed_index = alphabet_index(labels)
+
+    def recognise(self, crops: list[np.ndarray]) -> list[tuple[CharGuess, ...]]:
+        """The characters of every crop (BGR, wider than tall); crops of similar width share a batch so little
+        is padding."""
+        texts: list[tuple[CharGuess, ...]] = [()] * len(crops)
+        for group in width_groups([c.shape[1] / c.shape[0] for c in crops]):
+            batch = recognition_input([crops[i] for i in group])
+            probs = self.session.run(None, {self.input_name: batch})[0]
+            for i, p in zip(group, probs, strict=True):
+                texts[i] = ctc_decode(p, self.allowed_index)
+        return texts
+
+
+
+
 class OfflineBackend:
     """PP-OCRv4 DB text detector → plate-like text lines → PP-OCRv4 CTC recogniser restricted to 0-9A-Z."""
 
@@ -322,12 +348,8 @@ class OfflineBackend:
     def __init__(self, det_model: bytes, rec_model: bytes, *, settings: OfflineSettings | None = None) -> None:
         self.settings = settings or OfflineSettings()
         self.detector = open_session(det_model)
-        self.recogniser = open_session(rec_model)
         self.det_input = self.detector.get_inputs()[0].name
-        self.rec_input = self.recogniser.get_inputs()[0].name
-        classes = int(self.recogniser.get_outputs()[0].shape[-1])
-        labels = load_dictionary(self.recogniser.get_modelmeta().custom_metadata_map, classes)
-        self.allowed_index = alphabet_index(labels)
+        self.recogniser = TextRecogniser(rec_model)
 
     def read(self, image: np.ndarray, *, look_harder: bool = True) -> list[PlateRead]:  # noqa: ARG002 - one pass
         """Every plate-like text line in `image` (BGR uint8), most plate-like first."""
@@ -352,14 +374,7 @@ class OfflineBackend:
         return [to_image(box, scale, image.shape) for box in boxes_from_map(prob, self.settings)]
 
     def recognise(self, crops: list[np.ndarray]) -> list[tuple[CharGuess, ...]]:
-        """The characters of every crop; crops of similar width share a batch so little is padding."""
-        texts: list[tuple[CharGuess, ...]] = [()] * len(crops)
-        for group in width_groups([c.shape[1] / c.shape[0] for c in crops]):
-            batch = recognition_input([crops[i] for i in group])
-            probs = self.recogniser.run(None, {self.rec_input: batch})[0]
-            for i, p in zip(group, probs, strict=True):
-                texts[i] = ctc_decode(p, self.allowed_index)
-        return texts
+        return self.recogniser.recognise(crops)
 
     @staticmethod
     def _plate(box: TextBox, chars: tuple[CharGuess, ...], image_crop: np.ndarray) -> PlateRead:
@@ -372,3 +387,28 @@ def _check(image: np.ndarray) -> None:
         raise ImageError(f"expected a BGR uint8 H x W x 3 image, got {getattr(image, 'shape', type(image))}")
     if image.size == 0:
         raise ImageError("empty image (0 pixels)")
+
+
+def plate_patch(read: PlateRead, *, margin: float = PLATE_MARGIN) -> np.ndarray | None:
+    """The plate of `read` cut from its frame context at its own size and aspect, `margin` around it (a text
+    line as the recogniser expects it: not squeezed to the slot OCR's 128 x 64); None without a context."""
+    if read.context is None or read.context_corners is None:
+        return None
+    centre = read.context_corners.mean(axis=0)
+    grown = centre + (read.context_corners - centre) * (1 + margin)
+    height, width = read.context.shape[:2]
+    return crop(read.context, np.clip(grown, 0, [width - 1, height - 1]).astype(np.float32))
+
+
+class SecondOpinion:
+    """A second OCR opinion for the fast backend on characters its vote over a pass left close (look-alikes such
+    as 7/T, 0/O, 8/B the frames disagree on): this recogniser, trained on other data, errs differently. It reads
+    the pass's best plate patches; the tracker averages its reads with the vote where the vote is close
+    (`edge.alpr.tracker.settle_close`). On the plate reader's worker thread."""
+
+    def __init__(self, recogniser: TextRecogniser) -> None:
+        self.recogniser = recogniser
+
+    def read(self, reads: list[PlateRead]) -> list[tuple[CharGuess, ...]]:
+        patches = [patch for read in reads if (patch := plate_patch(read)) is not None]
+        return self.recogniser.recognise(patches) if patches else []

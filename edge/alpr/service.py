@@ -21,12 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from edge.alpr.backends import make_backend
-from edge.alpr.base import AlprError, PlateBackend, PlateRead
+from edge.alpr.backends import make_backend, make_second_opinion
+from edge.alpr.base import AlprError, Box, CharGuess, PlateBackend, PlateRead
 from edge.alpr.events import PlateEvent
 from edge.alpr.frames import AnalysisFrame, CameraFrames, FrameSlot
 from edge.alpr.matching import HotListMatcher
@@ -37,6 +38,9 @@ from edge.config import AlprConfig
 from edge.link.hotlist import HotListStore
 from edge.recording.fanout import Fanout
 from wire.messages import HotListEntry
+
+if TYPE_CHECKING:
+    from edge.alpr.offline import SecondOpinion
 
 logger = logging.getLogger(__name__)
 
@@ -61,23 +65,26 @@ def with_context(read: PlateRead, image: np.ndarray) -> PlateRead:
     cx, cy = x + w / 2, y + h / 2
     x0, x1 = max(0, int(cx - 1.5 * w)), min(image.shape[1], int(cx + 1.5 * w) + 1)
     y0, y1 = max(0, int(cy - w)), min(image.shape[0], int(cy + w) + 1)
-    patch = image[y0:y1, x0:x1]
+    patch, scale = image[y0:y1, x0:x1], 1.0
     if w > CONTEXT_PLATE_WIDTH:
         scale = CONTEXT_PLATE_WIDTH / w
         patch = cv2.resize(patch, (max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))),
                            interpolation=cv2.INTER_AREA)
-    return replace(read, context=np.ascontiguousarray(patch))
+    corners = ((read.corners - np.float32([x0, y0])) * scale).astype(np.float32)
+    return replace(read, context=np.ascontiguousarray(patch), context_corners=corners)
 
 
 class PlateReader:
     def __init__(self, config: AlprConfig, store: ReadStore, *, clock: Callable[[], float] = time.time,
                  backend: PlateBackend | None = None, careful_backend: PlateBackend | None = None,
+                 second_opinion: SecondOpinion | None = None,
                  on_event: Callable[[PlateEvent], None] | None = None) -> None:
         self.config = config
         self.store = store
         self._clock = clock
         self._backend = backend
         self._careful = careful_backend  # the same models set up as for a photo: the second look
+        self._opinion = second_opinion  # another OCR model on the characters still close after it
         self._on_event = on_event
         self.slot = FrameSlot()
         self.sources: dict[str, CameraFrames] = {}
@@ -96,11 +103,13 @@ class PlateReader:
             models = ModelStore(self.config.model_dir or default_model_dir())
             self._backend = make_backend(self.config.backend, models, video=True)
             self._careful = make_backend(self.config.backend, models, video=False)
+            if self.config.second_opinion:
+                self._opinion = make_second_opinion(self.config.backend, models)
         for camera, fanout in fanouts.items():
             self._tracker(camera)
             source = CameraFrames(camera, fanout.subscribe("alpr", max_items=FRAMES_QUEUE), self.slot,
                                   analysis_fps=self.config.analysis_fps, motion_threshold=self.config.motion_threshold,
-                                  idle_after_s=self.config.idle_after_s, busy=self._tracking)
+                                  idle_after_s=self.config.idle_after_s, tracked=self.tracked_boxes)
             self.sources[camera], self._fanouts[camera] = source, fanout
             source.start()
         self._worker = threading.Thread(target=self._run, name="alpr-worker", daemon=True)
@@ -141,9 +150,10 @@ class PlateReader:
 
     # -- the worker ----------------------------------------------------------------
 
-    def _tracking(self, camera: str) -> bool:
+    def tracked_boxes(self, camera: str) -> list[Box]:
+        """Where the camera's plates being tracked were last seen (whole-frame pixels); empty: none is."""
         tracker = self.trackers.get(camera)
-        return tracker is not None and tracker.has_open_tracks
+        return tracker.open_boxes() if tracker is not None else []
 
     def _run(self) -> None:
         self._running.set()
@@ -160,7 +170,8 @@ class PlateReader:
             self.trackers[camera] = PlateTracker(region=self.config.region,
                                                  min_observations=self.config.min_observations,
                                                  repeat_window_s=self.config.same_plate_window_s,
-                                                 second_look=self._second_look if self._careful else None)
+                                                 second_look=self._second_look if self._careful else None,
+                                                 second_opinion=self._second_opinion if self._opinion else None)
             self.analysed[camera] = 0
         return self.trackers[camera]
 
@@ -188,6 +199,17 @@ class PlateReader:
             except (AlprError, RuntimeError) as exc:
                 logger.warning("plate reading: a second look failed: %s", exc)
         return found
+
+    def _second_opinion(self, reads: list[PlateRead]) -> list[tuple[CharGuess, ...]]:
+        """Another OCR model's reads of the best frames' plates (on the worker's thread)."""
+        assert self._opinion is not None
+        try:
+            opinions = self._opinion.read(reads)
+            logger.debug("plate reading: second opinion %s", ", ".join("".join(c.char for c in o) for o in opinions))
+            return opinions
+        except (AlprError, RuntimeError) as exc:
+            logger.warning("plate reading: a second opinion failed: %s", exc)
+            return []
 
     def _close_quiet_tracks(self) -> None:
         now = self._clock()

@@ -10,11 +10,15 @@ away from the track's (look-alikes such as 8/B, 0/O, 2/Z counted as equal) is
 another car, and starts a track of its own; once that track has
 `min_observations` such reads and the old plate has not been seen since it
 began, the old track is closed at once (a different plate took its place). A
-single misread character, a look-alike flip or a blurred, unconfident read
-never splits a pass. A track not seen for `max_gap_s` is closed (its plate
+single misread character, a look-alike flip, a part of the plate read alone
+(its last four characters: the text detector split the line at its gap) or a
+blurred, unconfident read never splits a pass. A track not seen for `max_gap_s` is closed (its plate
 left). A closed track seen in at least `min_observations` frames whose vote is
-decisive (every character won more than `min_confidence` of it: a sign or a
-window grille read as a different string each time is not) becomes one
+decisive (every character won more than `min_confidence` of it, or, read
+surely in `min_observations` frames, did so together with its look-alikes,
+`settled_share`: a sign or a window grille read as a different string each
+time is not; a plate whose frames split one character between 0 and D is)
+becomes one
 `VehiclePass`: per-character voting weighted by confidence over the frames
 (reads of the most-voted length), region format rules on the vote, the
 sharpest crop kept for a thumbnail; with a `region`, a vote that can be no
@@ -24,7 +28,9 @@ less than `second_look_below` of it: look-alikes such as 7/T or 6/B that the
 frames disagree on) and a `second_look` is given, it reads the context of the
 pass's `SECOND_LOOK_READS` best frames again, more carefully (as a photo is
 read: a larger detector, more OCR views), and those reads join the vote with
-as much weight together as all the frames had. A pass whose text repeats one emitted
+as much weight together as all the frames had. Characters still close after that are
+decided again with a `second_opinion`, if given: another OCR model's reads of the same best frames
+(`settle_close`). A pass whose text repeats one emitted
 less than `repeat_window_s` before (a vehicle that stopped in view, a track
 broken by a gap) is folded into it instead of read twice, and keeps it open:
 a car parked for an hour gives one read, not one a minute. A track is also
@@ -48,6 +54,10 @@ from edge.alpr.matching import canonical, within_one_edit
 
 SECOND_LOOK_READS = 3  # a track keeps the frame context of this many of its best reads
 SecondLook = Callable[[list[PlateRead]], list[PlateRead]]  # reads of the best frames → reads of a second look
+SecondOpinion = Callable[[list[PlateRead]], list[tuple[CharGuess, ...]]]  # best frames → another OCR's reads
+_CLASSES = sorted({canonical(symbol) for symbol in ALPHABET})
+# [class, symbol]: 1 where the symbol belongs to the look-alike class (0/O/D/Q, 1/I, 2/Z, 5/S, 6/G, 8/B, others alone)
+_LOOK_ALIKES = np.array([[float(canonical(symbol) == c) for symbol in ALPHABET] for c in _CLASSES])
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +122,17 @@ class _Emitted:
     last_seen: float
 
 
+MIN_PARTIAL = 3  # characters: a shorter read says too little to be recognised as part of a plate
+
+
+def partial_read(a: str, b: str) -> bool:
+    """Whether one text is the other read in part (at least `MIN_PARTIAL` characters, in order, contiguous):
+    a text detector that split a plate's line in two at its gap, a crop that clipped its first characters.
+    Such a read at a plate's place is that plate, not another car."""
+    shorter, longer = sorted((a, b), key=len)
+    return len(shorter) >= MIN_PARTIAL and shorter in longer
+
+
 def _quality(read: PlateRead) -> float:
     return read.detection_confidence * read.confidence * read.box[2]
 
@@ -144,6 +165,57 @@ def vote(reads: list[PlateRead], *, extra_weight: float = 1.0, extra_from: int |
                  for row in shares)
 
 
+def settle_close(chars: tuple[CharGuess, ...], opinions: list[tuple[CharGuess, ...]], *,
+                 close_below: float) -> tuple[CharGuess, ...]:
+    """A second OCR model's say where the vote is close: each character of the vote `chars` that won less than
+    `close_below` is decided again, between look-alike classes (`wire.plates.CANONICAL`: 0/O/D/Q, 1/I, 2/Z, 5/S,
+    6/G, 8/B; every other symbol its own class), by the average of the vote's and the `opinions`' shares of each
+    class (the two models have an equal say); within the chosen class the vote's split stands. A generic text
+    recogniser sees shapes, but which of 0 and O or 1 and I a plate's font means it cannot tell (in text, words
+    decide that): the plate OCR and the region's formats do. Only opinions of the vote's length count (CTC may
+    merge a double letter or drop one: such a read cannot say which position is which). Characters the vote
+    settled never change; without a usable opinion, or without the vote's distributions, `chars` is returned as
+    is."""
+    usable = [o for o in opinions if len(o) == len(chars) and all(c.probs is not None for c in o)]
+    if not usable or any(c.probs is None for c in chars):
+        return chars
+    settled = []
+    for position, guess in enumerate(chars):
+        if guess.confidence >= close_below:
+            settled.append(guess)
+            continue
+        own = np.asarray(guess.probs)
+        other = np.mean([np.asarray(o[position].probs) for o in usable], axis=0)
+        own_classes, other_classes = _LOOK_ALIKES @ own, _LOOK_ALIKES @ other
+        merged_classes = (own_classes + other_classes) / 2
+        # Each class's merged share, split among its symbols as the vote split it (as the opinion did where the
+        # vote gave the class nothing).
+        own_of_class, other_of_class = _LOOK_ALIKES.T @ own_classes, _LOOK_ALIKES.T @ other_classes
+        split = np.where(own_of_class > 0, own / np.maximum(own_of_class, 1e-12),
+                         other / np.maximum(other_of_class, 1e-12))
+        merged = split * (_LOOK_ALIKES.T @ merged_classes)
+        best = int(merged.argmax())
+        settled.append(CharGuess(ALPHABET[best], float(merged[best]), tuple(merged.tolist())))
+    return tuple(settled)
+
+
+def settled_share(chars: tuple[CharGuess, ...]) -> float:
+    """How settled a vote is about what each character of the plate is: the least share of the vote any of its
+    characters won together with its look-alikes (`wire.plates.CANONICAL`: 0/O/D/Q, 1/I, 2/Z, 5/S, 6/G, 8/B).
+    Frames that split a character between look-alikes agree it is there and what it looks like (which of the
+    two it is, the vote, region formats and a second opinion decide); a sign or a grille read as different
+    text each time splits between characters that look nothing alike. Without distributions: the weakest
+    character's share."""
+    shares = []
+    for guess in chars:
+        if guess.probs is None:
+            shares.append(guess.confidence)
+            continue
+        group = canonical(guess.char)
+        shares.append(sum(p for symbol, p in zip(ALPHABET, guess.probs, strict=True) if canonical(symbol) == group))
+    return min(shares, default=0.0)
+
+
 def _weight(read: PlateRead) -> float:
     mean = sum(c.confidence for c in read.chars) / len(read.chars) if read.chars else 0.0
     return max(1e-3, read.detection_confidence * mean)
@@ -164,8 +236,9 @@ class PlateTracker:
                  min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0,
                  decisive_confidence: float = 0.6, max_size_change: float = 2.0,
                  second_look: SecondLook | None = None, second_look_below: float = 2 / 3,
-                 max_track_s: float = 30.0) -> None:
+                 second_opinion: SecondOpinion | None = None, max_track_s: float = 30.0) -> None:
         self.region = region
+        self.second_opinion = second_opinion
         self.max_track_s = max_track_s
         self.second_look = second_look
         self.second_look_below = second_look_below
@@ -183,6 +256,11 @@ class PlateTracker:
     @property
     def has_open_tracks(self) -> bool:
         return bool(self._open)
+
+    def open_boxes(self) -> list[Box]:
+        """Where each open track's plate was last seen. Called from a camera's decoding thread while the worker
+        updates the tracks: it reads a snapshot and skips a track created but not yet given its first read."""
+        return [reads[-1].box for track in list(self._open) if (reads := track.reads)]
 
     def update(self, at: float, reads: list[PlateRead]) -> list[VehiclePass]:
         # Before matching: a plate seen again after the gap (or a long stay) starts a new track.
@@ -219,9 +297,10 @@ class PlateTracker:
 
     @staticmethod
     def _other_plate(track: _Track, read: PlateRead) -> bool:
-        """A decisive read more than one character (after look-alikes) from what the track's decisive reads say."""
-        text = track.text()
-        return bool(text) and not within_one_edit(text, canonical(read.text))
+        """A decisive read that cannot be this track's plate: more than one character (after look-alikes) from
+        what the track's decisive reads say, and not a part of it either (`partial_read`)."""
+        text, new = track.text(), canonical(read.text)
+        return bool(text) and not within_one_edit(text, new) and not partial_read(new, text)
 
     def _similar_size(self, track: _Track, read: PlateRead) -> bool:
         last, new = track.reads[-1].box[2], read.box[2]
@@ -256,7 +335,7 @@ class PlateTracker:
             if len(track.reads) < self.min_observations:
                 continue
             result = self._consensus(track)
-            if not result.text or result.confidence <= self.min_confidence:
+            if not result.text or not self._decisive(track, result):
                 continue
             if not plausible(result.text, self.region):
                 continue  # a sign or a sticker: no plate of the camera's region reads so
@@ -266,6 +345,15 @@ class PlateTracker:
         oldest = min((t.times[0] for t in self._open), default=at)  # what a pass still to come may fold into
         self._recent = [p for p in self._recent if oldest - p.last_seen <= self.repeat_window_s]
         return passes
+
+    def _decisive(self, track: _Track, result: VehiclePass) -> bool:
+        """Every character of the vote won more than `min_confidence` of it, or, in a track with at least
+        `min_observations` reads confident in every character, did so together with its look-alikes
+        (`settled_share`): frames that read a plate surely but split one character between 0 and D agree it
+        is a plate; unsure reads of a grille split between I and 1 do not make one."""
+        if result.confidence > self.min_confidence:
+            return True
+        return len(track.decisive) >= self.min_observations and settled_share(result.chars) > self.min_confidence
 
     def _fold_into_recent(self, result: VehiclePass) -> bool:
         """Whether `result` repeats a pass emitted less than `repeat_window_s` before; that pass then counts as
@@ -284,6 +372,9 @@ class PlateTracker:
             if again:
                 weight = len(track.reads) / len(again)
                 chars = vote(track.reads + again, extra_weight=weight, extra_from=len(track.reads))
+        if self.second_opinion is not None and chars and min(c.confidence for c in chars) < self.second_look_below:
+            chars = settle_close(chars, self.second_opinion(track.best_with_context()),
+                                 close_below=self.second_look_below)
         chars = correct_chars(chars, self.region)
         best = track.best
         assert best is not None
