@@ -49,13 +49,12 @@ OPEN = (RequestStatus.PENDING.value, RequestStatus.APPROVED.value)
 RESYNC_DAYS = 45  # longer than a box keeps a hold without word from the hub (edge.clips.requests)
 
 
-@dataclass(frozen=True)
-class Asking:
-    """What an analyst asks of one or more cameras at once."""
+@dataclass(frozen=True, kw_only=True)
+class FootageAsk:
+    """What an analyst asks footage for, whichever cameras: who, which window, why, under which case and canvass."""
 
     analyst: str
     unit: str
-    camera_ids: tuple[int, ...]
     window_from: dt.datetime
     window_to: dt.datetime
     purpose: str
@@ -65,6 +64,13 @@ class Asking:
     latitude: float | None = None
     longitude: float | None = None
     radius_m: float = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class Asking(FootageAsk):
+    """What an analyst asks of one or more appliance cameras at once."""
+
+    camera_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from hub import audit
 from hub.db import Database
 from hub.footage import checks
+from hub.footage.service import FootageAsk
 from hub.geo import haversine_m
 from hub.mail import Mailer
 from hub.registrations import mails, tokens
@@ -46,22 +47,11 @@ CLOSED_MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
-class OwnerAsking:
-    """An analyst's ask of registered cameras (the same fields as `hub.footage.service.Asking`)."""
+@dataclass(frozen=True, kw_only=True)
+class OwnerAsking(FootageAsk):
+    """An analyst's ask of registered cameras (their owners upload)."""
 
-    analyst: str
-    unit: str
     registered_camera_ids: tuple[int, ...]
-    window_from: dt.datetime
-    window_to: dt.datetime
-    purpose: str
-    reason: str
-    case_number: str
-    incident_id: int | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-    radius_m: float = 500
 
 
 @dataclass(frozen=True)
