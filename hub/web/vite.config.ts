@@ -3,12 +3,25 @@
 // registration and upload pages), built
 // into dist/ and served by the hub (hub/web_serving.py) under a strict Content-Security-Policy: the build has
 // no inline script or style, and nothing is loaded from outside the hub.
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
 
 const page = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
+// The sign-in form is the same on every signed-in page: written once (src/lib/signin.html), put in where a page
+// says `<!-- sign-in: … -->`.
+const SIGN_IN = /<!-- sign-in: [^>]*-->/;
+function signInForm(): Plugin {
+  const form = readFileSync(page("src/lib/signin.html"), "utf8").trimEnd();
+  return {
+    name: "canvass-sign-in",
+    transformIndexHtml: { order: "pre", handler: (html) => html.replace(SIGN_IN, form) },
+  };
+}
+
 export default defineConfig({
+  plugins: [signInForm()],
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -131,7 +131,7 @@ async function ready(me: Schemas["UserOut"]): Promise<void> {
     signIn.forget();
     return;
   }
-  byId("signin-panel").hidden = true;
+  byId("signin").hidden = true;
   byId("owner").hidden = false;
   say(byId("who"), me.username);
   byId("sign-out").hidden = false;
