@@ -42,7 +42,8 @@ def _port_block(size: int) -> tuple[int, int]:
     return start, start + size - 1
 
 
-def _stop(proc: subprocess.Popen | None) -> None:
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Terminate `proc` (a media server), killing it if it does not stop within 10 s."""
     if proc is None or proc.poll() is not None:
         return
     proc.terminate()
@@ -113,6 +114,6 @@ class MediaServers:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        _stop(self.coturn)
-        _stop(self.janus)
+        stop_process(self.coturn)
+        stop_process(self.janus)
         self.coturn = self.janus = None

@@ -17,7 +17,7 @@ import pytest
 from hub.settings import HubSettings
 from hub.stream_sfu import VIDEOROOM, SfuMedia
 from hub.turn import turn_credentials
-from sim.media_servers import JANUS, TURNSERVER, machine_address
+from sim.media_servers import JANUS, TURNSERVER, machine_address, stop_process
 from sim.process import free_port
 from tests.sfu_support import relay_candidates
 
@@ -44,15 +44,6 @@ def rooms(media: SfuMedia, handle: int) -> list[int]:
 def started(command: list[str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen(command, stdout=out, stderr=out)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def test_sfu_config_writes_janus_coturn_and_the_hubs_settings_that_work_together(tmp_path: Path):
@@ -132,8 +123,8 @@ def test_sfu_config_writes_janus_coturn_and_the_hubs_settings_that_work_together
         bad = turn_credentials("not-the-secret-0123456789", "box-config-test", now=time.time(), ttl_s=600)
         assert relay_candidates(turn_url, bad.username, bad.credential) == []
     finally:
-        stop(coturn)
-        stop(janus)
+        stop_process(coturn)
+        stop_process(janus)
 
     # A rotation makes new secrets (all three restart after it).
     rotated = canvass_hub(data, "sfu-config", "--ice-interface", "eth0", "--rotate")
