@@ -78,6 +78,24 @@ def test_with_probabilities_the_most_probable_look_alike_is_chosen() -> None:
     assert fixed[1].confidence == pytest.approx(0.3)
 
 
+@pytest.mark.parametrize(("read", "expected"), [
+    ("UH1FOF", "UH1F0F"),  # no listed format: the US O is a zero
+    ("ABCO123", "ABC0123"),  # LLLNNNN: a digit's place (the format swap)
+    ("8OBC123", "8OBC123"),  # California NLLLNNN: O in a letter's place stays (California issues O with letters)
+    ("OOSE", "00SE"),
+])
+def test_a_us_letter_o_is_a_zero_outside_a_formats_letter_places(read, expected) -> None:
+    assert apply_region_format(read, "us") == expected
+    assert apply_region_format(read, "eu") == (read if read != "ABCO123" else "ABC0123")  # Europe issues O
+
+
+def test_an_o_read_as_zero_keeps_the_probability_of_both() -> None:
+    read = guesses("UH1FOF", {4: {"O": 0.55, "0": 0.40, "D": 0.05}})
+    fixed = correct_chars(read, "us")
+    assert "".join(c.char for c in fixed) == "UH1F0F"
+    assert fixed[4].confidence == pytest.approx(0.95)
+
+
 # -- hot-list matching ------------------------------------------------------------
 
 

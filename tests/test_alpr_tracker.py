@@ -79,6 +79,18 @@ def test_a_single_frame_or_an_indecisive_vote_is_not_a_pass() -> None:
     assert drive(tracker, frames) + tracker.flush(210) == []
 
 
+def test_a_vote_resting_on_one_frame_of_its_length_is_not_a_pass() -> None:
+    """Three frames at one place: one sure read of four characters, two unsure reads of other lengths. The vote
+    takes the four characters (their weight wins), but one frame is not a pass; two such frames are."""
+    tracker = PlateTracker(min_observations=2)
+    once = [(100.0, [read("RK61", 500, confidence=0.99)]), (100.2, [read("RK73SAS", 500, confidence=0.2)]),
+            (100.4, [read("K735AS", 500, confidence=0.15)])]
+    assert drive(tracker, once) + tracker.flush(110) == []
+    twice = [(200.0, [read("RK61", 500, confidence=0.99)]), (200.2, [read("RK61", 500, confidence=0.98)]),
+             (200.4, [read("K735AS", 500, confidence=0.15)])]
+    assert [p.text for p in drive(tracker, twice) + tracker.flush(210)] == ["RK61"]
+
+
 def test_vote_uses_probabilities_and_confidence() -> None:
     def with_probs(text: str, weights: dict[int, dict[str, float]], det: float) -> PlateRead:
         chars = []

@@ -10,6 +10,14 @@ equally well with different results, the read is left as it was (ambiguous).
 Only formats that are public knowledge for the region are listed; unknown
 regions and lengths leave reads unchanged.
 
+Some letters a region's plates use only where a format puts a letter, if at all
+(`DIGIT_GLYPH_LETTERS`): in the United States, O. Seventeen states (Texas,
+Florida, Georgia, Michigan, New Jersey, ...) issue no letter O and the others
+print O and 0 alike in one glyph on a plate that has letters and digits mixed;
+state hot lists and the NCIC enter the character as zero. A read's O is
+therefore 0 unless the region format the read was fitted to has a letter in
+its place (California's NLLLNNN: O with letters).
+
 `plausible` says whether a text can be a plate of the region at all. Only a
 region whose listed formats are every plate it issues (`EXHAUSTIVE_REGIONS`:
 Brazil, where every plate since 1990 is LLL NNNN or, since 2018, Mercosul
@@ -56,6 +64,9 @@ EXHAUSTIVE_REGIONS = frozenset({"br"})
 # EU national formats run from 1 (Luxembourg's short numbers) to 9 (a German plate of 8 with the electric "E").
 PLATE_LENGTHS: dict[str, tuple[int, int]] = {"br": (7, 7), "eu": (1, 9), "us": (1, 8)}
 
+# Letters a region's plates print as a digit's glyph: read as that digit wherever no fitted format has a letter.
+DIGIT_GLYPH_LETTERS: dict[str, dict[str, str]] = {"us": {"O": "0"}}
+
 MIN_EVIDENCE = 0.05  # least probability the OCR must have given a look-alike for it to be swapped in
 
 
@@ -94,13 +105,36 @@ def fit(chars: tuple[CharGuess, ...], pattern: str) -> tuple[tuple[CharGuess, ..
 
 
 def correct_chars(chars: tuple[CharGuess, ...], region: str | None) -> tuple[CharGuess, ...]:
-    """The read corrected to the region's one best-fitting format, or unchanged (no fit, or a tie)."""
-    fits = [result for pattern in REGION_FORMATS.get(region or "", ()) if (result := fit(chars, pattern))]
-    if not fits:
+    """The read corrected to the region's one best-fitting format (unchanged on no fit or a tie), then its
+    letters that the region prints as digits (`DIGIT_GLYPH_LETTERS`) read as those digits outside the fitted
+    format's letter places."""
+    fits = [(result, pattern) for pattern in REGION_FORMATS.get(region or "", ())
+            if (result := fit(chars, pattern))]
+    fitted, pattern = chars, None
+    if fits:
+        fewest = min(changes for (_, changes), _ in fits)
+        best = {_text(result): (result, pattern) for (result, changes), pattern in fits if changes == fewest}
+        if len(best) == 1:
+            fitted, pattern = next(iter(best.values()))
+    return _digit_glyphs(fitted, pattern, region)
+
+
+def _digit_glyphs(chars: tuple[CharGuess, ...], pattern: str | None, region: str | None) -> tuple[CharGuess, ...]:
+    as_digit = DIGIT_GLYPH_LETTERS.get(region or "", {})
+    if not as_digit:
         return chars
-    fewest = min(changes for _, changes in fits)
-    best = {_text(fitted): fitted for fitted, changes in fits if changes == fewest}
-    return next(iter(best.values())) if len(best) == 1 else chars
+    out = []
+    for i, guess in enumerate(chars):
+        digit = as_digit.get(guess.char)
+        if digit is None or (pattern is not None and pattern[i] == "L"):
+            out.append(guess)
+            continue
+        # The letter cannot be there: its probability is the digit's (the two are one glyph).
+        confidence = guess.confidence
+        if guess.probs is not None:
+            confidence = guess.probs[ALPHABET.index(guess.char)] + guess.probs[ALPHABET.index(digit)]
+        out.append(replace(guess, char=digit, confidence=min(1.0, confidence)))
+    return tuple(out)
 
 
 def plausible(text: str, region: str | None) -> bool:

@@ -347,10 +347,14 @@ class PlateTracker:
         return passes
 
     def _decisive(self, track: _Track, result: VehiclePass) -> bool:
-        """Every character of the vote won more than `min_confidence` of it, or, in a track with at least
+        """The vote rests on at least `min_observations` of the track's frames (reads of its length), and every
+        character of it won more than `min_confidence` of it, or, in a track with at least
         `min_observations` reads confident in every character, did so together with its look-alikes
         (`settled_share`): frames that read a plate surely but split one character between 0 and D agree it
         is a plate; unsure reads of a grille split between I and 1 do not make one."""
+        of_its_length = sum(len(read.chars) == len(result.chars) for read in track.reads)
+        if of_its_length < self.min_observations:
+            return False  # the vote rests on fewer frames than a pass needs: the others read other text there
         if result.confidence > self.min_confidence:
             return True
         return len(track.decisive) >= self.min_observations and settled_share(result.chars) > self.min_confidence
