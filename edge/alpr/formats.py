@@ -11,12 +11,12 @@ Only formats that are public knowledge for the region are listed; unknown
 regions and lengths leave reads unchanged.
 
 Some letters a region's plates use only where a format puts a letter, if at all
-(`DIGIT_GLYPH_LETTERS`): in the United States, O. Seventeen states (Texas,
-Florida, Georgia, Michigan, New Jersey, ...) issue no letter O and the others
-print O and 0 alike in one glyph on a plate that has letters and digits mixed;
-state hot lists and the NCIC enter the character as zero. A read's O is
-therefore 0 unless the region format the read was fitted to has a letter in
-its place (California's NLLLNNN: O with letters).
+(`DIGIT_GLYPH_LETTERS`): in the United States, O. Seventeen states (Alabama,
+Florida, Georgia, Michigan, New Jersey, Texas, ...) issue no letter O; others
+use it only on personalised plates or only among letters (California's
+1ABC234), and hot lists compare O and 0 as one (`edge.alpr.matching`). A US
+read's O is therefore 0 unless the format the read was fitted to has a letter
+in its place.
 
 `plausible` says whether a text can be a plate of the region at all. Only a
 region whose listed formats are every plate it issues (`EXHAUSTIVE_REGIONS`:
