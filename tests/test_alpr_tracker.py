@@ -358,3 +358,65 @@ def test_a_part_of_the_plate_read_alone_does_not_start_another_pass() -> None:
     assert [p.text for p in drive(tracker, other) + tracker.flush(210)] == ["AJK7551", "XYZ9876"]
     assert partial_read("7551", "AJK7551") and partial_read("AJK7551", "AJK7") and not partial_read("75", "AJK7551")
     assert not partial_read("7561", "AJK7551")
+
+
+# -- text that moves with a plate (a badge, a phone number on a van) ---------------------------------------
+
+
+def approaching(text: str, *, offset: tuple[float, float], size: float, det: float, start: float = 100,
+                frames: int = 15, **kwargs) -> list:
+    """Reads of text on a car driving toward the camera: the plate grows from 150 to 450 px wide and sinks in
+    the frame; this text keeps `offset` (in plate widths) from the plate's centre and `size` times its width."""
+    out = []
+    for i in range(frames):
+        plate_w = 150 + i * 20
+        plate_cx, plate_cy = 900, 500 + i * 15
+        w = round(plate_w * size)
+        cx, cy = plate_cx + offset[0] * plate_w, plate_cy + offset[1] * plate_w
+        out.append((start + i * 0.2, [read(text, round(cx - w / 2), y=round(cy - w / 6), w=w, det=det, **kwargs)]))
+    return out
+
+
+def together(*tracks: list) -> list:
+    return [(at, [r for track in tracks for t, rs in track if t == at for r in rs]) for at, _ in tracks[0]]
+
+
+def test_text_moving_with_a_plate_is_not_a_pass_of_its_own() -> None:
+    """A van's phone number above its plate and a dealer's badge beside it, read surely in every frame: the
+    detector finds the plate more plate-like, so the van is one pass."""
+    plate = approaching("2DA044", offset=(0, 0), size=1.0, det=0.85)
+    phone = approaching("4559000", offset=(0.2, -1.5), size=1.3, det=0.45)
+    badge = approaching("S300", offset=(2.5, 0.4), size=0.5, det=0.5, confidence=0.95)
+    tracker = PlateTracker()
+    passes = drive(tracker, together(plate, phone, badge)) + tracker.flush(120)
+    assert [p.text for p in passes] == ["2DA044"]
+
+
+def test_the_less_plate_like_of_two_that_move_together_goes_whichever_ends_first() -> None:
+    """The badge's track ends (it leaves the view) while the plate's goes on, and the other way round."""
+    plate = approaching("2DA044", offset=(0, 0), size=1.0, det=0.85)
+    badge = approaching("S300X", offset=(2.5, 0.4), size=0.5, det=0.5)[:6]
+    tracker = PlateTracker()
+    assert [p.text for p in drive(tracker, together(plate, badge)) + tracker.flush(120)] == ["2DA044"]
+    plate_first = approaching("2DA044", offset=(0, 0), size=1.0, det=0.85, start=200)[:6]
+    badge_longer = approaching("S300X", offset=(2.5, 0.4), size=0.5, det=0.5, start=200)
+    tracker = PlateTracker()
+    passes = drive(tracker, together(badge_longer, plate_first)) + tracker.flush(220)
+    assert [p.text for p in passes] == ["2DA044"]
+
+
+def test_two_cars_approaching_side_by_side_at_different_speeds_are_two_passes() -> None:
+    near = approaching("ABC1234", offset=(0, 0), size=1.0, det=0.85)
+    other_lane = [(at, [read("XYZ9876", 300 + i * 5, y=400, w=120 + i * 4, det=0.6)])
+                  for i, (at, _) in enumerate(near)]
+    tracker = PlateTracker()
+    passes = drive(tracker, together(near, other_lane)) + tracker.flush(120)
+    assert sorted(p.text for p in passes) == ["ABC1234", "XYZ9876"]
+
+
+def test_two_cars_parked_side_by_side_are_two_passes() -> None:
+    """Standing still, any two plates keep their offset: motion is what shows them to be one vehicle."""
+    left, right = standing("ABC1234", 100, 3, x=400, det=0.85), standing("XYZ9876", 100, 3, x=900, det=0.6)
+    tracker = PlateTracker()
+    passes = drive(tracker, together(left, right)) + tracker.flush(120)
+    assert sorted(p.text for p in passes) == ["ABC1234", "XYZ9876"]

@@ -13,7 +13,14 @@ began, the old track is closed at once (a different plate took its place). A
 single misread character, a look-alike flip, a part of the plate read alone
 (its last four characters: the text detector split the line at its gap) or a
 blurred, unconfident read never splits a pass. A track not seen for `max_gap_s` is closed (its plate
-left). A closed track seen in at least `min_observations` frames whose vote is
+left). Text that moves with a plate is on its vehicle (a badge, a dealer's
+name, a phone number painted on a van, a sign in a zooming picture): of two
+passes whose places keep the same offset and size ratio, in plate widths,
+over at least `MIN_SHARED_FRAMES` frames in which they moved
+(`co_moving`), only the one the detector found more plate-like (median
+detection confidence) is a pass; a vehicle shows one plate at the end facing
+the camera. Plates that stand still are never compared so (two cars parked
+side by side keep their offset too). A closed track seen in at least `min_observations` frames whose vote is
 decisive (every character won more than `min_confidence` of it, or, read
 surely in `min_observations` frames, did so together with its look-alikes,
 `settled_share`: a sign or a window grille read as a different string each
@@ -131,6 +138,52 @@ def partial_read(a: str, b: str) -> bool:
     Such a read at a plate's place is that plate, not another car."""
     shorter, longer = sorted((a, b), key=len)
     return len(shorter) >= MIN_PARTIAL and shorter in longer
+
+
+MIN_SHARED_FRAMES = 3  # frames two tracks must share for their motion to be compared
+MIN_MOTION = 0.25  # least change of a plate's width (as a share) or of its place (in its widths) that is motion
+RIGID_OFFSET = 0.3  # plate widths (plus RIGID_OFFSET_SHARE of the offset) two places on one vehicle may wander
+RIGID_OFFSET_SHARE = 0.1
+RIGID_SIZE_RATIO = 1.5  # how far the two sizes' ratio may wander (detector boxes jitter by a tenth or so)
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    """Where a track's plate was in each frame it was read, and how plate-like the detector found it."""
+
+    times: tuple[float, ...]
+    boxes: tuple[Box, ...]
+    plate_likeness: float
+    text: str  # canonical
+    last_seen: float
+
+    @classmethod
+    def of(cls, track: _Track, text: str) -> Trail:
+        likeness = float(np.median([r.detection_confidence for r in track.reads]))
+        return cls(tuple(track.times), tuple(r.box for r in track.reads), likeness, canonical(text), track.times[-1])
+
+
+def co_moving(a: Trail, b: Trail) -> bool:
+    """Whether two tracks moved as one body: in the frames both were read (at least `MIN_SHARED_FRAMES`), the
+    first moved (its width changed by `MIN_MOTION` or it travelled that many of its widths), and the second
+    kept its offset from it, measured in the first's widths, and its size ratio to it. Parts of one vehicle
+    approaching or crossing keep both; another vehicle at another distance or speed does not for long."""
+    where_b = dict(zip(b.times, b.boxes, strict=True))
+    shared = [(box, where_b[t]) for t, box in zip(a.times, a.boxes, strict=True) if t in where_b]
+    if len(shared) < MIN_SHARED_FRAMES:
+        return False
+    widths = np.array([max(1, box_a[2]) for box_a, _ in shared], dtype=float)
+    centres_a = np.array([(x + w / 2, y + h / 2) for (x, y, w, h), _ in shared])
+    centres_b = np.array([(x + w / 2, y + h / 2) for _, (x, y, w, h) in shared])
+    travelled = np.linalg.norm(centres_a - centres_a[0], axis=1).max() / widths.min()
+    if widths.max() / widths.min() < 1 + MIN_MOTION and travelled < MIN_MOTION:
+        return False  # standing still: two parked cars keep their offset too
+    offsets = (centres_b - centres_a) / widths[:, None]
+    typical = np.median(offsets, axis=0)
+    wander = np.linalg.norm(offsets - typical, axis=1).max()
+    ratios = np.array([max(1, box_b[2]) for _, box_b in shared]) / widths
+    return bool(wander <= RIGID_OFFSET + RIGID_OFFSET_SHARE * np.linalg.norm(typical)
+                and ratios.max() / ratios.min() <= RIGID_SIZE_RATIO)
 
 
 def _quality(read: PlateRead) -> float:
@@ -252,6 +305,7 @@ class PlateTracker:
         self._open: list[_Track] = []
         self._ids = itertools.count(1)
         self._recent: list[_Emitted] = []
+        self._trails: list[Trail] = []  # passes that ended lately, for `co_moving`
 
     @property
     def has_open_tracks(self) -> bool:
@@ -339,11 +393,17 @@ class PlateTracker:
                 continue
             if not plausible(result.text, self.region):
                 continue  # a sign or a sticker: no plate of the camera's region reads so
+            trail = Trail.of(track, result.text)
+            carried = self._carried_by_a_plate(trail, [t for t in ended if t is not track])
+            self._trails.append(trail)
+            if carried:
+                continue
             if not self._fold_into_recent(result):
                 passes.append(result)
                 self._recent.append(_Emitted(canonical(result.text), result.last_seen))
         oldest = min((t.times[0] for t in self._open), default=at)  # what a pass still to come may fold into
         self._recent = [p for p in self._recent if oldest - p.last_seen <= self.repeat_window_s]
+        self._trails = [t for t in self._trails if t.last_seen >= oldest]
         return passes
 
     def _decisive(self, track: _Track, result: VehiclePass) -> bool:
@@ -358,6 +418,15 @@ class PlateTracker:
         if result.confidence > self.min_confidence:
             return True
         return len(track.decisive) >= self.min_observations and settled_share(result.chars) > self.min_confidence
+
+    def _carried_by_a_plate(self, trail: Trail, ending: list[_Track]) -> bool:
+        """Whether this pass's text moved with other text that the detector found more plate-like (a track
+        still open or ending with it, read surely in `min_observations` frames, or a pass that ended lately):
+        then it is on that plate's vehicle."""
+        sure = [t for t in self._open + ending if len(t.decisive) >= self.min_observations]
+        others = [Trail.of(t, t.text()) for t in sure] + self._trails
+        return any(other.plate_likeness > trail.plate_likeness and not within_one_edit(other.text, trail.text)
+                   and co_moving(other, trail) for other in others)
 
     def _fold_into_recent(self, result: VehiclePass) -> bool:
         """Whether `result` repeats a pass emitted less than `repeat_window_s` before; that pass then counts as
