@@ -420,3 +420,12 @@ def test_two_cars_parked_side_by_side_are_two_passes() -> None:
     tracker = PlateTracker()
     passes = drive(tracker, together(left, right)) + tracker.flush(120)
     assert sorted(p.text for p in passes) == ["ABC1234", "XYZ9876"]
+
+
+def test_without_a_plate_detector_text_moving_with_a_plate_is_kept() -> None:
+    """A text detector's confidence says how text-like a badge is, not how plate-like: no read is dropped."""
+    plate = approaching("2DA044", offset=(0, 0), size=1.0, det=0.5)
+    badge = approaching("S300", offset=(2.5, 0.4), size=0.5, det=0.9, confidence=0.95)
+    tracker = PlateTracker(plate_detector=False)
+    passes = drive(tracker, together(plate, badge)) + tracker.flush(120)
+    assert sorted(p.text for p in passes) == ["2DA044", "S300"]

@@ -77,6 +77,9 @@ class PlateBackend(Protocol):
     """Finds and reads plates in a BGR image. Not thread-safe: one instance per worker thread."""
 
     name: str
+    # Whether `PlateRead.detection_confidence` is a plate detector's (how plate-like the found thing is), not a
+    # text detector's (how text-like): the tracker tells a plate from text on its vehicle by it only then.
+    plate_detector: bool
 
     def read(self, image: np.ndarray, *, look_harder: bool = True) -> list[PlateRead]:
         """Every plate found in `image` (H x W x 3 uint8 BGR), best detection first. `look_harder=False`: no

@@ -140,6 +140,7 @@ class FastBackend:
     """
 
     name = "fast"
+    plate_detector = True
 
     def __init__(self, detector_model: bytes, ocr_model: bytes, *, fallback_detector_model: bytes | None = None,
                  max_plates: int = 2, margins: tuple[float, ...] = (0.10, 0.20),

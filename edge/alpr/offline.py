@@ -344,6 +344,7 @@ class OfflineBackend:
     """PP-OCRv4 DB text detector → plate-like text lines → PP-OCRv4 CTC recogniser restricted to 0-9A-Z."""
 
     name = "offline"
+    plate_detector = False  # PP-OCRv4 finds text lines: a badge is as text-like as a plate
 
     def __init__(self, det_model: bytes, rec_model: bytes, *, settings: OfflineSettings | None = None) -> None:
         self.settings = settings or OfflineSettings()

@@ -167,7 +167,9 @@ class PlateReader:
 
     def _tracker(self, camera: str) -> PlateTracker:
         if camera not in self.trackers:
+            assert self._backend is not None
             self.trackers[camera] = PlateTracker(region=self.config.region,
+                                                 plate_detector=self._backend.plate_detector,
                                                  min_observations=self.config.min_observations,
                                                  repeat_window_s=self.config.same_plate_window_s,
                                                  second_look=self._second_look if self._careful else None,

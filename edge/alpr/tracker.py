@@ -20,7 +20,9 @@ over at least `MIN_SHARED_FRAMES` frames in which they moved
 (`co_moving`), only the one the detector found more plate-like (median
 detection confidence) is a pass; a vehicle shows one plate at the end facing
 the camera. Plates that stand still are never compared so (two cars parked
-side by side keep their offset too). A closed track seen in at least `min_observations` frames whose vote is
+side by side keep their offset too), and neither are reads whose detection
+confidence is a text detector's (`plate_detector=False`: a badge is as
+text-like as a plate). A closed track seen in at least `min_observations` frames whose vote is
 decisive (every character won more than `min_confidence` of it, or, read
 surely in `min_observations` frames, did so together with its look-alikes,
 `settled_share`: a sign or a window grille read as a different string each
@@ -289,8 +291,10 @@ class PlateTracker:
                  min_confidence: float = 0.5, min_iou: float = 0.05, repeat_window_s: float = 10.0,
                  decisive_confidence: float = 0.6, max_size_change: float = 2.0,
                  second_look: SecondLook | None = None, second_look_below: float = 2 / 3,
-                 second_opinion: SecondOpinion | None = None, max_track_s: float = 30.0) -> None:
+                 second_opinion: SecondOpinion | None = None, max_track_s: float = 30.0,
+                 plate_detector: bool = True) -> None:
         self.region = region
+        self.plate_detector = plate_detector
         self.second_opinion = second_opinion
         self.max_track_s = max_track_s
         self.second_look = second_look
@@ -394,7 +398,7 @@ class PlateTracker:
             if not plausible(result.text, self.region):
                 continue  # a sign or a sticker: no plate of the camera's region reads so
             trail = Trail.of(track, result.text)
-            carried = self._carried_by_a_plate(trail, [t for t in ended if t is not track])
+            carried = self.plate_detector and self._carried_by_a_plate(trail, [t for t in ended if t is not track])
             self._trails.append(trail)
             if carried:
                 continue
