@@ -429,3 +429,14 @@ def test_without_a_plate_detector_text_moving_with_a_plate_is_kept() -> None:
     tracker = PlateTracker(plate_detector=False)
     passes = drive(tracker, together(plate, badge)) + tracker.flush(120)
     assert sorted(p.text for p in passes) == ["2DA044", "S300"]
+
+
+def test_a_plate_that_jumps_after_a_blurred_read_stays_one_pass() -> None:
+    """The car lurches forward: its plate is read blurred, then much larger a little lower. The new read is
+    not like the blurred one but is the plate its sure reads say: the same track, one pass with all frames."""
+    frames = [(100 + i * 0.2, [read("8P62983", 780, y=540, w=180)]) for i in range(5)]
+    frames.append((101.0, [read("8PQ9B3", 780, y=540, w=185, confidence=0.3)]))
+    frames += [(101.2 + i * 0.2, [read("8P62983", 760, y=470, w=400 + i * 10)]) for i in range(8)]
+    tracker = PlateTracker()
+    passes = drive(tracker, frames) + tracker.flush(120)
+    assert [(p.text, p.observations) for p in passes] == [("8P62983", 14)]

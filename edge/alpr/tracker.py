@@ -377,11 +377,14 @@ class PlateTracker:
 
     @staticmethod
     def _nearby_and_alike(track: _Track, read: PlateRead) -> bool:
+        """Near where the track's plate was last seen, and within one character of its last read or of what its
+        decisive reads say (the last read may be a blurred one)."""
         last = track.reads[-1]
         x0, y0, w0, _ = last.box
         x1, y1, _, _ = read.box
         near = abs(x1 - x0) + abs(y1 - y0) < 4 * max(w0, 1)
-        return near and within_one_edit(canonical(last.text), canonical(read.text))
+        new = canonical(read.text)
+        return near and (within_one_edit(canonical(last.text), new) or within_one_edit(track.text(), new))
 
     def _finish(self, ended: list[_Track], at: float) -> list[VehiclePass]:
         for track in ended:
