@@ -1,51 +1,48 @@
 """Plates tracked across frames, one read per vehicle pass. Pure: no I/O, no clock of its own.
 
-Each analysed frame's reads are matched to open tracks by where the plate is
-(overlap with where the track's plate should be by now, from its last two
-positions, at a similar size) or, for a plate that jumped, by being nearby
-with similar text. Text decides between cars that stand in the same place
-one after another (a queue at a barrier): a read whose every character is
-confident (`decisive_confidence`) and whose text is more than one character
-away from the track's (look-alikes such as 8/B, 0/O, 2/Z counted as equal) is
-another car, and starts a track of its own; once that track has
-`min_observations` such reads and the old plate has not been seen since it
-began, the old track is closed at once (a different plate took its place). A
-single misread character, a look-alike flip, a part of the plate read alone
-(its last four characters: the text detector split the line at its gap) or a
-blurred, unconfident read never splits a pass. A track not seen for `max_gap_s` is closed (its plate
-left). Text that moves with a plate is on its vehicle (a badge, a dealer's
-name, a phone number painted on a van, a sign in a zooming picture): of two
-passes whose places keep the same offset and size ratio, in plate widths,
-over at least `MIN_SHARED_FRAMES` frames in which they moved
-(`co_moving`), only the one the detector found more plate-like (median
-detection confidence) is a pass; a vehicle shows one plate at the end facing
-the camera. Plates that stand still are never compared so (two cars parked
-side by side keep their offset too), and neither are reads whose detection
-confidence is a text detector's (`plate_detector=False`: a badge is as
-text-like as a plate). A closed track seen in at least `min_observations` frames whose vote is
-decisive (every character won more than `min_confidence` of it, or, read
-surely in `min_observations` frames, did so together with its look-alikes,
-`settled_share`: a sign or a window grille read as a different string each
-time is not; a plate whose frames split one character between 0 and D is)
-becomes one
-`VehiclePass`: per-character voting weighted by confidence over the frames
-(reads of the most-voted length), region format rules on the vote, the
-sharpest crop kept for a thumbnail; with a `region`, a vote that can be no
-plate of it (`edge.alpr.formats.plausible`: a Brazilian read that fits
-neither Brazilian format) is no pass. When the vote is close (a character won
-less than `second_look_below` of it: look-alikes such as 7/T or 6/B that the
-frames disagree on) and a `second_look` is given, it reads the context of the
-pass's `SECOND_LOOK_READS` best frames again, more carefully (as a photo is
-read: a larger detector, more OCR views), and those reads join the vote with
-as much weight together as all the frames had. Characters still close after that are
-decided again with a `second_opinion`, if given: another OCR model's reads of the same best frames
-(`settle_close`). A pass whose text repeats one emitted
-less than `repeat_window_s` before (a vehicle that stopped in view, a track
-broken by a gap) is folded into it instead of read twice, and keeps it open:
-a car parked for an hour gives one read, not one a minute. A track is also
-closed after `max_track_s` (a parked car is read, and matched against the hot
-list, within that time of arriving, and a track's memory stays bounded); what
-follows of the same plate folds into that pass.
+Matching. Each analysed frame's reads are matched to open tracks by where
+the plate is (overlap with where the track's plate should be by now, from its
+last two positions, at a similar size) or, for a plate that jumped, by being
+nearby with text like its last read's or like what its sure reads say.
+
+Cars that stand where the last one stood (a queue at a barrier). A read whose
+every character is confident (`decisive_confidence`) and whose text is more
+than one character away from the track's (look-alikes such as 8/B, 0/O, 2/Z
+counted as equal) is another car and starts a track of its own; once that
+track has `min_observations` such reads and the old plate has not been seen
+since it began, the old track is closed at once. A single misread character,
+a look-alike flip, a part of the plate read alone (the text detector split the
+line at its gap) or a blurred, unconfident read never splits a pass. A track
+not seen for `max_gap_s` is closed (its plate left); so is one older than
+`max_track_s` (a parked car is read, and matched against the hot list, within
+that time of arriving, and a track's memory stays bounded).
+
+What makes a pass. A closed track becomes one `VehiclePass` when its vote
+rests on at least `min_observations` frames (reads of the voted length) and is
+decisive: every character won more than `min_confidence` of it, or, read
+surely in `min_observations` frames, did so together with its look-alikes
+(`settled_share`: a sign or a window grille read as a different string each
+time is not; a plate whose frames split one character between 0 and D is).
+The vote is per character, weighted by confidence over the frames, with the
+region's format rules applied to it and the sharpest crop kept for a
+thumbnail; with a `region`, a vote that can be no plate of it
+(`edge.alpr.formats.plausible`) is no pass. Text that moved with a plate the
+detector found more plate-like is on that plate's vehicle and is no pass
+(`edge.alpr.vehicle.co_moving`; only with a plate detector's confidence).
+
+Close votes. When a character won less than `second_look_below` of the vote
+(look-alikes such as 7/T or 6/B that the frames disagree on) and a
+`second_look` is given, it reads the context of the pass's
+`SECOND_LOOK_READS` best frames again, more carefully (as a photo is read: a
+larger detector, more OCR views), and those reads join the vote with as much
+weight together as all the frames had. Characters still close after that are
+decided again with a `second_opinion`, if given: another OCR model's reads of
+the same best frames (`settle_close`).
+
+One read per pass. A pass whose text repeats one emitted less than
+`repeat_window_s` before (a vehicle that stopped in view, a track broken by a
+gap) is folded into it instead of read twice, and keeps it open: a car parked
+for an hour gives one read, not one a minute.
 """
 
 from __future__ import annotations
@@ -60,6 +57,7 @@ import numpy as np
 from edge.alpr.base import ALPHABET, Box, CharGuess, PlateRead, iou
 from edge.alpr.formats import correct_chars, plausible
 from edge.alpr.matching import canonical, within_one_edit
+from edge.alpr.vehicle import Trail, co_moving
 
 SECOND_LOOK_READS = 3  # a track keeps the frame context of this many of its best reads
 SecondLook = Callable[[list[PlateRead]], list[PlateRead]]  # reads of the best frames → reads of a second look
@@ -142,50 +140,10 @@ def partial_read(a: str, b: str) -> bool:
     return len(shorter) >= MIN_PARTIAL and shorter in longer
 
 
-MIN_SHARED_FRAMES = 3  # frames two tracks must share for their motion to be compared
-MIN_MOTION = 0.25  # least change of a plate's width (as a share) or of its place (in its widths) that is motion
-RIGID_OFFSET = 0.3  # plate widths (plus RIGID_OFFSET_SHARE of the offset) two places on one vehicle may wander
-RIGID_OFFSET_SHARE = 0.1
-RIGID_SIZE_RATIO = 1.5  # how far the two sizes' ratio may wander (detector boxes jitter by a tenth or so)
-
-
-@dataclass(frozen=True, slots=True)
-class Trail:
-    """Where a track's plate was in each frame it was read, and how plate-like the detector found it."""
-
-    times: tuple[float, ...]
-    boxes: tuple[Box, ...]
-    plate_likeness: float
-    text: str  # canonical
-    last_seen: float
-
-    @classmethod
-    def of(cls, track: _Track, text: str) -> Trail:
-        likeness = float(np.median([r.detection_confidence for r in track.reads]))
-        return cls(tuple(track.times), tuple(r.box for r in track.reads), likeness, canonical(text), track.times[-1])
-
-
-def co_moving(a: Trail, b: Trail) -> bool:
-    """Whether two tracks moved as one body: in the frames both were read (at least `MIN_SHARED_FRAMES`), the
-    first moved (its width changed by `MIN_MOTION` or it travelled that many of its widths), and the second
-    kept its offset from it, measured in the first's widths, and its size ratio to it. Parts of one vehicle
-    approaching or crossing keep both; another vehicle at another distance or speed does not for long."""
-    where_b = dict(zip(b.times, b.boxes, strict=True))
-    shared = [(box, where_b[t]) for t, box in zip(a.times, a.boxes, strict=True) if t in where_b]
-    if len(shared) < MIN_SHARED_FRAMES:
-        return False
-    widths = np.array([max(1, box_a[2]) for box_a, _ in shared], dtype=float)
-    centres_a = np.array([(x + w / 2, y + h / 2) for (x, y, w, h), _ in shared])
-    centres_b = np.array([(x + w / 2, y + h / 2) for _, (x, y, w, h) in shared])
-    travelled = np.linalg.norm(centres_a - centres_a[0], axis=1).max() / widths.min()
-    if widths.max() / widths.min() < 1 + MIN_MOTION and travelled < MIN_MOTION:
-        return False  # standing still: two parked cars keep their offset too
-    offsets = (centres_b - centres_a) / widths[:, None]
-    typical = np.median(offsets, axis=0)
-    wander = np.linalg.norm(offsets - typical, axis=1).max()
-    ratios = np.array([max(1, box_b[2]) for _, box_b in shared]) / widths
-    return bool(wander <= RIGID_OFFSET + RIGID_OFFSET_SHARE * np.linalg.norm(typical)
-                and ratios.max() / ratios.min() <= RIGID_SIZE_RATIO)
+def _trail(track: _Track, text: str) -> Trail:
+    """Where the track's plate was in each frame, how plate-like the detector found it (median), its text."""
+    likeness = float(np.median([r.detection_confidence for r in track.reads]))
+    return Trail(tuple(track.times), tuple(r.box for r in track.reads), likeness, canonical(text), track.times[-1])
 
 
 def _quality(read: PlateRead) -> float:
@@ -400,7 +358,7 @@ class PlateTracker:
                 continue
             if not plausible(result.text, self.region):
                 continue  # a sign or a sticker: no plate of the camera's region reads so
-            trail = Trail.of(track, result.text)
+            trail = _trail(track, result.text)
             carried = self.plate_detector and self._carried_by_a_plate(trail, [t for t in ended if t is not track])
             self._trails.append(trail)
             if carried:
@@ -431,7 +389,7 @@ class PlateTracker:
         still open or ending with it, read surely in `min_observations` frames, or a pass that ended lately):
         then it is on that plate's vehicle."""
         sure = [t for t in self._open + ending if len(t.decisive) >= self.min_observations]
-        others = [Trail.of(t, t.text()) for t in sure] + self._trails
+        others = [_trail(t, t.text()) for t in sure] + self._trails
         return any(other.plate_likeness > trail.plate_likeness and not within_one_edit(other.text, trail.text)
                    and co_moving(other, trail) for other in others)
 
