@@ -440,3 +440,15 @@ def test_a_plate_that_jumps_after_a_blurred_read_stays_one_pass() -> None:
     tracker = PlateTracker()
     passes = drive(tracker, frames) + tracker.flush(120)
     assert [(p.text, p.observations) for p in passes] == [("8P62983", 14)]
+
+
+def test_a_sure_read_one_character_from_any_of_the_tracks_sure_reads_is_the_same_plate() -> None:
+    """The car's first sure reads mostly drop a character ("8P6998"), one reads it whole with 2 read as 9; its
+    next sure read is two edits from what most say and one from that whole read: the same plate, one pass with
+    every frame, not a second car."""
+    first = ["8P6998", "8P6908", "8P69983", "8P6998"]
+    frames = [(100 + i * 0.2, [read(text, 780 + i * 3, w=190)]) for i, text in enumerate(first)]
+    frames += [(101 + i * 0.2, [read("8P62983", 792, w=192 + i * 8)]) for i in range(10)]
+    tracker = PlateTracker()
+    passes = drive(tracker, frames) + tracker.flush(120)
+    assert [(p.text, p.observations) for p in passes] == [("8P62983", 14)]

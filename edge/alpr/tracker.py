@@ -110,7 +110,9 @@ class _Track:
         """The canonical text most of its decisive reads agree with ("" before any)."""
         if not self.decisive:
             return ""
-        return max(set(self.decisive), key=lambda t: sum(within_one_edit(t, other) for other in self.decisive))
+        # Ties go to the text read most often, then alphabetically: never to a set's (hash-seeded) order.
+        return max(sorted(set(self.decisive)), key=lambda t: (sum(within_one_edit(t, other) for other in self.decisive),
+                                                              self.decisive.count(t)))
 
     def predicted_box(self, at: float) -> Box:
         x, y, w, h = self.reads[-1].box
@@ -314,9 +316,12 @@ class PlateTracker:
     @staticmethod
     def _other_plate(track: _Track, read: PlateRead) -> bool:
         """A decisive read that cannot be this track's plate: more than one character (after look-alikes) from
-        what the track's decisive reads say, and not a part of it either (`partial_read`)."""
-        text, new = track.text(), canonical(read.text)
-        return bool(text) and not within_one_edit(text, new) and not partial_read(new, text)
+        every decisive read the track has, and not a part of one either (`partial_read`). (Against only the text
+        most of them agree on, a track whose first sure reads were "8P6998" and "8P69983" took the next car to
+        be reading "8P62983", two edits from the first.)"""
+        new = canonical(read.text)
+        return bool(track.decisive) and not any(within_one_edit(text, new) or partial_read(new, text)
+                                                for text in set(track.decisive))
 
     def _similar_size(self, track: _Track, read: PlateRead) -> bool:
         last, new = track.reads[-1].box[2], read.box[2]
