@@ -88,6 +88,18 @@ def test_gaps_open_and_close(index: SegmentIndex):
     assert [(g.start_us, g.end_us) for g in index.gaps("a", from_us=15 * S, to_us=16 * S)] == [(10 * S, 20 * S)]
 
 
+def test_a_segment_that_ends_a_gap_closes_it_in_the_same_write(index: SegmentIndex):
+    """Recording resumes: the new segment's row and the gap's end are one transaction, so a reader never sees the
+    segment beside a gap still open; a segment that could not be written reopens the gap."""
+    gap = index.open_gap(camera="cam1", start_us=1_000, reason="camera closed the stream")
+    segment = index.open_segment(camera="cam1", start_us=5_000, path="cam1/x.mp4.part", ends_gap=gap)
+    (closed,) = index.gaps("cam1")
+    assert closed.end_us == 5_000 and index.open_gaps() == []
+    index.delete_segments([segment])
+    index.reopen_gap(gap)
+    assert [g.id for g in index.open_gaps()] == [gap]
+
+
 def test_alarm_keeps_its_first_time(index: SegmentIndex):
     index.raise_alarm(key="k", level="warning", message="first", since_us=1)
     index.raise_alarm(key="k", level="critical", message="second", since_us=2)

@@ -187,12 +187,15 @@ class SegmentIndex:
 
     # -- segments ---------------------------------------------------------
 
-    def open_segment(self, *, camera: str, start_us: int, path: str) -> int:
-        """Record a segment that has started; returns its id."""
+    def open_segment(self, *, camera: str, start_us: int, path: str, ends_gap: int | None = None) -> int:
+        """Record a segment that has started; returns its id. `ends_gap`: the open gap this segment ends, closed at
+        the segment's start in the same transaction (no reader sees recording resumed beside a gap still open)."""
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO segments (camera, start_us, path, state) VALUES (?, ?, ?, 'open')", (camera, start_us, path)
             )
+            if ends_gap is not None:
+                db.execute("UPDATE gaps SET end_us = ? WHERE id = ? AND end_us IS NULL", (start_us, ends_gap))
             return int(cursor.lastrowid)
 
     def close_segment(
@@ -353,6 +356,11 @@ class SegmentIndex:
     def close_gap(self, gap_id: int, *, end_us: int) -> None:
         with self._write() as db:
             db.execute("UPDATE gaps SET end_us = ? WHERE id = ? AND end_us IS NULL", (end_us, gap_id))
+
+    def reopen_gap(self, gap_id: int) -> None:
+        """A gap closed by a segment that then could not be written stays open after all."""
+        with self._write() as db:
+            db.execute("UPDATE gaps SET end_us = NULL WHERE id = ?", (gap_id,))
 
     def open_gaps(self) -> list[Gap]:
         return [Gap(*r) for r in self._read("SELECT id, camera, start_us, end_us, reason FROM gaps WHERE end_us IS NULL")]

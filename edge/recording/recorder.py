@@ -174,7 +174,8 @@ class CameraRecorder:
         relpath = self.layout.segment_relpath(self.camera.name, start_us)
         path = self.layout.absolute(relpath + PART_SUFFIX)
         try:
-            segment_id = self.index.open_segment(camera=self.camera.name, start_us=start_us, path=relpath + PART_SUFFIX)
+            segment_id = self.index.open_segment(camera=self.camera.name, start_us=start_us, path=relpath + PART_SUFFIX,
+                                                 ends_gap=self._gap_id)
         except SegmentIndexError as exc:
             self._on_write_error(exc)
             return None
@@ -183,7 +184,7 @@ class CameraRecorder:
             file = SegmentFile(path, packet, syncer=self._syncer)
         except (OSError, av.error.FFmpegError) as exc:
             path.unlink(missing_ok=True)
-            self._forget(segment_id)
+            self._forget(segment_id, reopen_gap=self._gap_id)
             self._on_write_error(exc)
             return None
         if self._write_failed:
@@ -195,9 +196,10 @@ class CameraRecorder:
         return self._segment
 
     def _record_gap_before(self, start_us: int) -> None:
+        """The gap a new segment ends: an open one was closed with the segment's row (`open_segment`); a pause
+        with none open (longer than `GAP_THRESHOLD_US`) is recorded now."""
         try:
             if self._gap_id is not None:
-                self.index.close_gap(self._gap_id, end_us=start_us)
                 self._gap_id = None
             elif self._last_end_us is not None and start_us - self._last_end_us > GAP_THRESHOLD_US:
                 gap = self.index.open_gap(camera=self.camera.name, start_us=self._last_end_us, reason="not recording")
@@ -242,9 +244,11 @@ class CameraRecorder:
             logger.debug("camera %s: empty segment left for reconciliation", self.camera.name, exc_info=True)
         self._forget(segment.id)
 
-    def _forget(self, segment_id: int) -> None:
+    def _forget(self, segment_id: int, *, reopen_gap: int | None = None) -> None:
         try:
             self.index.delete_segments([segment_id])
+            if reopen_gap is not None:
+                self.index.reopen_gap(reopen_gap)
         except SegmentIndexError:
             logger.debug("camera %s: index row left for reconciliation", self.camera.name, exc_info=True)
 
