@@ -191,17 +191,18 @@ class CameraRecorder:
             logger.warning("camera %s: recording again after a write failure", self.camera.name)
             self._write_failed = False
             self._clear_alarm(f"write_failed:{self.camera.name}")
-        self._record_gap_before(start_us)
+        if self._gap_id is not None:
+            self._gap_id = None  # closed with the segment's row (`open_segment(ends_gap=)`)
+        else:
+            self._record_pause_before(start_us)
         self._segment = _OpenSegment(segment_id, relpath, start_us, file, start_us)
         return self._segment
 
-    def _record_gap_before(self, start_us: int) -> None:
-        """The gap a new segment ends: an open one was closed with the segment's row (`open_segment`); a pause
-        with none open (longer than `GAP_THRESHOLD_US`) is recorded now."""
+    def _record_pause_before(self, start_us: int) -> None:
+        """A pause longer than `GAP_THRESHOLD_US` with no gap open (the camera sent nothing for a while without
+        closing its stream) is recorded as a closed gap."""
         try:
-            if self._gap_id is not None:
-                self._gap_id = None
-            elif self._last_end_us is not None and start_us - self._last_end_us > GAP_THRESHOLD_US:
+            if self._last_end_us is not None and start_us - self._last_end_us > GAP_THRESHOLD_US:
                 gap = self.index.open_gap(camera=self.camera.name, start_us=self._last_end_us, reason="not recording")
                 self.index.close_gap(gap, end_us=start_us)
         except SegmentIndexError:
