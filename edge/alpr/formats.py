@@ -108,15 +108,11 @@ def correct_chars(chars: tuple[CharGuess, ...], region: str | None) -> tuple[Cha
     """The read corrected to the region's one best-fitting format (unchanged on no fit or a tie), then its
     letters that the region prints as digits (`DIGIT_GLYPH_LETTERS`) read as those digits outside the fitted
     format's letter places."""
-    fits = [(result, pattern) for pattern in REGION_FORMATS.get(region or "", ())
-            if (result := fit(chars, pattern))]
-    fitted, pattern = chars, None
-    if fits:
-        fewest = min(changes for (_, changes), _ in fits)
-        best = {_text(result): (result, pattern) for (result, changes), pattern in fits if changes == fewest}
-        if len(best) == 1:
-            fitted, pattern = next(iter(best.values()))
-    return _digit_glyphs(fitted, pattern, region)
+    fits = [(pattern, *fitted) for pattern in REGION_FORMATS.get(region or "", ()) if (fitted := fit(chars, pattern))]
+    fewest = min((changes for _, _, changes in fits), default=0)
+    best = {_text(result): (result, pattern) for pattern, result, changes in fits if changes == fewest}
+    result, pattern = next(iter(best.values())) if len(best) == 1 else (chars, None)
+    return _digit_glyphs(result, pattern, region)
 
 
 def _digit_glyphs(chars: tuple[CharGuess, ...], pattern: str | None, region: str | None) -> tuple[CharGuess, ...]:
